@@ -1,0 +1,3 @@
+"""Beat Panel: a desktop control panel for Celery Beat."""
+
+__version__ = "0.1.0"

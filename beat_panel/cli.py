@@ -1,0 +1,106 @@
+"""The `beat-panel` command: status, start, stop and restart on the shared core.
+
+Exit codes: 0 success (for status: the check worked, running or not), 1 failed,
+2 bad usage / config / input, 3 not running, 4 permission denied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from beat_panel import __version__, control
+from beat_panel.config import Config, ConfigError
+from beat_panel.config import load as load_config
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its usage line
+        self.print_usage(sys.stderr)
+        self.exit(control.EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="beat-panel",
+        description="A control panel for Celery Beat: is it alive, start, stop, restart.",
+        epilog="With no config, Beat Panel acts on its built-in demo project.",
+    )
+    parser.add_argument("--config", metavar="PATH",
+                        help="beat-panel.toml to use (default: $BEAT_PANEL_CONFIG, "
+                             "./beat-panel.toml, then the user's config folder)")
+    parser.add_argument("--version", action="version", version=f"beat-panel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def with_json(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        return p
+
+    status = with_json(sub.add_parser("status", help="is beat running? (exit 0 either way)"))
+    status.add_argument("--fast", action="store_true",
+                        help="trust a valid pidfile instead of scanning every process "
+                             "(faster, but does not look for duplicate beats)")
+    start = with_json(sub.add_parser("start", help="start beat and confirm it stays up"))
+    start.add_argument("--force", action="store_true",
+                       help="start even though a beat is already running (a duplicate)")
+    with_json(sub.add_parser("stop", help="stop beat: SIGTERM, then SIGKILL after stop_timeout"))
+    with_json(sub.add_parser("restart", help="stop beat, then start it the same way"))
+    return parser
+
+
+def _emit(payload: dict, as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(payload, indent=None, sort_keys=True))
+    else:
+        print(text)
+
+
+def _status_text(result: control.Status, config: Config) -> str:
+    lines = [result.message]
+    lines += [f"Warning: {w}" for w in result.warnings]
+    if config.is_demo:
+        lines.append("(Project: the built-in demo. Point --config at your beat-panel.toml.)")
+    return "\n".join(lines)
+
+
+def _action_text(result: control.ActionResult) -> str:
+    lines = [result.message]
+    if result.log_tail:
+        lines += ["", "Last lines of the log:", result.log_tail]
+    if result.instructions:
+        lines += ["", result.instructions]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        if as_json:
+            print(json.dumps({"success": False, "error": str(exc), "message": str(exc)}))
+        print(f"beat-panel: {exc}", file=sys.stderr)
+        return control.EXIT_USAGE
+
+    command = args.command or "status"
+    if command == "status":
+        result = control.status(config, full_scan=not args.fast if args.command else True)
+        _emit(result.to_json(), as_json, _status_text(result, config))
+        return control.EXIT_FAILED if result.state == "error" else control.EXIT_OK
+
+    if command == "start":
+        outcome = control.start(config, force=args.force)
+    elif command == "stop":
+        outcome = control.stop(config)
+    else:
+        outcome = control.restart(config)
+    _emit(outcome.to_json(), as_json, _action_text(outcome))
+    return outcome.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,235 @@
+"""The `beat-panel.toml` config: where it is found, what it says, and the demo default.
+
+Lookup order: `--config PATH`, `$BEAT_PANEL_CONFIG`, `./beat-panel.toml`, the user's
+config folder; with none of them, the built-in demo project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from beat_panel import paths
+
+CONFIG_NAME = "beat-panel.toml"
+DEMO_APP = "beat_panel.demo.app"
+DEFAULT_STOP_TIMEOUT = 10.0
+DEFAULT_START_SETTLE = 2.0
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BeatConfig:
+    """How to find, start and stop the beat of one project."""
+
+    app: str | None
+    workdir: Path
+    command: tuple[str, ...]
+    pidfile: Path | None
+    logfile: Path | None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
+    start_settle: float = DEFAULT_START_SETTLE
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded config. `path` is None for the built-in demo project."""
+
+    beat: BeatConfig
+    path: Path | None
+    schedule_file: Path | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.path is None
+
+    @property
+    def project_id(self) -> str:
+        """A short stable name for this project, for its lock and state files."""
+        key = f"{self.beat.workdir}|{self.beat.app}|{self.path}"
+        return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the panel keeps this project's lock and action marker."""
+        return paths.state_dir() / "projects" / self.project_id
+
+
+def default_celery_command() -> tuple[str, ...]:
+    """The celery that belongs to the panel's own Python (the venv shim when present)."""
+    shim = Path(sys.executable).with_name("celery")
+    if shim.exists():
+        return (str(shim),)
+    found = shutil.which("celery")
+    return (found,) if found else (sys.executable, "-m", "celery")
+
+
+def demo_dir() -> Path:
+    """The demo project's folder in the user's data folder."""
+    return paths.data_dir() / "demo"
+
+
+def demo_config() -> Config:
+    """The built-in demo project: a Celery app on kombu's filesystem broker."""
+    base = demo_dir()
+    run = base / "run"
+    return Config(
+        beat=BeatConfig(
+            app=DEMO_APP,
+            workdir=base,
+            command=default_celery_command(),
+            pidfile=run / "beat.pid",
+            logfile=run / "beat.log",
+            args=("--loglevel=INFO", f"--schedule={run / 'celerybeat-schedule'}"),
+            env={"BEAT_PANEL_DEMO_DIR": str(base)},
+        ),
+        path=None,
+        schedule_file=base / "schedule.json",
+    )
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to use, or None for the demo project.
+
+    An explicitly named file (flag or environment) that does not exist is an error:
+    silently falling back to the demo would act on the wrong beat.
+    """
+    named = explicit if explicit is not None else os.environ.get("BEAT_PANEL_CONFIG") or None
+    if named is not None:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            source = "--config" if explicit is not None else "BEAT_PANEL_CONFIG"
+            raise ConfigError(
+                f"Config file not found: {path} (given by {source}). "
+                "Check the path, or leave it out to use the demo project."
+            )
+        return path.resolve()
+    for candidate in (Path.cwd() / CONFIG_NAME, paths.config_dir() / CONFIG_NAME):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def load(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and load the config (see the module docstring for the lookup order)."""
+    path = find_config_file(explicit)
+    if path is None:
+        return demo_config()
+    return load_file(path)
+
+
+def load_file(path: Path) -> Config:
+    """Load one config file; relative paths in it resolve against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
+    return _from_dict(data, path)
+
+
+def _from_dict(data: dict, path: Path) -> Config:
+    base = path.parent
+    reader = _Reader(data.get("beat", {}), path, "beat")
+    unknown_sections = set(data) - {"beat", "schedule"}
+    if unknown_sections:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown_sections))}. "
+            "Known sections are [beat] and [schedule]."
+        )
+
+    def resolve(value: str | None) -> Path | None:
+        return None if value is None else (base / Path(value).expanduser()).resolve()
+
+    command = reader.str_list("command")
+    beat = BeatConfig(
+        app=reader.string("app"),
+        workdir=resolve(reader.string("workdir")) or base.resolve(),
+        command=tuple(command) if command else default_celery_command(),
+        pidfile=resolve(reader.string("pidfile")),
+        logfile=resolve(reader.string("logfile")),
+        args=tuple(reader.str_list("args") or ()),
+        env=reader.str_table("env"),
+        stop_timeout=reader.seconds("stop_timeout", DEFAULT_STOP_TIMEOUT),
+        start_settle=reader.seconds("start_settle", DEFAULT_START_SETTLE),
+    )
+    reader.reject_unknown()
+    schedule = _Reader(data.get("schedule", {}), path, "schedule")
+    schedule_file = resolve(schedule.string("file"))
+    schedule.reject_unknown()
+    return Config(beat=beat, path=path, schedule_file=schedule_file)
+
+
+class _Reader:
+    """Reads typed keys from one table, with errors that name the key."""
+
+    def __init__(self, table: object, path: Path, section: str) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table.")
+        self.table = table
+        self.path = path
+        self.section = section
+        self.seen: set[str] = set()
+
+    def _error(self, key: str, expected: str) -> ConfigError:
+        return ConfigError(
+            f"{self.path}: [{self.section}] {key} must be {expected}, "
+            f"not {self.table[key]!r}."
+        )
+
+    def string(self, key: str) -> str | None:
+        self.seen.add(key)
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self._error(key, "a non-empty string")
+        return value
+
+    def str_list(self, key: str) -> list[str] | None:
+        self.seen.add(key)
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._error(key, "a list of strings")
+        return value
+
+    def str_table(self, key: str) -> dict[str, str]:
+        self.seen.add(key)
+        value = self.table.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self._error(key, "a table of strings")
+        return dict(value)
+
+    def seconds(self, key: str, default: float) -> float:
+        self.seen.add(key)
+        value = self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self._error(key, "a number of seconds (0 or more)")
+        return float(value)
+
+    def reject_unknown(self) -> None:
+        unknown = set(self.table) - self.seen
+        if unknown:
+            raise ConfigError(
+                f"{self.path}: unknown key(s) in [{self.section}]: "
+                f"{', '.join(sorted(unknown))}. Check the spelling against the README."
+            )

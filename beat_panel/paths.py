@@ -1,0 +1,41 @@
+"""Where Beat Panel keeps things: the user's config, data and state folders (XDG)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_DIR_NAME = "beat-panel"
+
+
+def _xdg(variable: str, fallback: str) -> Path:
+    value = os.environ.get(variable, "")
+    # The XDG spec says relative values are invalid and must be ignored.
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path.home() / fallback
+
+
+def config_dir() -> Path:
+    """The folder of the user's `beat-panel.toml` (~/.config/beat-panel)."""
+    return _xdg("XDG_CONFIG_HOME", ".config") / APP_DIR_NAME
+
+
+def data_dir() -> Path:
+    """Beat Panel's data folder (~/.local/share/beat-panel): the demo project, history."""
+    return _xdg("XDG_DATA_HOME", ".local/share") / APP_DIR_NAME
+
+
+def state_dir() -> Path:
+    """Beat Panel's state folder (~/.local/state/beat-panel): locks, action markers."""
+    return _xdg("XDG_STATE_HOME", ".local/state") / APP_DIR_NAME
+
+
+def resources_dir() -> Path:
+    """The repository's resources/ folder (icons, desktop file, style sheet)."""
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def start_script() -> Path:
+    """`start_celery_beat.sh`, which starts beat by hand the way the panel does."""
+    return Path(__file__).resolve().parent.parent / "start_celery_beat.sh"

@@ -1,0 +1,222 @@
+"""Find the Celery beat processes on this machine and identify them for sure.
+
+A process is beat when its parsed argv says so (see `argv`). It is identified by
+(pid, create_time), so a pid reused by another program is never mistaken for beat.
+The pidfile is a fast path that is always verified against the live process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from beat_panel import argv as argv_parser
+from beat_panel.argv import Kind
+from beat_panel.managers import Manager, detect_manager
+
+PROC = Path("/proc")
+# How much later than its pidfile's mtime a process may have been created and still be
+# the one that wrote it (clock granularity and filesystems with coarse mtimes).
+_PIDFILE_SLACK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class BeatProcess:
+    """One running beat (or a worker with embedded beat), as seen at one moment."""
+
+    pid: int
+    create_time: float
+    owner: str
+    uid: int
+    embedded: bool
+    app: str | None
+    argv: tuple[str, ...]
+    cwd: str | None  # None when the process belongs to someone else
+    pidfile: str | None
+    manager: Manager | None
+
+    def to_json(self) -> dict:
+        return {
+            "pid": self.pid,
+            "create_time": self.create_time,
+            "owner": self.owner,
+            "uid": self.uid,
+            "embedded": self.embedded,
+            "app": self.app,
+            "cmdline": list(self.argv),
+            "cwd": self.cwd,
+            "manager": self.manager.to_json() if self.manager else None,
+        }
+
+    def is_same_process(self) -> bool:
+        """True while this exact process (pid and create time) is alive and not a zombie."""
+        return is_alive(self.pid, self.create_time)
+
+
+def is_alive(pid: int, create_time: float) -> bool:
+    """True while the process (pid, create_time) runs; a zombie counts as gone."""
+    try:
+        proc = psutil.Process(pid)
+        return (
+            abs(proc.create_time() - create_time) < 0.01
+            and proc.status() != psutil.STATUS_ZOMBIE
+        )
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True  # it exists; we just cannot look closer
+
+
+def read_cmdline(pid: int) -> bytes | None:
+    """The raw /proc/PID/cmdline, or None when the process is gone or unreadable."""
+    try:
+        fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _describe(pid: int, command: argv_parser.CeleryCommand, words: list[str]) -> BeatProcess | None:
+    """Build a BeatProcess for a pid whose argv parsed as beat; None if it vanished."""
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            create_time = proc.create_time()
+            uid = proc.uids().real
+            try:
+                owner = proc.username()
+            except KeyError:
+                owner = str(uid)
+            try:
+                cwd: str | None = proc.cwd()
+            except (psutil.AccessDenied, FileNotFoundError):
+                cwd = None
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    pidfile = command.pidfile
+    if pidfile and cwd and not os.path.isabs(pidfile):
+        pidfile = os.path.join(cwd, pidfile)
+    return BeatProcess(
+        pid=pid,
+        create_time=create_time,
+        owner=owner,
+        uid=uid,
+        embedded=command.kind is Kind.EMBEDDED,
+        app=command.app,
+        argv=tuple(words),
+        cwd=cwd,
+        pidfile=pidfile,
+        manager=detect_manager(pid),
+    )
+
+
+_Classified = tuple[argv_parser.CeleryCommand, list[str]]
+
+
+def _classify(pid: int) -> _Classified | None:
+    raw = read_cmdline(pid)
+    if not raw or not argv_parser.might_be_celery(raw):
+        return None
+    words = argv_parser.split_cmdline(raw)
+    command = argv_parser.parse(words)
+    if command is None or command.kind is Kind.WORKER:
+        return None
+    return command, words
+
+
+def _parent_is_celery(pid: int) -> bool:
+    """True when pid's parent is a celery worker or beat: then pid is a fork of it
+    (a pool process, or the beat child of `worker -B`) and belongs to that parent."""
+    try:
+        ppid = psutil.Process(pid).ppid()
+    except psutil.Error:
+        return False
+    raw = read_cmdline(ppid)
+    if not raw or not argv_parser.might_be_celery(raw):
+        return False
+    return argv_parser.parse(argv_parser.split_cmdline(raw)) is not None
+
+
+def scan() -> list[BeatProcess]:
+    """Every beat on the machine, and every worker that runs beat embedded (-B).
+
+    Reads /proc directly: a cheap byte test first, the real argv parse only for the
+    few processes that mention celery.
+    """
+    found: list[BeatProcess] = []
+    my_pid = os.getpid()
+    for name in os.listdir(PROC):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid == my_pid:
+            continue
+        classified = _classify(pid)
+        if classified is None or _parent_is_celery(pid):
+            continue
+        described = _describe(pid, *classified)
+        if described is not None:
+            found.append(described)
+    found.sort(key=lambda p: (p.create_time, p.pid))
+    return found
+
+
+class PidfileState:
+    """What the pidfile says, once checked against the live process."""
+
+    def __init__(self, path: Path, pid: int | None, beat: BeatProcess | None, problem: str | None):
+        self.path = path
+        self.pid = pid
+        self.beat = beat
+        self.problem = problem
+
+    def to_json(self) -> dict:
+        return {
+            "path": str(self.path),
+            "pid": self.pid,
+            "valid": self.beat is not None,
+            "problem": self.problem,
+        }
+
+
+def read_pidfile(path: Path) -> PidfileState:
+    """Read a pidfile and verify it: the pid must be a live beat that started no later
+    than the file was written. A partial file (no newline), a dead pid or a pid reused
+    by another program is reported as a problem, never trusted."""
+    try:
+        stat = path.stat()
+        with open(path, "rb") as fh:
+            content = fh.read(64)
+    except FileNotFoundError:
+        return PidfileState(path, None, None, None)
+    except OSError as exc:
+        return PidfileState(path, None, None, f"cannot read it: {exc.strerror}")
+    text = content.decode("ascii", "replace")
+    if not text.endswith("\n") or not text.strip().isdigit():
+        return PidfileState(path, None, None, "partial or invalid content")
+    pid = int(text.strip())
+    classified = _classify(pid)
+    if classified is None or classified[0].kind is not Kind.BEAT:
+        return PidfileState(path, pid, None, f"stale: pid {pid} is not celery beat")
+    beat = _describe(pid, *classified)
+    if beat is None:
+        return PidfileState(path, pid, None, f"stale: pid {pid} is gone")
+    if beat.create_time > stat.st_mtime + _PIDFILE_SLACK_SECONDS:
+        return PidfileState(path, pid, None, f"stale: pid {pid} was reused by a newer beat")
+    return PidfileState(path, pid, beat, None)
