@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from beat_panel import logfile, paths, process
-from beat_panel.config import Config, default_celery_command
+from beat_panel.config import Config
 from beat_panel.managers import Manager, run_action
 from beat_panel.process import BeatProcess, PidfileState
 
@@ -286,8 +286,7 @@ def manual_start_command(config: Config) -> str:
              "--logfile", str(_logfile(config))]
     if beat.pidfile is not None:
         words += ["--pidfile", str(beat.pidfile)]
-    if beat.command != default_celery_command():
-        words += ["--celery", " ".join(beat.command)]
+    words += ["--celery", " ".join(beat.command)]
     if beat.args:
         words += ["--", *beat.args]
     return shlex.join(words)

@@ -1,0 +1,293 @@
+"""Shared fixtures: an isolated home, projects with fake or real celery, and a process
+tracker that ends (by pid) everything a test started."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from beat_panel import config as config_module
+from beat_panel import process
+
+HELPERS = Path(__file__).parent / "helpers"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Poll until predicate() is true; fail the test with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+class ProcessTracker:
+    """Starts processes for a test and ends every one of them by pid at teardown."""
+
+    def __init__(self) -> None:
+        self.popens: list[subprocess.Popen] = []
+        self.adopted: list[tuple[int, float]] = []
+        self.apps: set[str] = set()
+        self.pidfiles: set[str] = set()
+
+    def popen(self, argv: list[str], **kwargs: object) -> subprocess.Popen:
+        kwargs.setdefault("stdout", subprocess.DEVNULL)
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, **kwargs)  # noqa: S603 - test processes
+        self.popens.append(proc)
+        return proc
+
+    def adopt(self, pid: int) -> None:
+        """Track a process the panel started for this test (not our child)."""
+        try:
+            self.adopted.append((pid, psutil.Process(pid).create_time()))
+        except psutil.NoSuchProcess:
+            pass
+
+    def own_beats_of(self, app: str | None = None, pidfile: Path | None = None) -> None:
+        """At teardown, also end beats whose argv names this test's unique app or
+        pidfile: they were started by the panel on the test's behalf."""
+        if app:
+            self.apps.add(app)
+        if pidfile:
+            self.pidfiles.add(str(pidfile))
+
+    def cleanup(self) -> None:
+        targets = list(self.adopted)
+        if self.apps or self.pidfiles:
+            for beat in process.scan():
+                if beat.app in self.apps or (beat.pidfile in self.pidfiles):
+                    targets.append((beat.pid, beat.create_time))
+        for proc in self.popens:
+            if proc.poll() is None:
+                try:
+                    targets.append((proc.pid, psutil.Process(proc.pid).create_time()))
+                except psutil.NoSuchProcess:
+                    pass
+        for pid, created in targets:
+            try:
+                victim = psutil.Process(pid)
+                if abs(victim.create_time() - created) < 0.01:
+                    # Its children too (a worker's pool), found through the tree.
+                    for child in victim.children(recursive=True):
+                        child.kill()
+                    victim.kill()
+            except psutil.NoSuchProcess:
+                pass
+        for proc in self.popens:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid, created in targets:
+            try:
+                victim = psutil.Process(pid)
+                if abs(victim.create_time() - created) < 0.01:
+                    victim.wait(timeout=10)
+            except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
+                pass
+
+
+@pytest.fixture
+def procs() -> Iterator[ProcessTracker]:
+    tracker = ProcessTracker()
+    yield tracker
+    tracker.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own XDG folders and working directory."""
+    home = tmp_path / "home"
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_STATE_HOME", "state")):
+        (home / sub).mkdir(parents=True)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv("BEAT_PANEL_CONFIG", raising=False)
+    monkeypatch.delenv("BEAT_PANEL_DEMO_DIR", raising=False)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return home
+
+
+def world_readable_dir(prefix: str) -> Path:
+    """A folder other users can read (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, env: dict | None = None, user: str | None = None,
+            timeout: float = 90) -> CliResult:
+    """Run `beat-panel ARGS` as a real subprocess (optionally as another user)."""
+    argv = [sys.executable, "-m", "beat_panel", *args]
+    if user is not None:
+        import pwd
+
+        gid = pwd.getpwnam(user).pw_gid
+        argv = ["setpriv", f"--reuid={user}", f"--regid={gid}", "--clear-groups", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=os.getcwd(), check=False)
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@dataclass
+class Project:
+    """A project folder with a beat-panel.toml and (for fakes) a fake `celery`."""
+
+    root: Path
+    app: str
+    celery: Path | None
+    tracker: ProcessTracker
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "beat-panel.toml"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "run" / "beat.pid"
+
+    @property
+    def logfile(self) -> Path:
+        return self.root / "run" / "beat.log"
+
+    def load(self) -> config_module.Config:
+        return config_module.load_file(self.config_path)
+
+    def cli(self, *args: str, **kwargs: object) -> CliResult:
+        result = run_cli("--config", str(self.config_path), *args, **kwargs)
+        try:
+            for pid in result.json.get("new_pids", []):
+                self.tracker.adopt(pid)
+        except ValueError:
+            pass
+        return result
+
+    def write_config(self, **beat: object) -> None:
+        lines = ["[beat]"]
+        for key, value in beat.items():
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                continue
+            lines.append(f"{key} = {json.dumps(value)}")
+        for key, value in beat.items():
+            if isinstance(value, dict):
+                lines.append(f"[beat.{key}]")
+                lines += [f"{k} = {json.dumps(v)}" for k, v in value.items()]
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def spawn_fake(self, *args: str, mode: str = "term", cwd: Path | None = None,
+                   env: dict | None = None) -> subprocess.Popen:
+        """Start the fake celery directly (as a user would by hand) and wait until ready."""
+        assert self.celery is not None
+        ready = self.root / f"ready-{uuid.uuid4().hex[:6]}"
+        full_env = dict(os.environ, FAKE_BEAT_MODE=mode, FAKE_BEAT_READY=str(ready))
+        full_env.update(env or {})
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        proc = self.tracker.popen([str(self.celery), *args], cwd=cwd or self.root, env=full_env)
+
+        def ready_or_dead() -> bool:
+            assert proc.poll() is None, f"fake celery {args} exited with {proc.returncode}"
+            return ready.exists()
+
+        wait_until(ready_or_dead, what=f"fake celery {args} to be ready")
+        return proc
+
+
+def make_fake_celery(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "celery"
+    source = (HELPERS / "fake_celery.py").read_text()
+    target.write_text(f"#!{sys.executable}\n{source}")
+    target.chmod(0o755)
+    return target
+
+
+@pytest.fixture
+def fake_project(tmp_path: Path, procs: ProcessTracker) -> Callable[..., Project]:
+    """make(mode="term", **beat_keys): a project whose `celery` is the fake."""
+
+    def make(mode: str = "term", root: Path | None = None, **beat: object) -> Project:
+        base = root or tmp_path / f"project-{uuid.uuid4().hex[:6]}"
+        base.mkdir(parents=True, exist_ok=True)
+        celery = make_fake_celery(base / "bin")
+        app = f"proj_{uuid.uuid4().hex[:8]}"
+        project = Project(base, app, celery, procs)
+        keys: dict[str, object] = {
+            "app": app, "workdir": ".", "command": [str(celery)],
+            "pidfile": "run/beat.pid", "logfile": "run/beat.log",
+            "stop_timeout": 5, "start_settle": 0.5, "env": {"FAKE_BEAT_MODE": mode},
+        }
+        keys.update(beat)
+        project.write_config(**keys)
+        procs.own_beats_of(app=app, pidfile=project.pidfile)
+        return project
+
+    return make
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path, procs: ProcessTracker) -> Project:
+    """A project running the real demo Celery app with the real `celery beat`."""
+    base = tmp_path / "demo-project"
+    base.mkdir()
+    project = Project(base, config_module.DEMO_APP, None, procs)
+    project.write_config(
+        app=config_module.DEMO_APP, workdir=".", pidfile="run/beat.pid",
+        logfile="run/beat.log", stop_timeout=15, start_settle=2.0,
+        args=["--loglevel=INFO", f"--schedule={base / 'run' / 'celerybeat-schedule'}"],
+        env={"BEAT_PANEL_DEMO_DIR": str(base / "demo-data")},
+    )
+    procs.own_beats_of(pidfile=project.pidfile)
+    return project
+
+
+def celery_executable() -> str:
+    found = Path(sys.executable).with_name("celery")
+    return str(found) if found.exists() else shutil.which("celery") or "celery"
+
+
+def is_alive(proc: subprocess.Popen | int) -> bool:
+    pid = proc if isinstance(proc, int) else proc.pid
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def send(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a process this test started (by pid)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,303 @@
+"""start / stop / restart through the `beat-panel` CLI against real processes.
+
+Every scenario also checks that nothing but beat was signalled: decoys outlive it all.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from beat_panel import control, process
+from conftest import is_alive, run_cli, wait_until
+
+ACTION_KEYS = {"success", "not_running", "permission_denied", "message", "instructions",
+               "manual_start_command"}
+
+
+@pytest.fixture
+def decoys(procs, tmp_path):
+    """Processes that mention celery and beat but are not beat; all must survive."""
+    log = tmp_path / "celerybeat.log"
+    log.write_text("")
+    script = tmp_path / "celery_beat.py"
+    script.write_text("import time\ntime.sleep(600)\n")
+    started = [
+        procs.popen(["tail", "-f", str(log)]),
+        procs.popen([sys.executable, str(script)]),
+        procs.popen(["sh", "-c", "sleep 600 # celery -A proj beat"]),
+    ]
+    wait_until(lambda: all(is_alive(p) for p in started))
+    yield started
+    assert all(is_alive(p) for p in started), "a decoy was signalled"
+
+
+def test_status_of_a_stopped_beat_reports_not_running_and_exits_0(fake_project):
+    project = fake_project()
+    result = project.cli("status", "--json")
+    assert result.code == 0
+    data = result.json
+    assert data["running"] is False and data["pids"] == [] and data["count"] == 0
+    assert data["state"] == "stopped" and data["schedule_applied"] is None
+
+
+def test_start_then_status_then_stop(fake_project, decoys):
+    project = fake_project()
+    started = project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    data = started.json
+    assert ACTION_KEYS <= data.keys() and data["success"] is True
+    (pid,) = data["new_pids"]
+    assert project.pidfile.read_text() == f"{pid}\n"
+
+    status = project.cli("status", "--json").json
+    assert status["running"] is True and status["pids"] == [pid] and status["count"] == 1
+    assert status["processes"][0]["owner"] == psutil.Process().username()
+    fast = project.cli("status", "--fast", "--json").json
+    assert fast["pids"] == [pid] and fast["scan"] == "pidfile"
+
+    stopped = project.cli("stop", "--json")
+    assert stopped.code == 0
+    assert stopped.json["success"] is True and stopped.json["killed"] is False
+    assert stopped.json["old_pids"] == [pid]
+    assert not is_alive(pid)
+    assert not project.pidfile.exists()  # beat removed it itself on SIGTERM
+
+
+def test_stop_escalates_to_sigkill_when_beat_ignores_sigterm(fake_project, decoys):
+    project = fake_project(mode="ignore", stop_timeout=1)
+    (pid,) = project.cli("start", "--json").json["new_pids"]
+    result = project.cli("stop", "--json")
+    assert result.code == 0
+    data = result.json
+    assert data["success"] is True and data["killed"] is True
+    assert "SIGKILL" in data["message"]
+    assert not is_alive(pid)
+    assert not project.pidfile.exists(), "the pidfile of a killed beat is cleaned up"
+
+
+def test_start_that_dies_at_once_fails_with_the_log_tail(fake_project):
+    project = fake_project(mode="crash")
+    result = project.cli("start", "--json")
+    assert result.code == 1
+    data = result.json
+    assert data["success"] is False
+    assert "exited with code 1" in data["message"]
+    assert "No module named 'proj'" in data["log_tail"]
+    assert project.cli("status", "--json").json["running"] is False
+
+
+def test_start_that_finds_its_pidfile_held_explains_exit_73(fake_project):
+    project = fake_project(mode="lock")
+    data = project.cli("start", "--json").json
+    assert data["success"] is False
+    assert "exit 73" in data["message"] and "pidfile" in data["message"]
+
+
+def test_start_refuses_a_second_beat_unless_forced_and_status_warns_of_duplicates(fake_project):
+    project = fake_project(pidfile=None)
+    (first,) = project.cli("start", "--json").json["new_pids"]
+    refused = project.cli("start", "--json")
+    assert refused.code == 1
+    assert refused.json["already_running"] is True and refused.json["old_pids"] == [first]
+
+    forced = project.cli("start", "--force", "--json")
+    assert forced.code == 0
+    status = project.cli("status", "--json").json
+    assert status["count"] == 2 and status["duplicate"] is True
+    assert any("every periodic task is sent 2 times" in w for w in status["warnings"])
+
+    stopped = project.cli("stop", "--json").json
+    assert stopped["success"] and sorted(stopped["old_pids"]) == sorted(status["pids"])
+
+
+def test_restart_reports_old_and_new_pids(fake_project, decoys):
+    project = fake_project()
+    (old,) = project.cli("start", "--json").json["new_pids"]
+    result = project.cli("restart", "--json")
+    assert result.code == 0, result.stdout
+    data = result.json
+    assert data["success"] is True and data["old_pids"] == [old]
+    (new,) = data["new_pids"]
+    assert new != old and not is_alive(old) and is_alive(new)
+    assert f"{old} → {new}" in data["message"]
+
+
+@pytest.mark.parametrize("action", ["stop", "restart"])
+def test_stop_and_restart_with_nothing_running_exit_3_with_the_manual_command(
+        fake_project, action):
+    project = fake_project()
+    result = project.cli(action, "--json")
+    assert result.code == 3
+    data = result.json
+    assert data["not_running"] is True and data["success"] is False
+    assert "start_celery_beat.sh" in data["manual_start_command"]
+    assert project.app in data["manual_start_command"]
+
+
+def test_restart_without_a_configured_app_rebuilds_the_old_command_line(fake_project):
+    project = fake_project(app=None, pidfile=None)
+    workdir = project.root / "elsewhere"
+    workdir.mkdir()
+    old = project.spawn_fake("-A", project.app, "beat", "--loglevel=DEBUG", cwd=workdir,
+                             env={"MARKER": "kept"})
+    result = project.cli("restart", "--json")
+    assert result.code == 0, result.stdout
+    (new,) = result.json["new_pids"]
+    fresh = psutil.Process(new)
+    assert fresh.cmdline()[-4:] == ["-A", project.app, "beat", "--loglevel=DEBUG"]
+    assert fresh.cwd() == str(workdir)
+    assert fresh.environ()["MARKER"] == "kept"
+    old.wait(timeout=10)
+
+
+def test_a_zombie_counts_as_stopped(fake_project):
+    # The fake is our child and we do not reap it: after SIGTERM it stays a zombie.
+    project = fake_project(stop_timeout=3)
+    beat = project.spawn_fake("-A", project.app, "beat")
+    data = project.cli("stop", "--json").json
+    assert data["success"] is True
+    assert data["killed"] is False, "a zombie must not be waited on until SIGKILL"
+    assert psutil.Process(beat.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_stale_pidfile_naming_an_unrelated_process_survives_every_command(fake_project, procs):
+    project = fake_project()
+    bystander = procs.popen(["sleep", "600"])
+    project.pidfile.parent.mkdir(parents=True)
+    project.pidfile.write_text(f"{bystander.pid}\n")
+
+    status = project.cli("status", "--json").json
+    assert status["running"] is False
+    assert "not celery beat" in status["pidfile"]["problem"]
+    assert project.cli("stop", "--json").code == 3
+    assert project.cli("restart", "--json").code == 3
+    started = project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    assert project.cli("stop", "--json").code == 0
+    assert is_alive(bystander)
+
+
+def test_embedded_beat_is_reported_but_never_signalled_alone(fake_project):
+    project = fake_project()
+    worker = project.spawn_fake("-A", project.app, "worker", "-B")
+    status = project.cli("status", "--json").json
+    assert status["running"] is True and status["embedded"] is True
+    assert status["processes"][0]["embedded"] is True
+    result = project.cli("stop", "--json")
+    assert result.code == 1
+    assert "embedded" in result.json["message"]
+    assert is_alive(worker)
+
+
+def test_permission_denied_when_beat_belongs_to_another_user(fake_project, procs):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the CLI as another user (setpriv)")
+    from conftest import world_readable_dir
+
+    base = world_readable_dir("beat-panel-perm-")
+    try:
+        project = fake_project(root=base, pidfile=None)
+        project.config_path.chmod(0o644)
+        beat = project.spawn_fake("-A", project.app, "beat")  # owned by root
+        env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent",
+               "XDG_STATE_HOME": str(base / "nobody-state")}
+        probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                "--clear-groups", sys.executable, "-c", "import beat_panel"],
+                               capture_output=True, check=False)
+        if probe.returncode != 0:
+            pytest.skip(f"user nobody cannot import beat_panel here: {probe.stderr[-200:]!r}")
+        for action in ("stop", "restart"):
+            result = run_cli("--config", str(project.config_path), action, "--json",
+                             env=env, user="nobody")
+            assert result.code == 4, result.stdout + result.stderr
+            data = result.json
+            assert data["permission_denied"] is True and data["owner"] == "root"
+            assert str(beat.pid) in data["message"]
+            assert "sudo" in data["instructions"]
+            assert is_alive(beat)
+        status = run_cli("--config", str(project.config_path), "status", "--json",
+                         env=env, user="nobody").json
+        assert status["processes"][0]["owner"] == "root"
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_real_celery_beat_start_restart_stop(demo_project, decoys):
+    started = demo_project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    (pid,) = started.json["new_pids"]
+    wait_until(lambda: "beat: Starting..." in demo_project.logfile.read_text(), timeout=30,
+               what="beat to log that it started")
+
+    restarted = demo_project.cli("restart", "--json").json
+    assert restarted["success"] is True, restarted
+    (new,) = restarted["new_pids"]
+    assert new != pid and not is_alive(pid)
+    assert restarted["killed"] is False, "real beat stops on SIGTERM"
+
+    status = demo_project.cli("status", "--json").json
+    assert status["pids"] == [new] and status["pidfile"]["valid"] is True
+
+    stopped = demo_project.cli("stop", "--json").json
+    assert stopped["success"] is True and stopped["killed"] is False
+    wait_until(lambda: not demo_project.pidfile.exists(), what="beat to remove its pidfile")
+
+
+def test_a_second_action_while_one_is_in_flight_is_refused_and_status_shows_it(fake_project):
+    project = fake_project()
+    config = project.load()
+    with control.action_lock(config, "restart"):
+        status = project.cli("status", "--json").json
+        assert status["state"] == "restarting"
+        busy = project.cli("start", "--json").json
+        assert busy["success"] is False and "already doing a restart" in busy["message"]
+    assert project.cli("status", "--json").json["state"] == "stopped"
+
+
+def test_status_of_the_demo_project_when_nothing_is_configured():
+    result = run_cli("status", "--json")
+    assert result.code == 0
+    assert result.json["running"] is False
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("[beat\napp = 1", "not valid TOML"),
+    ("[beat]\napp = 3\n", "app must be a non-empty string"),
+    ("[beat]\napp = 'x'\nstop_timout = 3\n", "unknown key(s) in [beat]: stop_timout"),
+    ("[beat]\nstop_timeout = -1\n", "stop_timeout must be a number of seconds"),
+    ("[sched]\n", "unknown section(s) sched"),
+])
+def test_bad_config_exits_2_with_a_clear_message(tmp_path, content, expected):
+    path = tmp_path / "beat-panel.toml"
+    path.write_text(content)
+    result = run_cli("--config", str(path), "status", "--json")
+    assert result.code == 2
+    assert expected in result.stderr
+    assert json.loads(result.stdout)["success"] is False
+
+
+def test_missing_config_file_named_on_the_command_line_is_an_error(tmp_path):
+    result = run_cli("--config", str(tmp_path / "missing.toml"), "status")
+    assert result.code == 2 and "Config file not found" in result.stderr
+
+
+def test_config_found_through_the_environment_variable(fake_project):
+    project = fake_project()
+    env = dict(os.environ, BEAT_PANEL_CONFIG=str(project.config_path))
+    result = run_cli("start", "--json", env=env)
+    assert result.code == 0
+    (pid,) = result.json["new_pids"]
+    project.tracker.adopt(pid)
+    assert process.read_pidfile(project.pidfile).beat.pid == pid
+    os.kill(pid, signal.SIGTERM)
+
+
+def test_bad_usage_exits_2():
+    assert run_cli("frobnicate").code == 2

@@ -1,0 +1,122 @@
+"""Finding beat among real processes: fakes, decoys, pidfiles and zombies."""
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+
+from beat_panel import process
+from conftest import is_alive, wait_until
+
+
+def _pids(beats):
+    return {b.pid for b in beats}
+
+
+def test_scan_finds_a_fake_beat_and_none_of_the_decoys(fake_project, procs, tmp_path):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")
+    worker = project.spawn_fake("-A", project.app, "worker", "-l", "info")
+    log = tmp_path / "celerybeat.log"
+    log.write_text("beat: Starting...\n")
+    tail = procs.popen(["tail", "-f", str(log)])
+    script = tmp_path / "celery_beat.py"
+    script.write_text("import time\ntime.sleep(600)\n")
+    editor_like = procs.popen([sys.executable, str(script), "beat"])
+    wrapper = procs.popen(["sh", "-c", f"sleep 600 # celery -A {project.app} beat"])
+    wait_until(lambda: all(is_alive(p) for p in (tail, editor_like, wrapper)))
+
+    found = [b for b in process.scan() if b.app == project.app]
+
+    assert _pids(found) == {beat.pid}
+    (only,) = found
+    assert not only.embedded
+    assert only.owner == psutil.Process().username()
+    assert only.cwd == str(project.root)
+    assert worker.pid not in _pids(process.scan())
+
+
+def test_a_zombie_beat_is_not_running(fake_project):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")
+    created = psutil.Process(beat.pid).create_time()
+    os.kill(beat.pid, 9)
+    # Not reaped yet: the process is a zombie.
+    wait_until(lambda: psutil.Process(beat.pid).status() == psutil.STATUS_ZOMBIE)
+    assert beat.pid not in _pids(process.scan())
+    assert not process.is_alive(beat.pid, created)
+
+
+def test_pidfile_naming_a_live_beat_is_trusted(fake_project):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat", f"--pidfile={project.pidfile}")
+    state = process.read_pidfile(project.pidfile)
+    assert state.problem is None
+    assert state.beat is not None and state.beat.pid == beat.pid
+
+
+def test_pidfile_naming_an_unrelated_live_process_is_stale(procs, tmp_path):
+    sleeper = procs.popen(["sleep", "600"])
+    pidfile = tmp_path / "beat.pid"
+    pidfile.write_text(f"{sleeper.pid}\n")
+    state = process.read_pidfile(pidfile)
+    assert state.beat is None
+    assert "not celery beat" in state.problem
+    assert is_alive(sleeper)
+
+
+def test_partial_pidfile_is_not_trusted(fake_project):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")
+    project.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    project.pidfile.write_text(str(beat.pid))  # no newline: a write cut short
+    state = process.read_pidfile(project.pidfile)
+    assert state.beat is None and state.problem == "partial or invalid content"
+
+
+def test_pidfile_older_than_the_process_it_names_was_reused(fake_project):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")
+    project.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    project.pidfile.write_text(f"{beat.pid}\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(project.pidfile, (an_hour_ago, an_hour_ago))
+    state = process.read_pidfile(project.pidfile)
+    assert state.beat is None and "reused" in state.problem
+
+
+def test_missing_pidfile_is_no_problem(tmp_path):
+    state = process.read_pidfile(tmp_path / "nope.pid")
+    assert state.beat is None and state.problem is None
+
+
+def test_real_celery_beat_is_found_in_its_setproctitle_form(demo_project, procs):
+    result = demo_project.cli("start", "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    (pid,) = result.json["new_pids"]
+    # Celery renames itself once setproctitle is installed: `[celery beat] -A ... beat`.
+    wait_until(lambda: (process.read_cmdline(pid) or b"").startswith(b"[celery beat]"),
+               what="celery to set its process title")
+    found = [b for b in process.scan() if b.pid == pid]
+    assert len(found) == 1 and found[0].app == demo_project.app
+    state = process.read_pidfile(demo_project.pidfile)
+    assert state.beat is not None and state.beat.pid == pid
+
+
+def test_worker_with_embedded_beat_is_reported_once_as_embedded(demo_project, procs):
+    env = dict(os.environ, BEAT_PANEL_DEMO_DIR=str(demo_project.root / "demo-data"))
+    worker = procs.popen(
+        [sys.executable, "-m", "celery", "-A", demo_project.app, "worker", "-B",
+         "--concurrency=1", "--loglevel=INFO", f"--schedule={demo_project.root / 'wsched'}"],
+        cwd=demo_project.root, env=env,
+        stdout=open(demo_project.root / "worker.log", "wb"), stderr=subprocess.STDOUT,
+    )
+    # Wait for the embedded beat child to exist (the worker forks it once it is ready).
+    wait_until(lambda: len(psutil.Process(worker.pid).children()) >= 2, timeout=60,
+               what="the worker's pool and beat children")
+    mine = [b for b in process.scan() if b.pid == worker.pid
+            or b.pid in {c.pid for c in psutil.Process(worker.pid).children(recursive=True)}]
+    assert [b.pid for b in mine] == [worker.pid]
+    assert mine[0].embedded
