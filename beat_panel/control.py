@@ -281,7 +281,9 @@ def manual_start_command(config: Config) -> str:
     script = paths.start_script()
     if beat.app is None:
         return f"cd {shlex.quote(str(beat.workdir))} && celery -A <your app> beat"
-    words = [str(script) if script.exists() else "start_celery_beat.sh",
+    words = [f"{k}={v}" for k, v in sorted(beat.env.items())]
+    words = (["env", *words] if words else []) + [
+             str(script) if script.exists() else "start_celery_beat.sh",
              "--app", beat.app, "--workdir", str(beat.workdir),
              "--logfile", str(_logfile(config))]
     if beat.pidfile is not None:

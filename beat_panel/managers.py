@@ -66,16 +66,16 @@ def parse_cgroup(text: str) -> tuple[str, bool] | None:
     `.../user@1000.service/app.slice/beat.service` is the user unit beat.service.
     Scopes (a terminal session) and the user manager itself are no unit of beat's.
     """
-    path = None
+    unified = legacy = None
     for line in text.splitlines():
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
         if parts[0] == "0" and parts[1] == "":
-            path = parts[2]
-            break
-        if parts[1] == "name=systemd":
-            path = parts[2]
+            unified = parts[2]
+        elif parts[1] == "name=systemd":
+            legacy = parts[2]  # hybrid hierarchy: systemd's own tree names the unit
+    path = legacy or unified
     if not path:
         return None
     components = [c for c in path.split("/") if c]

@@ -3,6 +3,7 @@ tracker that ends (by pid) everything a test started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -49,16 +50,14 @@ class ProcessTracker:
         kwargs.setdefault("stdout", subprocess.DEVNULL)
         kwargs.setdefault("stderr", subprocess.DEVNULL)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
-        proc = subprocess.Popen(argv, **kwargs)  # noqa: S603 - test processes
+        proc = subprocess.Popen(argv, **kwargs)
         self.popens.append(proc)
         return proc
 
     def adopt(self, pid: int) -> None:
         """Track a process the panel started for this test (not our child)."""
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             self.adopted.append((pid, psutil.Process(pid).create_time()))
-        except psutil.NoSuchProcess:
-            pass
 
     def own_beats_of(self, app: str | None = None, pidfile: Path | None = None) -> None:
         """At teardown, also end beats whose argv names this test's unique app or
@@ -76,10 +75,8 @@ class ProcessTracker:
                     targets.append((beat.pid, beat.create_time))
         for proc in self.popens:
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     targets.append((proc.pid, psutil.Process(proc.pid).create_time()))
-                except psutil.NoSuchProcess:
-                    pass
         for pid, created in targets:
             try:
                 victim = psutil.Process(pid)
@@ -91,10 +88,8 @@ class ProcessTracker:
             except psutil.NoSuchProcess:
                 pass
         for proc in self.popens:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
         for pid, created in targets:
             try:
                 victim = psutil.Process(pid)
@@ -287,7 +282,5 @@ def is_alive(proc: subprocess.Popen | int) -> bool:
 
 def send(pid: int, sig: int = signal.SIGKILL) -> None:
     """Signal a process this test started (by pid)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -62,7 +62,7 @@ def test_processes_that_merely_mention_the_words_are_not_beat(cmdline):
 
 
 def test_an_app_named_beat_on_a_worker_is_not_beat():
-    parsed = parse("celery -A beat worker -Q beat".split())
+    parsed = parse(["celery", "-A", "beat", "worker", "-Q", "beat"])
     assert parsed is not None and parsed.kind is Kind.WORKER
 
 
@@ -72,9 +72,9 @@ def test_app_value_after_dash_a_is_not_mistaken_for_the_subcommand():
 
 
 def test_pidfile_option_is_read():
-    parsed = parse("celery -A proj beat --pidfile /run/b.pid".split())
+    parsed = parse(["celery", "-A", "proj", "beat", "--pidfile", "/run/b.pid"])
     assert parsed.pidfile == "/run/b.pid"
-    assert parse("celery -A proj beat --pidfile=/run/c.pid".split()).pidfile == "/run/c.pid"
+    assert parse(["celery", "-A", "proj", "beat", "--pidfile=/run/c.pid"]).pidfile == "/run/c.pid"
 
 
 def test_setproctitle_cmdline_is_one_nul_padded_string():

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from beat_panel import control, process
+
 from conftest import is_alive, run_cli, wait_until
 
 ACTION_KEYS = {"success", "not_running", "permission_denied", "message", "instructions",
@@ -50,7 +51,7 @@ def test_start_then_status_then_stop(fake_project, decoys):
     started = project.cli("start", "--json")
     assert started.code == 0, started.stdout
     data = started.json
-    assert ACTION_KEYS <= data.keys() and data["success"] is True
+    assert data.keys() >= ACTION_KEYS and data["success"] is True
     (pid,) = data["new_pids"]
     assert project.pidfile.read_text() == f"{pid}\n"
 

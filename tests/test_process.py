@@ -8,6 +8,7 @@ import time
 import psutil
 
 from beat_panel import process
+
 from conftest import is_alive, wait_until
 
 
@@ -107,12 +108,13 @@ def test_real_celery_beat_is_found_in_its_setproctitle_form(demo_project, procs)
 
 def test_worker_with_embedded_beat_is_reported_once_as_embedded(demo_project, procs):
     env = dict(os.environ, BEAT_PANEL_DEMO_DIR=str(demo_project.root / "demo-data"))
-    worker = procs.popen(
-        [sys.executable, "-m", "celery", "-A", demo_project.app, "worker", "-B",
-         "--concurrency=1", "--loglevel=INFO", f"--schedule={demo_project.root / 'wsched'}"],
-        cwd=demo_project.root, env=env,
-        stdout=open(demo_project.root / "worker.log", "wb"), stderr=subprocess.STDOUT,
-    )
+    with open(demo_project.root / "worker.log", "wb") as log:
+        worker = procs.popen(
+            [sys.executable, "-m", "celery", "-A", demo_project.app, "worker", "-B",
+             "--concurrency=1", "--loglevel=INFO",
+             f"--schedule={demo_project.root / 'wsched'}"],
+            cwd=demo_project.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     # Wait for the embedded beat child to exist (the worker forks it once it is ready).
     wait_until(lambda: len(psutil.Process(worker.pid).children()) >= 2, timeout=60,
                what="the worker's pool and beat children")

@@ -10,6 +10,7 @@ When $FAKE_BEAT_READY is set, it writes that file once its signal handlers are i
 so tests wait for the file instead of sleeping.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -40,10 +41,8 @@ def main() -> int:
 
     def on_term(signum, frame):
         if pidfile:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(pidfile)
-            except FileNotFoundError:
-                pass
         print("fake celery: got SIGTERM, saved schedule, exiting", flush=True)
         sys.exit(0)
 
