@@ -21,6 +21,7 @@ PROC = Path("/proc")
 # How much later than its pidfile's mtime a process may have been created and still be
 # the one that wrote it (clock granularity and filesystems with coarse mtimes).
 _PIDFILE_SLACK_SECONDS = 2.0
+_CMDLINE_CHUNK = 131072
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,12 @@ def read_cmdline(pid: int) -> bytes | None:
     except OSError:
         return None
     try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
+        # One read is enough for nearly every process; a short read means the end.
+        data = os.read(fd, _CMDLINE_CHUNK)
+        if len(data) < _CMDLINE_CHUNK:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, _CMDLINE_CHUNK):
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError:

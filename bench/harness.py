@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import random
 import statistics
 import subprocess
 import time
@@ -51,15 +52,21 @@ class Timing(Generic[T]):
 def measure(
     cases: Mapping[str, tuple[Callable[[], T], int]], warmup: int = 3
 ) -> dict[str, Timing[T]]:
-    """Call each case (function, runs) `runs` times, interleaved round-robin so that a
-    change in machine load hits every case alike and the ratios stay fair."""
+    """Call each case (function, runs) `runs` times, interleaved in rounds so that a
+    change in machine load hits every case alike and the ratios stay fair. The order
+    within a round is shuffled (seeded): running right after another case costs or saves
+    time through caches, and no case should always get the same seat."""
     for fn, _ in cases.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in cases}
     results: dict[str, list[T]] = {name: [] for name in cases}
+    order = list(cases)
+    shuffle = random.Random(0).shuffle
     for i in range(max(runs for _, runs in cases.values())):
-        for name, (fn, runs) in cases.items():
+        shuffle(order)
+        for name in order:
+            fn, runs = cases[name]
             if i >= runs:
                 continue
             start = time.perf_counter_ns()
