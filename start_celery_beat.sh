@@ -17,6 +17,9 @@ Options:
   -p, --pidfile FILE  pidfile (default: WORKDIR/celerybeat.pid)
   -l, --logfile FILE  log file, appended to (default: WORKDIR/celerybeat.log)
   -c, --celery CMD    the celery command (default: $CELERY, else `celery` on PATH)
+  -f, --schedule-file FILE
+                      run this Beat Panel schedule file with the panel's scheduler
+                      (beat_panel.plugin:PanelScheduler); edits apply without a restart
   -s, --settle SECS   how long beat must stay up to count as started (default: 2)
   -h, --help          show this help
 
@@ -31,6 +34,7 @@ workdir="."
 pidfile=""
 logfile=""
 celery_cmd="${CELERY:-celery}"
+schedule_file=""
 settle=2
 extra=()
 
@@ -41,6 +45,8 @@ while [ $# -gt 0 ]; do
         -p|--pidfile) [ $# -ge 2 ] || die_usage "$1 needs a value"; pidfile="$2"; shift 2 ;;
         -l|--logfile) [ $# -ge 2 ] || die_usage "$1 needs a value"; logfile="$2"; shift 2 ;;
         -c|--celery) [ $# -ge 2 ] || die_usage "$1 needs a value"; celery_cmd="$2"; shift 2 ;;
+        -f|--schedule-file) [ $# -ge 2 ] || die_usage "$1 needs a value"
+            schedule_file="$2"; shift 2 ;;
         -s|--settle) [ $# -ge 2 ] || die_usage "$1 needs a value"; settle="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
@@ -86,15 +92,25 @@ if [ -f "$pidfile" ]; then
     rm -f "$pidfile"
 fi
 
+scheduler=()
+if [ -n "$schedule_file" ]; then
+    case "$schedule_file" in /*) ;; *) schedule_file="$PWD/$schedule_file" ;; esac
+    scheduler=(-S beat_panel.plugin:PanelScheduler)
+    export BEAT_PANEL_SCHEDULE="$schedule_file"
+    # The plugin ships beside this script; let the project's Python import it.
+    script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+    export PYTHONPATH="$script_dir${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
 mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
 log_start=$(stat -c %s "$logfile" 2>/dev/null || echo 0)
 
 cd "$workdir"
-setsid "${celery_argv[@]}" -A "$app" beat --pidfile="$pidfile" "${extra[@]}" \
+setsid "${celery_argv[@]}" -A "$app" beat --pidfile="$pidfile" "${scheduler[@]}" "${extra[@]}" \
     </dev/null >>"$logfile" 2>&1 &
 pid=$!
 
-echo "Started: ${celery_argv[*]} -A $app beat --pidfile=$pidfile ${extra[*]}"
+echo "Started: ${celery_argv[*]} -A $app beat --pidfile=$pidfile ${scheduler[*]} ${extra[*]}"
 echo "  in $workdir, pid $pid, log $logfile"
 
 # A start counts only if beat is still up after the settle time.

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from beat_panel import __version__, control
+from beat_panel import __version__, cli_schedule, control, demo
 from beat_panel.config import Config, ConfigError
 from beat_panel.config import load as load_config
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start even though a beat is already running (a duplicate)")
     with_json(sub.add_parser("stop", help="stop beat: SIGTERM, then SIGKILL after stop_timeout"))
     with_json(sub.add_parser("restart", help="stop beat, then start it the same way"))
+    cli_schedule.add_parser(sub, with_json)
     return parser
 
 
@@ -86,7 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"beat-panel: {exc}", file=sys.stderr)
         return control.EXIT_USAGE
 
+    if config.is_demo and config.schedule_file is not None:
+        demo.ensure_schedule(config.schedule_file)
     command = args.command or "status"
+    if command == "schedule":
+        return cli_schedule.run(args, config, as_json)
     if command == "status":
         result = control.status(config, full_scan=not args.fast if args.command else True)
         _emit(result.to_json(), as_json, _status_text(result, config))

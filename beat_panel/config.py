@@ -94,7 +94,7 @@ def demo_config() -> Config:
             command=default_celery_command(),
             pidfile=run / "beat.pid",
             logfile=run / "beat.log",
-            args=("--loglevel=INFO", f"--schedule={run / 'celerybeat-schedule'}"),
+            args=("--loglevel=INFO",),
             env={"BEAT_PANEL_DEMO_DIR": str(base)},
         ),
         path=None,

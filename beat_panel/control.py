@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from beat_panel import logfile, paths, process
+from beat_panel import logfile, paths, process, store
 from beat_panel.config import Config
 from beat_panel.managers import Manager, run_action
 from beat_panel.process import BeatProcess, PidfileState
@@ -31,6 +31,7 @@ _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
 _POLL = 0.05
 _KILL_WAIT = 5.0
 _MANAGER_APPEAR_WAIT = 20.0
+PLUGIN_SCHEDULER = "beat_panel.plugin:PanelScheduler"
 _IN_FLIGHT_STATE = {"start": "starting", "stop": "stopping", "restart": "restarting"}
 
 # Children this process started; polled so that none is left a zombie.
@@ -171,7 +172,12 @@ def status(config: Config, full_scan: bool = True) -> Status:
     except OSError as exc:
         return Status(state="error", error=f"cannot read the process table: {exc}")
     state = in_flight or ("running" if found else "stopped")
-    return Status(state=state, processes=found, other_beats=others, pidfile=pidfile, scan=scan)
+    applied = None
+    if config.schedule_file is not None:
+        applied = store.schedule_applied(config.schedule_file,
+                                         [p.pid for p in found if not p.embedded])
+    return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
+                  scan=scan, schedule_applied=applied)
 
 
 # ---------------------------------------------------------------------------
@@ -255,8 +261,14 @@ def configured_launch(config: Config) -> LaunchSpec | None:
     argv = [*beat.command, "-A", beat.app, "beat"]
     if beat.pidfile is not None and not any(a.startswith("--pidfile") for a in beat.args):
         argv.append(f"--pidfile={beat.pidfile}")
-    argv += beat.args
     env = dict(os.environ)
+    if config.schedule_file is not None:
+        argv += ["-S", PLUGIN_SCHEDULER]
+        env["BEAT_PANEL_SCHEDULE"] = str(config.schedule_file)
+        # Beat may run in the project's own environment: let it import the plugin.
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(paths.plugin_import_dir()), env.get("PYTHONPATH")) if p)
+    argv += beat.args
     env.update(beat.env)
     return LaunchSpec(tuple(argv), beat.workdir, env, beat.pidfile, _logfile(config))
 
@@ -288,6 +300,8 @@ def manual_start_command(config: Config) -> str:
              "--logfile", str(_logfile(config))]
     if beat.pidfile is not None:
         words += ["--pidfile", str(beat.pidfile)]
+    if config.schedule_file is not None:
+        words += ["--schedule-file", str(config.schedule_file)]
     words += ["--celery", " ".join(beat.command)]
     if beat.args:
         words += ["--", *beat.args]

@@ -39,3 +39,20 @@ def resources_dir() -> Path:
 def start_script() -> Path:
     """`start_celery_beat.sh`, which starts beat by hand the way the panel does."""
     return Path(__file__).resolve().parent.parent / "start_celery_beat.sh"
+
+
+
+def plugin_import_dir() -> Path:
+    """A folder to put on a beat's PYTHONPATH so that a project's own environment can
+    import the panel's scheduler (`beat_panel.plugin`) without installing Beat Panel."""
+    package = Path(__file__).resolve().parent
+    if package.parent.name != "site-packages":
+        return package.parent  # a checkout: its root holds the package
+    # Installed: a folder that holds nothing but a link to this package, so the rest of
+    # the panel's site-packages does not leak into the project's environment.
+    folder = state_dir() / "pythonpath"
+    link = folder / "beat_panel"
+    if not link.is_symlink():
+        folder.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(package, target_is_directory=True)
+    return folder

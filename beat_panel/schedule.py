@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -245,6 +246,14 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _show(value: Any) -> str:
+    """A value as the person typed it (JSON), for error messages."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def parse_schedule(data: Any, now: datetime | None = None,
                    check_past: bool = False) -> ScheduleSpec:
     """Build a schedule from its JSON form, checked by celery itself."""
@@ -331,11 +340,11 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
         problems.append(("task", f"{task!r} contains spaces; a task name has none"))
     args = data.get("args", [])
     if not isinstance(args, list):
-        problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {args!r}"))
+        problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {_show(args)}"))
     kwargs = data.get("kwargs", {})
     if not isinstance(kwargs, dict):
         problems.append(("kwargs", f"must be a JSON object such as {{\"x\": 1}}, not "
-                                   f"{kwargs!r}"))
+                                   f"{_show(kwargs)}"))
     options = Options()
     raw_options = data.get("options", {})
     if not isinstance(raw_options, dict):
@@ -424,6 +433,42 @@ class Document:
     def get(self, name: str) -> Entry | None:
         return next((e for e in self.entries if e.name == name), None)
 
+    def names(self) -> list[str]:
+        return [e.name for e in self.entries]
+
+    def require(self, name: str) -> Entry:
+        entry = self.get(name)
+        if entry is None:
+            known = ", ".join(self.names()) or "none yet"
+            raise ScheduleError([("name", f"no entry is named {name!r} (entries: {known})")])
+        return entry
+
+    def adding(self, entry: Entry) -> Document:
+        """A copy with `entry` added; its name must be new."""
+        if self.get(entry.name) is not None:
+            raise ScheduleError([("name", f"an entry named {entry.name!r} already exists; "
+                                          "choose another name or edit that one")])
+        return replace(self, entries=(*self.entries, entry))
+
+    def replacing(self, name: str, entry: Entry) -> Document:
+        """A copy with the entry `name` replaced by `entry` (which may rename it)."""
+        self.require(name)
+        if entry.name != name and self.get(entry.name) is not None:
+            raise ScheduleError([("name", f"an entry named {entry.name!r} already exists")])
+        return replace(self, entries=tuple(entry if e.name == name else e
+                                           for e in self.entries))
+
+    def removing(self, names: list[str]) -> Document:
+        for name in names:
+            self.require(name)
+        return replace(self, entries=tuple(e for e in self.entries if e.name not in names))
+
+    def enabling(self, names: list[str], enabled: bool) -> Document:
+        for name in names:
+            self.require(name)
+        return replace(self, entries=tuple(
+            e.with_changes(enabled=enabled) if e.name in names else e for e in self.entries))
+
 
 def loads(text: str, source: str = "schedule file") -> Document:
     """Parse a schedule file's text; errors say where (line and column, or the entry)."""
@@ -467,6 +512,11 @@ def loads(text: str, source: str = "schedule file") -> Document:
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ScheduleError([("timezone", f"unknown time zone {tz!r}")], source) from None
     return Document(tuple(entries), revision if isinstance(revision, int) else 0, tz)
+
+
+def state_path(schedule_path: Path) -> Path:
+    """Where the beat plugin records what it applied and when each entry last ran."""
+    return schedule_path.with_name(f".{schedule_path.name}.beat-state.json")
 
 
 # ---------------------------------------------------------------------------

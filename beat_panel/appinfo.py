@@ -1,0 +1,81 @@
+"""What a project's Celery app contains, learned in a subprocess with a time limit.
+
+The user's app is never imported into the panel: its import may be slow, have side
+effects or hang. `introspect.py` runs in the project's own Python instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from beat_panel.config import Config
+
+INTROSPECT_SCRIPT = Path(__file__).with_name("introspect.py")
+DEFAULT_TIMEOUT = 30.0
+
+
+class AppInfoError(Exception):
+    """The app could not be inspected; the message says why."""
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    tasks: list[str]
+    beat_schedule: list[dict]
+    timezone: str | None
+    broker: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def project_python(config: Config) -> str:
+    """The Python of the project's celery: the interpreter named by its command, or the
+    one in a celery script's first line, else the panel's own."""
+    first = config.beat.command[0]
+    if os.path.basename(first).startswith("python"):
+        return first
+    try:
+        with open(first, "rb") as fh:
+            line = fh.readline(512)
+    except OSError:
+        return sys.executable
+    if line.startswith(b"#!"):
+        interpreter = line[2:].strip().split(b" ")[0].decode(errors="replace")
+        if os.path.basename(interpreter).startswith("python") and os.path.exists(interpreter):
+            return interpreter
+    return sys.executable
+
+
+def inspect_app(config: Config, app: str | None = None,
+                timeout: float = DEFAULT_TIMEOUT) -> AppInfo:
+    """Registered tasks, beat_schedule, time zone and masked broker URL of the app."""
+    name = app or config.beat.app
+    if not name:
+        raise AppInfoError("No Celery app is configured: set [beat] app in beat-panel.toml "
+                           "or name one with --app.")
+    env = dict(os.environ)
+    env.update(config.beat.env)
+    try:
+        done = subprocess.run(
+            [project_python(config), str(INTROSPECT_SCRIPT), name], cwd=config.beat.workdir,
+            env=env, capture_output=True, text=True, timeout=timeout, check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise AppInfoError(f"Loading the app {name!r} took longer than {timeout:g} s; "
+                           "does importing it connect somewhere or wait for input?") from None
+    except OSError as exc:
+        raise AppInfoError(f"Cannot run the project's Python: {exc}") from None
+    try:
+        data = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = (done.stderr or done.stdout).strip()[-800:]
+        raise AppInfoError(f"Could not load the app {name!r}: {tail or 'no output'}") from None
+    if "error" in data:
+        raise AppInfoError(f"Could not load the app {name!r}: {data['error']}")
+    return AppInfo(tasks=data.get("tasks", []), beat_schedule=data.get("beat_schedule", []),
+                   timezone=data.get("timezone"), broker=data.get("broker"))

@@ -1,0 +1,241 @@
+"""`beat-panel schedule ...`: list, add, remove, enable, disable, import, history, restore.
+
+Bad input exits 2 with a message that names the field, and leaves the file untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from beat_panel import appinfo, control, schedule, store
+from beat_panel.config import Config
+from beat_panel.schedule import Document, ScheduleError
+from beat_panel.schedule_view import build_views
+from beat_panel.store import ConflictError, ScheduleStore
+
+APPLY_WAIT = 3.0
+
+
+class UsageError(Exception):
+    """Bad input from the command line (exit 2)."""
+
+
+def add_parser(sub: argparse._SubParsersAction,
+               with_json: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("schedule", help="list and edit the periodic schedule")
+    actions = parser.add_subparsers(dest="schedule_command", metavar="ACTION",
+                                    parser_class=type(parser))
+    actions.required = True
+    with_json(actions.add_parser("list", help="every entry with its next run"))
+
+    add = with_json(actions.add_parser("add", help="add an entry"))
+    add.add_argument("name")
+    add.add_argument("--task", required=True, help="the task name, e.g. proj.tasks.cleanup")
+    when = add.add_mutually_exclusive_group(required=True)
+    when.add_argument("--every", type=float, metavar="SECONDS", help="run every N seconds")
+    when.add_argument("--cron", metavar='"m h dom mon dow"', help="a crontab schedule")
+    when.add_argument("--solar", metavar="EVENT", help="a solar event, e.g. sunset "
+                      "(needs --lat and --lon)")
+    when.add_argument("--at", metavar="ISO-8601", help="run once at this date and time")
+    add.add_argument("--lat", type=float, help="latitude for --solar")
+    add.add_argument("--lon", type=float, help="longitude for --solar")
+    add.add_argument("--args", default="[]", metavar="JSON", help="positional args, a JSON list")
+    add.add_argument("--kwargs", default="{}", metavar="JSON",
+                     help="keyword args, a JSON object")
+    add.add_argument("--queue")
+    add.add_argument("--priority", type=int)
+    add.add_argument("--expires", type=float, metavar="SECONDS")
+    add.add_argument("--one-off", action="store_true", help="run once, then never again")
+    add.add_argument("--disabled", action="store_true", help="add it switched off")
+    add.add_argument("--description", default="")
+
+    for name, text in (("remove", "remove entries"), ("enable", "switch entries on"),
+                       ("disable", "switch entries off")):
+        p = with_json(actions.add_parser(name, help=text))
+        p.add_argument("names", nargs="+", metavar="NAME")
+
+    imp = with_json(actions.add_parser("import", help="bring in an app's own beat_schedule"))
+    imp.add_argument("--app", help="the Celery app (default: [beat] app of the config)")
+    imp.add_argument("--replace", action="store_true",
+                     help="replace entries that already exist under the same name")
+
+    with_json(actions.add_parser("history", help="earlier saved versions"))
+    restore = with_json(actions.add_parser("restore", help="go back to an earlier version"))
+    restore.add_argument("revision", type=int)
+
+
+def _parse_json(text: str, flag: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag} is not valid JSON ({exc.msg} at column {exc.colno}): "
+                         f"{text}") from None
+
+
+def entry_from_args(args: argparse.Namespace) -> schedule.Entry:
+    if args.every is not None:
+        spec: dict = {"kind": "interval", "every": args.every, "period": "seconds"}
+    elif args.cron is not None:
+        fields = args.cron.split()
+        if len(fields) != 5:
+            raise ScheduleError([("cron", f"needs 5 fields (minute hour day-of-month month "
+                                          f"day-of-week), got {len(fields)}: {args.cron!r}")])
+        spec = {"kind": "crontab", **dict(zip(schedule.CRON_FIELDS, fields, strict=True))}
+    elif args.solar is not None:
+        spec = {"kind": "solar", "event": args.solar, "latitude": args.lat,
+                "longitude": args.lon}
+    else:
+        spec = {"kind": "clocked", "at": args.at}
+    options = {k: v for k, v in (("queue", args.queue), ("priority", args.priority),
+                                 ("expires", args.expires)) if v is not None}
+    return schedule.parse_entry({
+        "name": args.name, "task": args.task, "schedule": spec,
+        "args": _parse_json(args.args, "--args"), "kwargs": _parse_json(args.kwargs, "--kwargs"),
+        "options": options, "enabled": not args.disabled, "one_off": args.one_off,
+        "description": args.description,
+    }, check_past=True)
+
+
+def _apply_note(config: Config, saved: store.Loaded) -> tuple[bool | None, str]:
+    """Tell whether the running beat picked the change up."""
+    status = control.status(config)
+    pids = [p.pid for p in status.processes if not p.embedded]
+    if not pids:
+        return None, "Beat is not running; it will use this schedule when it starts."
+    state = store.read_beat_state(config.schedule_file)
+    if state is None or state.pid not in pids:
+        return None, ("The running beat does not use the panel's schedule file, so it "
+                      "will not see this change until it is restarted: beat-panel restart")
+    if saved.sha and store.wait_applied(config.schedule_file, saved.sha, APPLY_WAIT):
+        return True, f"Applied by the running beat (pid {state.pid})."
+    latest = store.read_beat_state(config.schedule_file)
+    why = f" It reports: {latest.error}" if latest and latest.error else ""
+    return False, f"The running beat has not applied it yet.{why}"
+
+
+def run(args: argparse.Namespace, config: Config, as_json: bool) -> int:
+    if config.schedule_file is None:
+        return _fail(as_json, "No schedule file is configured. Add to beat-panel.toml:\n"
+                              '[schedule]\nfile = "schedule.json"', control.EXIT_USAGE)
+    st = ScheduleStore(config.schedule_file)
+    try:
+        return _run(args, config, st, as_json)
+    except (ScheduleError, UsageError) as exc:
+        return _fail(as_json, str(exc), control.EXIT_USAGE)
+    except ConflictError as exc:
+        return _fail(as_json, str(exc), control.EXIT_FAILED)
+    except appinfo.AppInfoError as exc:
+        return _fail(as_json, str(exc), control.EXIT_FAILED)
+    except OSError as exc:
+        return _fail(as_json, f"Cannot write {config.schedule_file}: {exc}", control.EXIT_FAILED)
+
+
+def _fail(as_json: bool, message: str, code: int) -> int:
+    if as_json:
+        print(json.dumps({"success": False, "message": message}))
+    print(f"beat-panel: {message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace, config: Config, st: ScheduleStore, as_json: bool) -> int:
+    action = args.schedule_command
+    loaded = st.load()
+    doc = loaded.document
+    if action == "list":
+        return _list(doc, config, as_json)
+    if action == "history":
+        items = [{"revision": i.revision, "saved_at": i.saved_at.isoformat(),
+                  "path": str(i.path)} for i in st.history()]
+        text = "\n".join(f"revision {i['revision']}  replaced at {i['saved_at']}"
+                         for i in items) or "No earlier versions yet."
+        _print(as_json, {"success": True, "current_revision": doc.revision,
+                         "history": items}, text)
+        return control.EXIT_OK
+
+    if action == "add":
+        new_doc, message = doc.adding(entry_from_args(args)), f"Added {args.name!r}."
+    elif action == "remove":
+        new_doc, message = doc.removing(args.names), f"Removed {', '.join(args.names)}."
+    elif action in ("enable", "disable"):
+        new_doc = doc.enabling(args.names, action == "enable")
+        message = f"{action.capitalize()}d {', '.join(args.names)}."
+    elif action == "import":
+        new_doc, message = _import(doc, config, args)
+    elif action == "restore":
+        match = [i for i in st.history() if i.revision == args.revision]
+        if not match:
+            raise UsageError(f"No saved version with revision {args.revision}; see "
+                             "`beat-panel schedule history`.")
+        saved = st.restore(match[0])
+        return _report_saved(config, saved, f"Restored revision {args.revision} as revision "
+                                            f"{saved.document.revision}.", as_json)
+    else:  # pragma: no cover - argparse allows only the actions above
+        raise UsageError(f"unknown action {action}")
+    saved = st.save(new_doc, loaded.sha)
+    return _report_saved(config, saved, message, as_json)
+
+
+def _report_saved(config: Config, saved: store.Loaded, message: str, as_json: bool) -> int:
+    applied, note = _apply_note(config, saved)
+    _print(as_json, {"success": True, "message": message, "revision": saved.document.revision,
+                     "applied": applied, "note": note}, f"{message} {note}")
+    return control.EXIT_OK
+
+
+def _import(doc: Document, config: Config, args: argparse.Namespace) -> tuple[Document, str]:
+    info = appinfo.inspect_app(config, args.app)
+    added, replaced, skipped = [], [], []
+    for raw in info.beat_schedule:
+        name = raw.get("name", "?")
+        try:
+            if raw.get("problem"):
+                raise ScheduleError([("", raw["problem"])])
+            entry = schedule.parse_entry({k: v for k, v in raw.items() if k != "problem"})
+        except ScheduleError as exc:
+            skipped.append(f"{name} ({exc})")
+            continue
+        if doc.get(entry.name) is None:
+            doc, _ = doc.adding(entry), added.append(entry.name)
+        elif args.replace:
+            doc, _ = doc.replacing(entry.name, entry), replaced.append(entry.name)
+        else:
+            skipped.append(f"{entry.name} (already in the schedule; --replace to overwrite)")
+    if doc.timezone is None and info.timezone:
+        doc = Document(doc.entries, doc.revision, info.timezone)
+    parts = [f"Imported {len(added)} entr{'y' if len(added) == 1 else 'ies'}"
+             + (f": {', '.join(added)}" if added else "")]
+    if replaced:
+        parts.append(f"replaced {', '.join(replaced)}")
+    if skipped:
+        parts.append(f"skipped {'; '.join(skipped)}")
+    return doc, "; ".join(parts) + "."
+
+
+def _list(doc: Document, config: Config, as_json: bool) -> int:
+    state = store.read_beat_state(config.schedule_file)
+    views = build_views(doc, state, datetime.now(timezone.utc))
+    if as_json:
+        print(json.dumps({"success": True, "revision": doc.revision,
+                          "entries": [v.to_json() for v in views]}))
+        return control.EXIT_OK
+    if not views:
+        print("The schedule is empty. Add an entry: beat-panel schedule add NAME --task T "
+              "--every 60")
+        return control.EXIT_OK
+    rows = [("", "NAME", "TASK", "SCHEDULE", "NEXT RUN (local)")]
+    for v in views:
+        nxt = v.next_run.astimezone().strftime("%Y-%m-%d %H:%M:%S") if v.next_run else "—"
+        rows.append(("on" if v.entry.enabled else "off", v.entry.name, v.entry.task, v.words,
+                     nxt))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return control.EXIT_OK
+
+
+def _print(as_json: bool, payload: dict, text: str) -> None:
+    print(json.dumps(payload) if as_json else text)

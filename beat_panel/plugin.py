@@ -1,0 +1,241 @@
+"""The beat scheduler that runs a Beat Panel schedule file, inside the user's `celery beat`.
+
+    celery -A proj beat -S beat_panel.plugin:PanelScheduler
+
+with the file named by `app.conf.beat_panel_schedule`, `$BEAT_PANEL_SCHEDULE`, or
+`--schedule FILE.json`. Each tick costs one stat() of the file; a saved change is applied
+within a second without a restart, and entries that did not change keep their timing (no
+re-fire). Run state survives restarts. A corrupt file leaves the last good schedule
+running. Only celery and the schedule model are imported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from celery.beat import ScheduleEntry, Scheduler
+from celery.exceptions import ImproperlyConfigured
+
+from beat_panel import schedule
+from beat_panel.atomic import atomic_write
+
+logger = logging.getLogger("beat_panel.plugin")
+
+# Beat wakes at least this often to look at the file (celery's default is 5 minutes).
+RELOAD_INTERVAL = 1.0
+
+
+def schedule_file_for(app: Any, schedule_filename: str | None) -> Path:
+    """Which schedule file this beat runs (see the module docstring for the order)."""
+    configured = app.conf.get("beat_panel_schedule") or os.environ.get("BEAT_PANEL_SCHEDULE")
+    if not configured and schedule_filename and str(schedule_filename).endswith(".json"):
+        configured = schedule_filename
+    if not configured:
+        raise ImproperlyConfigured(
+            "Beat Panel's scheduler needs a schedule file: set app.conf.beat_panel_schedule "
+            "= '/path/to/schedule.json', or BEAT_PANEL_SCHEDULE, or pass "
+            "--schedule /path/to/schedule.json."
+        )
+    return Path(configured).expanduser().resolve()
+
+
+class PanelScheduler(Scheduler):
+    """Runs the enabled entries of a Beat Panel schedule file and follows its changes."""
+
+    max_interval = RELOAD_INTERVAL
+
+    def __init__(self, app: Any, *args: Any, schedule_filename: str | None = None,
+                 **kwargs: Any) -> None:
+        self.path = schedule_file_for(app, schedule_filename)
+        self.state_file = schedule.state_path(self.path)
+        self._file_key: tuple | None = None
+        self._sha: str | None = None
+        self._revision: int | None = None
+        self._error: str | None = None
+        self._models: dict[str, schedule.Entry] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._runs: dict[str, dict] = {}
+        self._dirty = False
+        self._state_write_failed = False
+        super().__init__(app, *args, **kwargs)
+        self.max_interval = min(self.max_interval or RELOAD_INTERVAL, RELOAD_INTERVAL)
+
+    # -- celery's Scheduler hooks -------------------------------------------------
+
+    def setup_schedule(self) -> None:
+        self._load_runs()
+        self._check_file(force=True)
+        ignored = self.app.conf.beat_schedule or {}
+        if ignored:
+            logger.info("beat-panel: the app's own beat_schedule (%d entries) is not used; "
+                        "this beat runs %s. Bring them over with `beat-panel schedule "
+                        "import`.", len(ignored), self.path)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        self._check_file()
+        delay = super().tick(*args, **kwargs)
+        if self._dirty:
+            self._write_state()
+        return delay
+
+    def reserve(self, entry: ScheduleEntry) -> ScheduleEntry:
+        new_entry = super().reserve(entry)
+        run = self._runs.setdefault(entry.name, {})
+        run["last_run_at"] = new_entry.last_run_at.isoformat()
+        run["total_run_count"] = new_entry.total_run_count
+        model = self._models.get(entry.name)
+        if model is not None and _runs_once(model):
+            # Sent now, never again (until the entry is edited).
+            run["done"] = model.fingerprint()
+            self.schedule.pop(entry.name, None)
+            self._fingerprints.pop(entry.name, None)
+        self._dirty = True
+        return new_entry
+
+    def sync(self) -> None:
+        if self._dirty:
+            self._write_state()
+
+    def close(self) -> None:
+        self.sync()
+        super().close()
+
+    @property
+    def info(self) -> str:
+        return f"    . schedule file -> {self.path}"
+
+    # -- following the file -------------------------------------------------------
+
+    def _check_file(self, force: bool = False) -> None:
+        """One stat() per tick; read and apply the file only when it changed."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if force or self._file_key is not None:
+                self._file_key = None
+                self._fail(f"{self.path} does not exist")
+            return
+        except OSError as exc:
+            self._fail(f"cannot stat {self.path}: {exc.strerror}")
+            return
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if key == self._file_key and not force:
+            return
+        self._file_key = key
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            self._fail(f"cannot read {self.path}: {exc.strerror}")
+            return
+        sha = hashlib.sha256(data).hexdigest()
+        if sha == self._sha and not force:
+            return
+        try:
+            document = schedule.loads(data.decode("utf-8"), str(self.path))
+        except (schedule.ScheduleError, UnicodeDecodeError) as exc:
+            self._fail(str(exc))
+            return
+        self._apply(document)
+        self._sha, self._revision, self._error = sha, document.revision, None
+        logger.info("beat-panel: applied %s revision %s (%d entries enabled)", self.path,
+                    document.revision, len(self.schedule))
+        self._write_state()
+
+    def _fail(self, why: str) -> None:
+        self._error = why
+        running = (f"revision {self._revision}" if self._sha is not None
+                   else "no entries (nothing was loaded yet)")
+        logger.error("beat-panel: cannot use the schedule file: %s. Still running the last "
+                     "good schedule: %s.", why, running)
+        self._write_state()
+
+    def _apply(self, document: schedule.Document) -> None:
+        wanted = {e.name: e for e in document.entries if e.enabled and not self._is_done(e)}
+        for name in list(self.schedule):
+            if name not in wanted:
+                del self.schedule[name]
+                self._fingerprints.pop(name, None)
+        for name, model in wanted.items():
+            fingerprint = model.fingerprint()
+            if self._fingerprints.get(name) == fingerprint and name in self.schedule:
+                continue  # unchanged: keep its timing, so it does not fire again
+            old = self.schedule.get(name)
+            run = self._runs.get(name, {})
+            last_run_at = old.last_run_at if old else _parse_time(run.get("last_run_at"))
+            count = old.total_run_count if old else int(run.get("total_run_count", 0))
+            self.schedule[name] = ScheduleEntry(
+                name=name, task=model.task, schedule=model.schedule.celery(app=self.app),
+                args=tuple(model.args), kwargs=dict(model.kwargs),
+                options=model.options.celery(), last_run_at=last_run_at,
+                total_run_count=count, app=self.app,
+            )
+            self._fingerprints[name] = fingerprint
+        self._models = {e.name: e for e in document.entries}
+        self._heap = None  # rebuild the timing heap from the new entries
+
+    def _is_done(self, model: schedule.Entry) -> bool:
+        return _runs_once(model) and self._runs.get(model.name, {}).get("done") == \
+            model.fingerprint()
+
+    # -- the state file the panel reads -------------------------------------------
+
+    def _load_runs(self) -> None:
+        try:
+            data = json.loads(self.state_file.read_text("utf-8"))
+            runs = data.get("runs", {})
+            self._runs = runs if isinstance(runs, dict) else {}
+        except (OSError, ValueError, AttributeError):
+            self._runs = {}
+
+    def _write_state(self) -> None:
+        state = {
+            "format": "beat-panel-beat-state",
+            "version": 1,
+            "timezone": str(self.app.timezone),
+            "applied": {
+                "pid": os.getpid(), "sha256": self._sha, "revision": self._revision,
+                "at": time.time(), "error": self._error, "entries": len(self.schedule),
+            },
+            "runs": self._runs,
+        }
+        try:
+            atomic_write(self.state_file, json.dumps(state, indent=1).encode("utf-8"))
+        except OSError as exc:
+            if not self._state_write_failed:
+                logger.warning("beat-panel: cannot write %s (%s); the panel will not see "
+                               "what this beat applied.", self.state_file, exc.strerror)
+            self._state_write_failed = True
+        else:
+            self._state_write_failed = False
+            self._dirty = False
+
+
+def _runs_once(model: schedule.Entry) -> bool:
+    return model.one_off or isinstance(model.schedule, schedule.Clocked)
+
+
+def _parse_time(raw: object) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def beat_schedule_from_file(path: str | os.PathLike[str]) -> dict:
+    """The file's enabled entries as a `beat_schedule` dict, for setups that load the
+    schedule at start (`app.conf.beat_schedule = beat_schedule_from_file(...)`)."""
+    document = schedule.loads(Path(path).read_text("utf-8"), str(path))
+    return {
+        e.name: {"task": e.task, "schedule": e.schedule.celery(), "args": tuple(e.args),
+                 "kwargs": dict(e.kwargs), "options": e.options.celery()}
+        for e in document.entries if e.enabled
+    }

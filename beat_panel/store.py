@@ -1,0 +1,245 @@
+"""The schedule file on disk: load it, save it safely, keep its history, and read what
+the running beat says it applied.
+
+Saves are atomic; a change made on disk since load is a conflict, never overwritten
+silently; a corrupt file is reported and never overwritten; the last saved versions are
+kept in a history folder beside the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from beat_panel import schedule
+from beat_panel.atomic import atomic_write
+from beat_panel.schedule import Document, ScheduleError, state_path
+
+DEFAULT_HISTORY = 10
+
+
+class ConflictError(Exception):
+    """The file changed on disk since it was loaded; saving would overwrite that."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def history_dir(schedule_path: Path) -> Path:
+    return schedule_path.with_name(f".{schedule_path.name}.history")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A document as read from disk, with the hash that identifies that version."""
+
+    document: Document
+    sha: str | None  # None: the file does not exist yet
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    path: Path
+    revision: int
+    saved_at: datetime
+
+
+class ScheduleStore:
+    """One schedule file."""
+
+    def __init__(self, path: Path, keep: int = DEFAULT_HISTORY) -> None:
+        self.path = path
+        self.keep = keep
+
+    def _read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ScheduleError([("", f"cannot read it: {exc.strerror}")], str(self.path)) \
+                from exc
+
+    def load(self) -> Loaded:
+        """Read and check the file; a missing file is an empty schedule."""
+        data = self._read()
+        if data is None:
+            return Loaded(Document(), None)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScheduleError([("", f"not UTF-8 text (byte {exc.start})")],
+                                str(self.path)) from None
+        return Loaded(schedule.loads(text, str(self.path)), sha256(data))
+
+    def current_sha(self) -> str | None:
+        data = self._read()
+        return None if data is None else sha256(data)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise saves between Beat Panel processes (window, tray, CLI)."""
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def save(self, document: Document, base_sha: str | None, force: bool = False,
+             replace_damaged: bool = False) -> Loaded:
+        """Write `document` as the next revision.
+
+        `base_sha` is the hash of the version the change was made on (None for a file
+        that did not exist). If the file on disk is another version, ConflictError,
+        unless `force` (the person chose "keep mine"). A corrupt file on disk is never
+        overwritten, even with force.
+        """
+        schedule.check_unique_names(list(document.entries))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            on_disk = self._read()
+            disk_sha = None if on_disk is None else sha256(on_disk)
+            disk_revision = 0
+            if on_disk is not None:
+                try:
+                    disk_revision = schedule.loads(on_disk.decode("utf-8"),
+                                                   str(self.path)).revision
+                except (ScheduleError, UnicodeDecodeError) as exc:
+                    if replace_damaged:
+                        self._keep_damaged(on_disk)
+                        on_disk = None
+                    else:
+                        raise ScheduleError(
+                            [("", f"the file on disk is damaged ({exc}); Beat Panel will "
+                                  "not overwrite it. Fix it by hand, or restore a saved "
+                                  "version")], str(self.path)) from None
+            if disk_sha != base_sha and not force:
+                raise ConflictError(
+                    f"{self.path} was changed by someone else since it was loaded. "
+                    "Reload it to see their change, or save again to keep yours."
+                )
+            revision = max(document.revision, disk_revision) + 1
+            new = Document(document.entries, revision, document.timezone)
+            data = new.dumps().encode("utf-8")
+            if on_disk is not None:
+                self._keep_history(on_disk, disk_revision)
+            atomic_write(self.path, data)
+        return Loaded(new, sha256(data))
+
+    def _keep_history(self, data: bytes, revision: int) -> None:
+        folder = history_dir(self.path)
+        folder.mkdir(exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        atomic_write(folder / f"r{revision:06d}-{stamp}.json", data)
+        for old in sorted(folder.glob("r*.json"))[: -self.keep or None]:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+
+    def _keep_damaged(self, data: bytes) -> None:
+        """A damaged file replaced by a restore is kept (never pruned) for a person."""
+        folder = history_dir(self.path)
+        folder.mkdir(exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        atomic_write(folder / f"damaged-{stamp}.json", data)
+
+    def history(self) -> list[HistoryItem]:
+        """Saved earlier versions, newest first."""
+        items = []
+        for path in sorted(history_dir(self.path).glob("r*.json"), reverse=True):
+            try:
+                revision = int(path.name[1:7])
+                saved = datetime.strptime(path.name[8:-5], "%Y%m%dT%H%M%S.%fZ").replace(
+                    tzinfo=timezone.utc)
+            except ValueError:
+                continue
+            items.append(HistoryItem(path, revision, saved))
+        return items
+
+    def restore(self, item: HistoryItem) -> Loaded:
+        """Make an earlier version the current one (as a new revision)."""
+        old = schedule.loads(item.path.read_text("utf-8"), str(item.path))
+        return self.save(old, self.current_sha(), force=True, replace_damaged=True)
+
+
+# ---------------------------------------------------------------------------
+# What the running beat reports (written by beat_panel.plugin)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BeatState:
+    """What the plugin inside beat last wrote: the version it runs and run history."""
+
+    pid: int | None
+    applied_sha: str | None
+    applied_revision: int | None
+    applied_at: float | None
+    error: str | None
+    timezone: str | None
+    runs: dict
+
+    def last_run(self, name: str) -> datetime | None:
+        raw = self.runs.get(name, {}).get("last_run_at")
+        try:
+            return datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
+    def run_count(self, name: str) -> int:
+        return int(self.runs.get(name, {}).get("total_run_count", 0) or 0)
+
+
+def read_beat_state(schedule_path: Path) -> BeatState | None:
+    try:
+        data = json.loads(state_path(schedule_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    applied = data.get("applied") or {}
+    return BeatState(
+        pid=applied.get("pid"), applied_sha=applied.get("sha256"),
+        applied_revision=applied.get("revision"), applied_at=applied.get("at"),
+        error=applied.get("error"), timezone=data.get("timezone"),
+        runs=data.get("runs") or {},
+    )
+
+
+def schedule_applied(schedule_path: Path, running_pids: list[int]) -> bool | None:
+    """Has the running beat loaded the latest saved schedule?
+
+    None when it cannot be known: no beat running, or the beat does not run the
+    plugin (it never wrote a state file for its pid).
+    """
+    if not running_pids:
+        return None
+    state = read_beat_state(schedule_path)
+    if state is None or state.pid not in running_pids:
+        return None
+    try:
+        current = sha256(schedule_path.read_bytes())
+    except OSError:
+        return None
+    return state.applied_sha == current
+
+
+def wait_applied(schedule_path: Path, sha: str, timeout: float = 5.0) -> bool:
+    """Wait until the running beat acknowledges the version with hash `sha`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_beat_state(schedule_path)
+        if state is not None and state.applied_sha == sha:
+            return True
+        time.sleep(0.05)
+    return False
