@@ -80,11 +80,7 @@ def entry_from_args(args: argparse.Namespace) -> schedule.Entry:
     if args.every is not None:
         spec: dict = {"kind": "interval", "every": args.every, "period": "seconds"}
     elif args.cron is not None:
-        fields = args.cron.split()
-        if len(fields) != 5:
-            raise ScheduleError([("cron", f"needs 5 fields (minute hour day-of-month month "
-                                          f"day-of-week), got {len(fields)}: {args.cron!r}")])
-        spec = {"kind": "crontab", **dict(zip(schedule.CRON_FIELDS, fields, strict=True))}
+        spec = {"kind": "crontab", **schedule.cron_fields(args.cron)}
     elif args.solar is not None:
         spec = {"kind": "solar", "event": args.solar, "latitude": args.lat,
                 "longitude": args.lon}

@@ -69,6 +69,15 @@ class Interval:
         return schedule(timedelta(seconds=self.seconds), app=app, nowfun=nowfun)
 
 
+def cron_fields(expression: str) -> dict[str, str]:
+    """Split `m h dom mon dow` into Celery's crontab field names."""
+    parts = expression.split()
+    if len(parts) != len(CRON_FIELDS):
+        raise ScheduleError([("cron", f"needs 5 fields (minute hour day-of-month month "
+                                      f"day-of-week), got {len(parts)}: {expression!r}")])
+    return dict(zip(CRON_FIELDS, parts, strict=True))
+
+
 @dataclass(frozen=True)
 class Crontab:
     minute: str = "*"
@@ -80,12 +89,8 @@ class Crontab:
 
     @classmethod
     def from_expression(cls, expression: str) -> Crontab:
-        """From the five fields `m h dom mon dow`, as in crontab(5)."""
-        parts = expression.split()
-        if len(parts) != 5:
-            raise ScheduleError([("cron", f"needs 5 fields (minute hour day-of-month month "
-                                          f"day-of-week), got {len(parts)}: {expression!r}")])
-        return cls(*parts)
+        """From the five fields `m h dom mon dow`, as in crontab(5), unchecked."""
+        return cls(**cron_fields(expression))
 
     @property
     def expression(self) -> str:

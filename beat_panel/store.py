@@ -134,8 +134,16 @@ class ScheduleStore:
             data = new.dumps().encode("utf-8")
             if on_disk is not None:
                 self._keep_history(on_disk, disk_revision)
+            self._remove_orphaned_temp_files()
             atomic_write(self.path, data)
         return Loaded(new, sha256(data))
+
+    def _remove_orphaned_temp_files(self) -> None:
+        """Temp files of a writer that died mid-save (saves hold the lock, so any
+        temp file seen here belongs to no live save)."""
+        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                orphan.unlink()
 
     def _keep_history(self, data: bytes, revision: int) -> None:
         folder = history_dir(self.path)

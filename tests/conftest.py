@@ -187,8 +187,11 @@ class Project:
             pass
         return result
 
-    def write_config(self, **beat: object) -> None:
-        lines = ["[beat]"]
+    def write_config(self, schedule_file: str | None = None, **beat: object) -> None:
+        lines = []
+        if schedule_file is not None:
+            lines += ["[schedule]", f"file = {json.dumps(schedule_file)}", ""]
+        lines.append("[beat]")
         for key, value in beat.items():
             if value is None:
                 continue
@@ -251,13 +254,11 @@ def fake_project(tmp_path: Path, procs: ProcessTracker) -> Callable[..., Project
     return make
 
 
-@pytest.fixture
-def demo_project(tmp_path: Path, procs: ProcessTracker) -> Project:
-    """A project running the real demo Celery app with the real `celery beat`."""
-    base = tmp_path / "demo-project"
+def _demo_project(base: Path, procs: ProcessTracker, schedule_file: str | None) -> Project:
     base.mkdir()
     project = Project(base, config_module.DEMO_APP, None, procs)
     project.write_config(
+        schedule_file=schedule_file,
         app=config_module.DEMO_APP, workdir=".", pidfile="run/beat.pid",
         logfile="run/beat.log", stop_timeout=15, start_settle=2.0,
         args=["--loglevel=INFO", f"--schedule={base / 'run' / 'celerybeat-schedule'}"],
@@ -265,6 +266,19 @@ def demo_project(tmp_path: Path, procs: ProcessTracker) -> Project:
     )
     procs.own_beats_of(pidfile=project.pidfile)
     return project
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path, procs: ProcessTracker) -> Project:
+    """A project running the real demo Celery app with the real `celery beat` and
+    Celery's own scheduler (the app's beat_schedule)."""
+    return _demo_project(tmp_path / "demo-project", procs, None)
+
+
+@pytest.fixture
+def panel_project(tmp_path: Path, procs: ProcessTracker) -> Project:
+    """The real demo app whose beat runs a Beat Panel schedule file with the plugin."""
+    return _demo_project(tmp_path / "panel-project", procs, "schedule.json")
 
 
 def celery_executable() -> str:
