@@ -57,6 +57,7 @@ class Status:
     pidfile: PidfileState | None = None
     error: str | None = None
     scan: str = "full"  # "pidfile" when the fast path answered
+    app: str | None = None  # the configured app
     checked_at: float = field(default_factory=time.time)
     schedule_applied: bool | None = None
 
@@ -94,9 +95,15 @@ class Status:
                 f"{', '.join(map(str, self.pids))}): every periodic task is sent "
                 f"{self.count} times. Stop all but one."
             )
+        out += [_same_app_warning(other) for other in self.same_app_elsewhere]
         if self.pidfile is not None and self.pidfile.problem:
             out.append(f"Pidfile {self.pidfile.path}: {self.pidfile.problem}.")
         return out
+
+    @property
+    def same_app_elsewhere(self) -> list[BeatProcess]:
+        apps = {p.app for p in self.processes} | ({self.app} if self.app else set())
+        return [b for b in self.other_beats if b.app in apps and not b.embedded]
 
     @property
     def message(self) -> str:
@@ -136,11 +143,17 @@ class Status:
         }
 
 
-def belongs_to(beat: BeatProcess, config: Config) -> bool:
-    """Whether a beat on the machine is this project's beat.
+def _same_app_warning(other: BeatProcess) -> str:
+    return (f"Another beat of the same app ({other.app}) runs from {other.cwd} (pid "
+            f"{other.pid}, user {other.owner}). If it uses the same broker, every task is "
+            "sent twice.")
 
-    Same pidfile, or same app (-A): two beats of one app send the same tasks, so they
-    are one project's duplicates wherever they were started from.
+
+def belongs_to(beat: BeatProcess, config: Config) -> bool:
+    """Whether a beat on the machine is this project's beat: the same pidfile, or the
+    same app (-A) running in the project's folder. With no app configured, every beat.
+
+    A beat of another user has no readable folder; the same app is then enough.
     """
     wanted = config.beat
     if wanted.pidfile is not None and beat.pidfile is not None:
@@ -149,7 +162,13 @@ def belongs_to(beat: BeatProcess, config: Config) -> bool:
                 return True
     if wanted.app is None:
         return True
-    return beat.app == wanted.app
+    if beat.app != wanted.app:
+        return False
+    if beat.cwd is None:
+        return True
+    with contextlib.suppress(OSError):
+        return Path(beat.cwd).resolve() == wanted.workdir.resolve()
+    return False
 
 
 def status(config: Config, full_scan: bool = True) -> Status:
@@ -177,7 +196,7 @@ def status(config: Config, full_scan: bool = True) -> Status:
         applied = store.schedule_applied(config.schedule_file,
                                          [p.pid for p in found if not p.embedded])
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
-                  scan=scan, schedule_applied=applied)
+                  scan=scan, schedule_applied=applied, app=config.beat.app)
 
 
 # ---------------------------------------------------------------------------
@@ -474,6 +493,8 @@ def _start(config: Config, force: bool) -> ActionResult:
         )
     result = _launch(spec, config.beat.start_settle, "start")
     result.manual_start_command = manual
+    for other in current.same_app_elsewhere:
+        result.message += f" Warning: {_same_app_warning(other)}"
     return result
 
 

@@ -302,3 +302,20 @@ def test_config_found_through_the_environment_variable(fake_project):
 
 def test_bad_usage_exits_2():
     assert run_cli("frobnicate").code == 2
+
+
+def test_a_beat_of_the_same_app_in_another_folder_is_not_ours_but_is_warned_about(
+        fake_project, tmp_path):
+    project = fake_project()
+    elsewhere = tmp_path / "other-checkout"
+    elsewhere.mkdir()
+    other = project.spawn_fake("-A", project.app, "beat", cwd=elsewhere)
+    status = project.cli("status", "--json").json
+    assert status["running"] is False
+    assert [p["pid"] for p in status["other_beats"]] == [other.pid]
+    assert any("Another beat of the same app" in w and str(elsewhere) in w
+               for w in status["warnings"])
+    started = project.cli("start", "--json").json
+    assert started["success"] is True and "Another beat of the same app" in started["message"]
+    assert project.cli("stop", "--json").json["old_pids"] == started["new_pids"]
+    assert is_alive(other), "a beat in another folder is not this project's to stop"

@@ -1,0 +1,163 @@
+"""The plugin inside a real `celery beat`, with a real worker on the filesystem broker:
+edits are applied live and acknowledged, run state survives restarts, and a corrupt file
+leaves the last good schedule running."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from beat_panel import store
+from beat_panel.plugin import beat_schedule_from_file
+from beat_panel.schedule import Document, Entry, Interval
+from beat_panel.store import ScheduleStore
+
+from conftest import wait_until
+
+HELLO = "beat_panel.demo.app.say_hello"
+
+
+def sends(project, name: str) -> int:
+    """How often beat logged sending entry `name`."""
+    log = project.logfile.read_text() if project.logfile.exists() else ""
+    return len(re.findall(rf"Sending due task {re.escape(name)} ", log))
+
+
+@pytest.fixture
+def running(panel_project):
+    """The demo app's beat running the panel schedule with one fast entry."""
+    path = panel_project.root / "schedule.json"
+    greeting = f"tick-{uuid.uuid4().hex[:6]}"
+    saved = ScheduleStore(path).save(Document((
+        Entry("tick", HELLO, Interval(1), kwargs={"name": greeting}),
+        Entry("slow", HELLO, Interval(1, "hours")),
+    )), None)
+    started = panel_project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    (pid,) = started.json["new_pids"]
+    assert store.wait_applied(path, saved.sha, timeout=20), panel_project.logfile.read_text()
+    panel_project.schedule_path = path
+    panel_project.greeting = greeting
+    panel_project.pid = pid
+    return panel_project
+
+
+def edit(project, change) -> store.Loaded:
+    st = ScheduleStore(project.schedule_path)
+    loaded = st.load()
+    return st.save(change(loaded.document), loaded.sha)
+
+
+def test_beat_with_the_plugin_acknowledges_the_file_and_status_says_applied(running):
+    status = running.cli("status", "--json").json
+    assert status["schedule_applied"] is True
+    state = store.read_beat_state(running.schedule_path)
+    assert state.pid == running.pid and state.error is None
+    wait_until(lambda: sends(running, "tick") >= 2, what="tick to be sent twice")
+    assert sends(running, "slow") == 0
+
+
+def test_an_added_entry_is_sent_and_executed_by_a_real_worker(running, procs):
+    env = dict(os.environ, BEAT_PANEL_DEMO_DIR=str(running.root / "demo-data"))
+    worker_log = running.root / "worker.log"
+    with open(worker_log, "wb") as log:
+        procs.popen([sys.executable, "-m", "celery", "-A", running.app, "worker",
+                     "--concurrency=1", "--loglevel=INFO", "--pool=solo"],
+                    cwd=running.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    name = f"added-{uuid.uuid4().hex[:6]}"
+    saved = edit(running, lambda d: d.adding(Entry("added", HELLO, Interval(1),
+                                                    kwargs={"name": name})))
+    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    wait_until(lambda: f"Hello, {name}!" in worker_log.read_text(), timeout=60,
+               what="the worker to run the added entry")
+    assert running.cli("status", "--json").json["pids"] == [running.pid], "no restart"
+
+
+def test_an_edit_is_applied_live_without_a_restart(running):
+    wait_until(lambda: sends(running, "tick") >= 1)
+    renamed = f"edited-{uuid.uuid4().hex[:6]}"
+    saved = edit(running, lambda d: d.replacing(
+        "tick", d.require("tick").with_changes(kwargs={"name": renamed})))
+    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    assert running.cli("status", "--json").json["schedule_applied"] is True
+    assert running.cli("status", "--json").json["pids"] == [running.pid]
+    log = running.logfile.read_text()
+    assert f"revision {saved.document.revision}" in log
+
+
+def test_an_unchanged_entry_does_not_fire_again_when_another_one_changes(running):
+    before = sends(running, "slow")
+    for every in (2, 3, 4):
+        saved = edit(running, lambda d, e=every: d.replacing(
+            "tick", d.require("tick").with_changes(schedule=Interval(e))))
+        assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    assert sends(running, "slow") == before == 0
+
+
+def test_a_disabled_entry_stops_being_sent(running):
+    wait_until(lambda: sends(running, "tick") >= 1)
+    saved = edit(running, lambda d: d.enabling(["tick"], False))
+    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    count = sends(running, "tick")
+    # An absence can only be seen by waiting: three of its 1-second intervals.
+    time.sleep(3)
+    assert sends(running, "tick") == count
+    assert "revision" in running.logfile.read_text()
+
+
+def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
+    wait_until(lambda: sends(running, "tick") >= 1)
+    running.schedule_path.write_text('{"format": "beat-panel-schedule", "version": 1, ')
+    wait_until(lambda: (store.read_beat_state(running.schedule_path).error or "") != "",
+               what="beat to report the broken file")
+    state = store.read_beat_state(running.schedule_path)
+    assert "not valid JSON" in state.error
+    assert "Still running the last good schedule" in running.logfile.read_text()
+    count = sends(running, "tick")
+    wait_until(lambda: sends(running, "tick") > count + 1, what="tick to go on being sent")
+    assert running.cli("status", "--json").json["schedule_applied"] is False
+
+
+def test_restart_keeps_run_state(running):
+    wait_until(lambda: store.read_beat_state(running.schedule_path).run_count("tick") >= 2,
+               what="tick to run twice")
+    restarted = running.cli("restart", "--json")
+    assert restarted.code == 0, restarted.stdout
+    (new_pid,) = restarted.json["new_pids"]
+    old_state = store.read_beat_state(running.schedule_path)
+    wait_until(lambda: store.read_beat_state(running.schedule_path).pid == new_pid,
+               what="the new beat to acknowledge the file")
+    # The new beat's first word already carries the old run history.
+    first = store.read_beat_state(running.schedule_path)
+    carried = first.run_count("tick")
+    assert carried >= 2 and first.last_run("tick") is not None
+    if old_state.pid != new_pid:
+        assert carried >= old_state.run_count("tick")
+    wait_until(lambda: store.read_beat_state(running.schedule_path).run_count("tick")
+               > carried, what="tick to run again after the restart, counting on")
+
+
+def test_a_one_off_entry_runs_once(running):
+    saved = edit(running, lambda d: d.adding(Entry("once", HELLO, Interval(1), one_off=True)))
+    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    wait_until(lambda: sends(running, "once") == 1, what="the one-off entry to be sent")
+    count = sends(running, "tick")
+    wait_until(lambda: sends(running, "tick") >= count + 2, what="two more ticks")
+    assert sends(running, "once") == 1
+
+
+def test_schedule_file_as_a_beat_schedule_dict(tmp_path: Path):
+    path = tmp_path / "schedule.json"
+    ScheduleStore(path).save(Document((
+        Entry("on", HELLO, Interval(5), args=(1,)),
+        Entry("off", HELLO, Interval(5), enabled=False),
+    )), None)
+    result = beat_schedule_from_file(path)
+    assert list(result) == ["on"]
+    assert result["on"]["task"] == HELLO and result["on"]["args"] == (1,)
+    assert result["on"]["schedule"].run_every.total_seconds() == 5
