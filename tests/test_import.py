@@ -1,0 +1,50 @@
+"""Bringing an app's own `beat_schedule` into the panel, read in a subprocess."""
+
+import pytest
+
+from beat_panel import appinfo
+from conftest import run_cli
+
+
+def test_import_brings_in_the_apps_beat_schedule(panel_project):
+    config = str(panel_project.config_path)
+    result = run_cli("--config", config, "schedule", "import", "--json")
+    assert result.code == 0, result.stderr
+    assert "Imported 3 entries" in result.json["message"]
+    entries = {e["name"]: e for e in
+               run_cli("--config", config, "schedule", "list", "--json").json["entries"]}
+    assert set(entries) == {"say-hello-every-30s", "add-numbers-every-minute",
+                            "tidy-up-hourly"}
+    assert entries["add-numbers-every-minute"]["args"] == [2, 3]
+    assert entries["say-hello-every-30s"]["schedule_spec"] == {
+        "kind": "interval", "every": 30, "period": "seconds"}
+
+    again = run_cli("--config", config, "schedule", "import", "--json")
+    assert again.code == 0 and "Imported 0 entries" in again.json["message"]
+    assert "already in the schedule" in again.json["message"]
+
+
+def test_the_app_is_inspected_without_importing_it_here(panel_project):
+    import sys
+
+    info = appinfo.inspect_app(panel_project.load())
+    assert "beat_panel.demo.app.say_hello" in info.tasks
+    assert info.timezone == "UTC" and info.broker.startswith("filesystem://")
+    assert "beat_panel.demo.app" not in sys.modules
+
+
+def test_an_app_that_cannot_be_loaded_is_a_clear_error(panel_project):
+    with pytest.raises(appinfo.AppInfoError, match="No module named 'nonexistent_app'"):
+        appinfo.inspect_app(panel_project.load(), app="nonexistent_app")
+    result = run_cli("--config", str(panel_project.config_path), "schedule", "import",
+                     "--app", "nonexistent_app")
+    assert result.code == 1 and "Could not load the app" in result.stderr
+
+
+def test_broker_passwords_are_masked(tmp_path, panel_project, monkeypatch):
+    module = tmp_path / "secretapp.py"
+    module.write_text("from celery import Celery\n"
+                      "app = Celery('s', broker='redis://user:hunter2@localhost:6379/0')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    info = appinfo.inspect_app(panel_project.load(), app="secretapp")
+    assert "hunter2" not in info.broker and "**" in info.broker
