@@ -142,7 +142,11 @@ class PanelScheduler(Scheduler):
         except (schedule.ScheduleError, UnicodeDecodeError) as exc:
             self._fail(str(exc))
             return
-        self._apply(document)
+        try:
+            self._apply(document)
+        except Exception as exc:  # never let one bad entry stop beat
+            self._fail(f"cannot apply revision {document.revision}: {exc}")
+            return
         self._sha, self._revision, self._error = sha, document.revision, None
         logger.info("beat-panel: applied %s revision %s (%d entries enabled)", self.path,
                     document.revision, len(self.schedule))
@@ -157,26 +161,30 @@ class PanelScheduler(Scheduler):
         self._write_state()
 
     def _apply(self, document: schedule.Document) -> None:
+        """Install the document's entries; all new entries are built before anything
+        changes, so a failure leaves the running schedule whole."""
         wanted = {e.name: e for e in document.entries if e.enabled and not self._is_done(e)}
-        for name in list(self.schedule):
-            if name not in wanted:
-                del self.schedule[name]
-                self._fingerprints.pop(name, None)
+        built: dict[str, ScheduleEntry] = {}
         for name, model in wanted.items():
-            fingerprint = model.fingerprint()
-            if self._fingerprints.get(name) == fingerprint and name in self.schedule:
+            if self._fingerprints.get(name) == model.fingerprint() and name in self.schedule:
                 continue  # unchanged: keep its timing, so it does not fire again
             old = self.schedule.get(name)
             run = self._runs.get(name, {})
             last_run_at = old.last_run_at if old else _parse_time(run.get("last_run_at"))
             count = old.total_run_count if old else int(run.get("total_run_count", 0))
-            self.schedule[name] = ScheduleEntry(
+            built[name] = ScheduleEntry(
                 name=name, task=model.task, schedule=model.schedule.celery(app=self.app),
                 args=tuple(model.args), kwargs=dict(model.kwargs),
                 options=model.options.celery(), last_run_at=last_run_at,
                 total_run_count=count, app=self.app,
             )
-            self._fingerprints[name] = fingerprint
+        for name in list(self.schedule):
+            if name not in wanted:
+                del self.schedule[name]
+                self._fingerprints.pop(name, None)
+        for name, entry in built.items():
+            self.schedule[name] = entry
+            self._fingerprints[name] = wanted[name].fingerprint()
         self._models = {e.name: e for e in document.entries}
         self._heap = None  # rebuild the timing heap from the new entries
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -19,12 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from celery import Celery
 from celery.schedules import BaseSchedule, crontab, schedule, solar
 
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 FORMAT_NAME = "beat-panel-schedule"
 FORMAT_VERSION = 1
 PERIODS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 SOLAR_EVENTS = tuple(sorted(solar._all_events))
 MAX_PRIORITY = 255
+MIN_INTERVAL = 0.1  # seconds; shorter would have beat send without pause
+MAX_INTERVAL = 100 * 365 * 86400.0
 
 
 class ScheduleError(ValueError):
@@ -246,9 +250,14 @@ class Entry:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number, or None (also for integers too large for a float)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _show(value: Any) -> str:
@@ -273,7 +282,12 @@ def parse_schedule(data: Any, now: datetime | None = None,
                                                      f"not {period!r}")])
         if every is None or every <= 0:
             raise ScheduleError([("schedule.every", "must be a number greater than 0, not "
-                                                    f"{data.get('every')!r}")])
+                                                    f"{_show(data.get('every'))}")])
+        seconds = every * PERIODS[period]
+        if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+            raise ScheduleError([("schedule.every", f"{every:g} {period} is out of range: an "
+                                                    f"interval runs from {MIN_INTERVAL:g} s "
+                                                    "to 100 years")])
         return Interval(every, period)
     if kind == "crontab":
         problems = []
@@ -293,6 +307,10 @@ def parse_schedule(data: Any, now: datetime | None = None,
             values[name] = value.strip()
         if problems:
             raise ScheduleError(problems)
+        try:  # the fields can be valid alone and impossible together (31 February)
+            crontab(**values)
+        except (ValueError, TypeError) as exc:
+            raise ScheduleError([("schedule.day_of_month", str(exc))]) from None
         return Crontab(**values)
     if kind == "solar":
         problems = []
@@ -482,6 +500,13 @@ def loads(text: str, source: str = "schedule file") -> Document:
     except json.JSONDecodeError as exc:
         raise ScheduleError([("", f"not valid JSON at line {exc.lineno}, column {exc.colno}: "
                                   f"{exc.msg}")], source) from None
+    if _LONE_SURROGATE.search(text):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ScheduleError([("", "contains an escaped character that is not valid "
+                                      f"Unicode ({exc.object[exc.start:exc.end]!r}); replace "
+                                      "it")], source) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise ScheduleError([("", f"not a Beat Panel schedule (no \"format\": "
                                   f"\"{FORMAT_NAME}\")")], source)
@@ -547,12 +572,11 @@ def next_runs(spec: ScheduleSpec, now: datetime, count: int = 5,
     """The next `count` times beat will send the entry, computed by Celery's own
     schedule objects as beat sees them at `now` (an aware datetime)."""
     app = _preview_app(tz_name or "UTC")
-    sched = spec.celery(app=app, nowfun=lambda: now)
     last = last_run_at or now
     runs: list[datetime] = []
     for _ in range(count):
         try:
-            remaining = sched.remaining_estimate(last)
+            remaining = spec.celery(app=app, nowfun=lambda: now).remaining_estimate(last)
         except Exception:  # e.g. a solar event that never happens at that latitude
             break
         when = now + max(remaining, timedelta(0))

@@ -3,6 +3,7 @@
 import pytest
 
 from beat_panel import appinfo
+
 from conftest import run_cli
 
 

@@ -49,6 +49,8 @@ BAD_ADDS = [
     (["x", "--task", "t", "--cron", "0 9 * * funday"], "schedule.day_of_week"),
     (["x", "--task", "t", "--every", "0"], "schedule.every"),
     (["x", "--task", "t", "--every", "-5"], "schedule.every"),
+    (["x", "--task", "t", "--every", "0.01"], "out of range"),
+    (["x", "--task", "t", "--cron", "0 0 31 2 *"], "never occurs"),
     (["x", "--task", "t", "--every", "5", "--args", '{"a": 1}'], "args: must be a JSON list"),
     (["x", "--task", "t", "--every", "5", "--args", "[1, 2"], "--args is not valid JSON"),
     (["x", "--task", "t", "--every", "5", "--kwargs", "[1]"], "kwargs: must be a JSON object"),
