@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from beat_panel import appinfo, control, schedule, store
+from beat_panel import appinfo, control, history, schedule, store
 from beat_panel.config import Config
 from beat_panel.schedule import Document, ScheduleError
 from beat_panel.schedule_view import build_views
@@ -176,6 +176,8 @@ def _run(args: argparse.Namespace, config: Config, st: ScheduleStore, as_json: b
 
 
 def _report_saved(config: Config, saved: store.Loaded, message: str, as_json: bool) -> int:
+    history.record(config.project_id, "save", True,
+                   f"Schedule revision {saved.document.revision}: {message}")
     applied, note = _apply_note(config, saved)
     _print(as_json, {"success": True, "message": message, "revision": saved.document.revision,
                      "applied": applied, "note": note}, f"{message} {note}")

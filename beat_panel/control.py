@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from beat_panel import logfile, paths, process, store
+from beat_panel import history, logfile, paths, process, store
 from beat_panel.config import Config
 from beat_panel.managers import Manager, run_action
 from beat_panel.process import BeatProcess, PidfileState
@@ -401,6 +401,11 @@ def _action_in_flight(config: Config) -> str | None:
         os.close(fd)
 
 
+def _recorded(config: Config, result: ActionResult) -> ActionResult:
+    history.record(config.project_id, result.action, result.success, result.message)
+    return result
+
+
 # ---------------------------------------------------------------------------
 # Start
 # ---------------------------------------------------------------------------
@@ -468,7 +473,7 @@ def start(config: Config, force: bool = False) -> ActionResult:
     """Start beat with the configured command, unless a beat already runs."""
     try:
         with action_lock(config, "start"):
-            return _start(config, force)
+            return _recorded(config, _start(config, force))
     except Busy as exc:
         return ActionResult("start", False, str(exc))
 
@@ -664,7 +669,7 @@ def stop(config: Config) -> ActionResult:
     """Stop this project's beat: through its manager, else SIGTERM then SIGKILL."""
     try:
         with action_lock(config, "stop"):
-            return _stop(config)
+            return _recorded(config, _stop(config))
     except Busy as exc:
         return ActionResult("stop", False, str(exc))
 
@@ -691,7 +696,7 @@ def restart(config: Config) -> ActionResult:
     """Stop beat, confirm it is gone, start it the same way, confirm it is up."""
     try:
         with action_lock(config, "restart"):
-            return _restart(config)
+            return _recorded(config, _restart(config))
     except Busy as exc:
         return ActionResult("restart", False, str(exc))
 

@@ -1,0 +1,44 @@
+"""What to tell a person after start / stop / restart: one table for the window's
+message boxes and the tray's notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from beat_panel.control import ActionResult
+
+
+@dataclass(frozen=True)
+class Message:
+    level: str  # info | warning | error
+    title: str
+    text: str
+    informative: str = ""
+    details: str = ""  # the log tail, for the "Show Details..." part
+    offer_start: bool = False  # offer a "Start now" button
+
+
+_DONE_TITLES = {"start": "Beat started", "stop": "Beat stopped", "restart": "Beat restarted"}
+_FAILED_TITLES = {"start": "Beat did not start", "stop": "Beat did not stop",
+                  "restart": "Restart failed"}
+
+
+def describe(result: ActionResult) -> Message:
+    """The message for one outcome: restarted, not running, permission denied, failed."""
+    if result.success:
+        level = "warning" if result.killed else "info"
+        note = ("It ignored SIGTERM, so it was killed with SIGKILL; it could not save its "
+                "schedule state.") if result.killed else ""
+        return Message(level, _DONE_TITLES[result.action], result.message, note)
+    if result.not_running:
+        manual = result.manual_start_command or ""
+        return Message("warning", "Beat is not running", result.message,
+                       f"Start it now, or start it by hand with:\n{manual}" if manual else "",
+                       offer_start=True)
+    if result.permission_denied:
+        return Message("error", "Permission denied", result.message,
+                       result.instructions or "")
+    if result.already_running:
+        return Message("warning", "Beat is already running", result.message)
+    return Message("error", _FAILED_TITLES[result.action], result.message,
+                   result.instructions or "", details=result.log_tail or "")
