@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from beat_panel.config import Config
+from beat_panel.schedule import Entry
 
 INTROSPECT_SCRIPT = Path(__file__).with_name("introspect.py")
 DEFAULT_TIMEOUT = 30.0
@@ -50,9 +51,8 @@ def project_python(config: Config) -> str:
     return sys.executable
 
 
-def inspect_app(config: Config, app: str | None = None,
-                timeout: float = DEFAULT_TIMEOUT) -> AppInfo:
-    """Registered tasks, beat_schedule, time zone and masked broker URL of the app."""
+def _run_helper(config: Config, app: str | None, extra: list[str], timeout: float) -> dict:
+    """Run introspect.py in the project's Python and return its JSON answer."""
     name = app or config.beat.app
     if not name:
         raise AppInfoError("No Celery app is configured: set [beat] app in beat-panel.toml "
@@ -61,9 +61,9 @@ def inspect_app(config: Config, app: str | None = None,
     env.update(config.beat.env)
     try:
         done = subprocess.run(
-            [project_python(config), str(INTROSPECT_SCRIPT), name], cwd=config.beat.workdir,
-            env=env, capture_output=True, text=True, timeout=timeout, check=False,
-            stdin=subprocess.DEVNULL,
+            [project_python(config), str(INTROSPECT_SCRIPT), name, *extra],
+            cwd=config.beat.workdir, env=env, capture_output=True, text=True,
+            timeout=timeout, check=False, stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         raise AppInfoError(f"Loading the app {name!r} took longer than {timeout:g} s; "
@@ -77,5 +77,20 @@ def inspect_app(config: Config, app: str | None = None,
         raise AppInfoError(f"Could not load the app {name!r}: {tail or 'no output'}") from None
     if "error" in data:
         raise AppInfoError(f"Could not load the app {name!r}: {data['error']}")
+    return data
+
+
+def send_now(config: Config, entry: Entry, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Send the entry's task once, now, through the app's broker; return the task id."""
+    data = _run_helper(config, None, ["--send", entry.task, json.dumps(list(entry.args)),
+                                      json.dumps(entry.kwargs),
+                                      json.dumps(entry.options.celery())], timeout)
+    return str(data["id"])
+
+
+def inspect_app(config: Config, app: str | None = None,
+                timeout: float = DEFAULT_TIMEOUT) -> AppInfo:
+    """Registered tasks, beat_schedule, time zone and masked broker URL of the app."""
+    data = _run_helper(config, app, [], timeout)
     return AppInfo(tasks=data.get("tasks", []), beat_schedule=data.get("beat_schedule", []),
                    timezone=data.get("timezone"), broker=data.get("broker"))

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from beat_panel import __version__, cli_schedule, control, demo
 from beat_panel.config import Config, ConfigError
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         return p
 
+    gui = sub.add_parser("gui", help="open the control panel window (the default)")
+    gui.add_argument("--screenshot", metavar="PATH", type=Path,
+                     help="save a PNG of the window once its first status check landed, "
+                          "then exit")
     status = with_json(sub.add_parser("status", help="is beat running? (exit 0 either way)"))
     status.add_argument("--fast", action="store_true",
                         help="trust a valid pidfile instead of scanning every process "
@@ -89,11 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if config.is_demo and config.schedule_file is not None:
         demo.ensure_schedule(config.schedule_file)
-    command = args.command or "status"
+    command = args.command or "gui"
+    if command == "gui":
+        from beat_panel.ui.app import run_gui  # Qt only for the window
+
+        return run_gui(config, getattr(args, "screenshot", None))
     if command == "schedule":
         return cli_schedule.run(args, config, as_json)
     if command == "status":
-        result = control.status(config, full_scan=not args.fast if args.command else True)
+        result = control.status(config, full_scan=not args.fast)
         _emit(result.to_json(), as_json, _status_text(result, config))
         return control.EXIT_FAILED if result.state == "error" else control.EXIT_OK
 

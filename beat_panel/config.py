@@ -233,3 +233,36 @@ class _Reader:
                 f"{self.path}: unknown key(s) in [{self.section}]: "
                 f"{', '.join(sorted(unknown))}. Check the spelling against the README."
             )
+
+
+def project_config_text(workdir: Path, app: str, schedule_file: str | None = "schedule.json",
+                        pidfile: str = "run/beat.pid", logfile: str = "run/beat.log") -> str:
+    """The beat-panel.toml for a project: the first-run dialog writes this."""
+    lines = [
+        "# Written by Beat Panel; see the README for every key.",
+        "[beat]",
+        f"app = {_toml_string(app)}",
+        f"workdir = {_toml_string(str(workdir))}",
+        f"pidfile = {_toml_string(str(workdir / pidfile))}",
+        f"logfile = {_toml_string(str(workdir / logfile))}",
+    ]
+    if schedule_file:
+        lines += ["", "[schedule]", f"file = {_toml_string(str(workdir / schedule_file))}"]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def write_user_config(text: str) -> Path:
+    """Save a config as the user's default (~/.config/beat-panel/beat-panel.toml),
+    checking it loads first, so a bad one is never written."""
+    from beat_panel.atomic import atomic_write
+
+    target = paths.config_dir() / CONFIG_NAME
+    _from_dict(tomllib.loads(text), target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, text.encode("utf-8"))
+    return target

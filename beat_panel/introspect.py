@@ -87,12 +87,26 @@ def describe(app_name: str) -> dict:
     }
 
 
+def send(app_name: str, task: str, args: str, kwargs: str, options: str) -> dict:
+    """Send one task now, through the app's own broker."""
+    from celery.app.utils import find_app
+
+    app = find_app(app_name)
+    result = app.send_task(task, args=json.loads(args), kwargs=json.loads(kwargs),
+                           **json.loads(options))
+    return {"id": result.id}
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: introspect.py APP", file=sys.stderr)
+    if len(argv) == 7 and argv[2] == "--send":
+        action = lambda: send(argv[1], *argv[3:])  # noqa: E731
+    elif len(argv) == 2:
+        action = lambda: describe(argv[1])  # noqa: E731
+    else:
+        print("usage: introspect.py APP [--send TASK ARGS KWARGS OPTIONS]", file=sys.stderr)
         return 2
     try:
-        result = describe(argv[1])
+        result = action()
     except Exception as exc:  # report any failure of user code as data
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 1

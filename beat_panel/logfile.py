@@ -31,3 +31,20 @@ def tail(path: Path | None, max_lines: int = 40, since: int = 0) -> str:
         return ""
     lines = data.decode("utf-8", "replace").splitlines()
     return "\n".join(lines[-max_lines:])
+
+
+def read_new(path: Path | None, offset: int, first_lines: int = 200) -> tuple[str, int]:
+    """Text appended since `offset`, and the new offset. At offset 0 (first look) only
+    the last `first_lines` lines; a file that shrank (rotated) is read from its start."""
+    if path is None:
+        return "", 0
+    try:
+        with open(path, "rb") as fh:
+            end = fh.seek(0, 2)
+            if offset == 0 or offset > end:
+                return tail(path, first_lines), end
+            fh.seek(offset)
+            data = fh.read(min(end - offset, _TAIL_BYTES * 4))
+    except OSError:
+        return "", offset
+    return data.decode("utf-8", "replace"), offset + len(data)

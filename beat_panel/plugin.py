@@ -28,8 +28,9 @@ from beat_panel.atomic import atomic_write
 
 logger = logging.getLogger("beat_panel.plugin")
 
-# Beat wakes at least this often to look at the file (celery's default is 5 minutes).
-RELOAD_INTERVAL = 1.0
+# Beat wakes at least this often to look at the file (celery's default is 5 minutes),
+# so a save is applied well within a second.
+RELOAD_INTERVAL = 0.5
 
 
 def schedule_file_for(app: Any, schedule_filename: str | None) -> Path:
@@ -125,15 +126,16 @@ class PanelScheduler(Scheduler):
         except OSError as exc:
             self._fail(f"cannot stat {self.path}: {exc.strerror}")
             return
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        # ctime too: an atomic rename can reuse an inode within one mtime tick.
+        key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         if key == self._file_key and not force:
             return
-        self._file_key = key
         try:
             data = self.path.read_bytes()
         except OSError as exc:
             self._fail(f"cannot read {self.path}: {exc.strerror}")
-            return
+            return  # the key stays old, so the next tick tries again
+        self._file_key = key
         sha = hashlib.sha256(data).hexdigest()
         if sha == self._sha and not force:
             return

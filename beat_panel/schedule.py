@@ -290,8 +290,8 @@ def parse_schedule(data: Any, now: datetime | None = None,
                                                     "to 100 years")])
         return Interval(every, period)
     if kind == "crontab":
-        problems = []
         values = {}
+        problems = []
         for name in CRON_FIELDS:
             value = data.get(name, "*")
             if isinstance(value, int) and not isinstance(value, bool):
@@ -300,17 +300,12 @@ def parse_schedule(data: Any, now: datetime | None = None,
                 problems.append((f"schedule.{name}", "must be a text field such as '*' or "
                                                      "'*/5'"))
                 continue
-            try:
-                crontab(**{name: value})
-            except (ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
-                problems.append((f"schedule.{name}", f"{value!r} is not valid: {exc}"))
             values[name] = value.strip()
         if problems:
             raise ScheduleError(problems)
-        try:  # the fields can be valid alone and impossible together (31 February)
-            crontab(**values)
-        except (ValueError, TypeError) as exc:
-            raise ScheduleError([("schedule.day_of_month", str(exc))]) from None
+        problems = _crontab_problems(tuple(values[f] for f in CRON_FIELDS))
+        if problems:
+            raise ScheduleError(list(problems))
         return Crontab(**values)
     if kind == "solar":
         problems = []
@@ -346,6 +341,28 @@ def parse_schedule(data: Any, now: datetime | None = None,
         return Clocked(at)
     known = "interval, crontab, solar, clocked"
     raise ScheduleError([("schedule.kind", f"unknown kind {kind!r}; known kinds: {known}")])
+
+
+_CRON_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError)
+
+
+@lru_cache(maxsize=4096)
+def _crontab_problems(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Celery's verdict on a crontab, cached: schedules repeat the same few expressions.
+    One check of the whole crontab; only when it fails, field by field to say which."""
+    values = dict(zip(CRON_FIELDS, fields, strict=True))
+    try:
+        crontab(**values)
+        return ()
+    except _CRON_ERRORS as whole:
+        problems = []
+        for name, value in values.items():
+            try:
+                crontab(**{name: value})
+            except _CRON_ERRORS as exc:
+                problems.append((f"schedule.{name}", f"{value!r} is not valid: {exc}"))
+        # Valid alone but impossible together (31 February): name the day of month.
+        return tuple(problems) or (("schedule.day_of_month", str(whole)),)
 
 
 def parse_entry(data: Any, check_past: bool = False) -> Entry:
@@ -451,7 +468,14 @@ class Document:
         return data
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        """The file's text: readable, and one line per entry so diffs are clear."""
+        head = self.to_json()
+        entries = head.pop("entries")
+        lines = [f'  "{key}": {json.dumps(value, ensure_ascii=False)},'
+                 for key, value in head.items()]
+        body = ",\n".join(f"    {json.dumps(e, ensure_ascii=False)}" for e in entries)
+        return "{\n" + "\n".join(lines) + '\n  "entries": [' + \
+            (f"\n{body}\n  " if entries else "") + "]\n}\n"
 
     def get(self, name: str) -> Entry | None:
         return next((e for e in self.entries if e.name == name), None)

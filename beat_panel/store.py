@@ -113,8 +113,7 @@ class ScheduleStore:
             disk_revision = 0
             if on_disk is not None:
                 try:
-                    disk_revision = schedule.loads(on_disk.decode("utf-8"),
-                                                   str(self.path)).revision
+                    disk_revision = self._revision_of(on_disk, checked=disk_sha == base_sha)
                 except (ScheduleError, UnicodeDecodeError) as exc:
                     if replace_damaged:
                         self._keep_damaged(on_disk)
@@ -137,6 +136,14 @@ class ScheduleStore:
             self._remove_orphaned_temp_files()
             atomic_write(self.path, data)
         return Loaded(new, sha256(data))
+
+    def _revision_of(self, data: bytes, checked: bool) -> int:
+        """The revision of the file on disk. A version this store loaded was checked
+        then; any other is checked in full, so a damaged file is never overwritten."""
+        if checked:
+            revision = json.loads(data).get("revision", 0)
+            return revision if isinstance(revision, int) else 0
+        return schedule.loads(data.decode("utf-8"), str(self.path)).revision
 
     def _remove_orphaned_temp_files(self) -> None:
         """Temp files of a writer that died mid-save (saves hold the lock, so any

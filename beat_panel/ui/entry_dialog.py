@@ -1,0 +1,338 @@
+"""Add or edit one schedule entry: a page per schedule kind, the next runs as you type,
+JSON fields checked as you type, and Save enabled only when everything is valid."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from beat_panel import schedule
+from beat_panel.schedule import Entry, ScheduleError
+
+KINDS = (("interval", "Every…"), ("crontab", "Crontab"), ("solar", "Sun event"),
+         ("clocked", "Once, at a time"))
+_ERROR_STYLE = "border: 2px solid #c5221f; border-radius: 3px;"
+
+
+class EntryDialog(QDialog):
+    """Returns the edited entry from `entry()` after `exec()` accepted."""
+
+    def __init__(self, parent: QWidget | None, entry: Entry | None, taken: set[str],
+                 tasks: list[str], tz_name: str | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit entry" if entry else "Add entry")
+        self.setMinimumWidth(560)
+        self.taken = taken
+        self.tz_name = tz_name
+        self._result: Entry | None = None
+
+        self.name = QLineEdit()
+        self.task = QLineEdit()
+        self.task.setPlaceholderText("proj.tasks.cleanup")
+        completer = QCompleter(sorted(tasks), self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.task.setCompleter(completer)
+        self.description = QLineEdit()
+
+        self.kind = QComboBox()
+        for key, label in KINDS:
+            self.kind.addItem(label, key)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._interval_page())
+        self.pages.addWidget(self._crontab_page())
+        self.pages.addWidget(self._solar_page())
+        self.pages.addWidget(self._clocked_page())
+        self.kind.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        self.words = QLabel()
+        self.words.setWordWrap(True)
+        self.preview = QLabel()
+        self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.args = QLineEdit("[]")
+        self.kwargs = QLineEdit("{}")
+        self.queue = QLineEdit()
+        self.queue.setPlaceholderText("default queue")
+        self.priority = QSpinBox()
+        self.priority.setRange(-1, schedule.MAX_PRIORITY)
+        self.priority.setSpecialValueText("default")
+        self.priority.setValue(-1)
+        self.expires = QDoubleSpinBox()
+        self.expires.setRange(0, 10**9)
+        self.expires.setSpecialValueText("never")
+        self.expires.setSuffix(" s")
+        self.enabled = QCheckBox("Enabled")
+        self.enabled.setChecked(True)
+        self.one_off = QCheckBox("Run once, then never again")
+
+        self.errors = QLabel()
+        self.errors.setObjectName("entryErrors")
+        self.errors.setStyleSheet("color: #c5221f;")
+        self.errors.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+
+        self._layout()
+        if entry is not None:
+            self._fill(entry)
+        for widget in self._inputs():
+            signal = getattr(widget, "textChanged", None) or getattr(widget, "valueChanged",
+                                                                     None)
+            if isinstance(widget, QComboBox):
+                signal = widget.currentIndexChanged
+            elif isinstance(widget, QCheckBox):
+                signal = widget.toggled
+            elif isinstance(widget, QDateTimeEdit):
+                signal = widget.dateTimeChanged
+            signal.connect(self.validate)
+        self.validate()
+
+    # -- building ------------------------------------------------------------------
+
+    def _interval_page(self) -> QWidget:
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.every = QDoubleSpinBox()
+        self.every.setDecimals(1)
+        self.every.setRange(0, 10**7)
+        self.every.setValue(60)
+        self.period = QComboBox()
+        self.period.addItems(list(schedule.PERIODS))
+        row.addWidget(QLabel("every"))
+        row.addWidget(self.every)
+        row.addWidget(self.period)
+        row.addStretch()
+        return page
+
+    def _crontab_page(self) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.cron: dict[str, QLineEdit] = {}
+        labels = ("minute", "hour", "day of month", "month", "day of week")
+        for column, (field, label) in enumerate(zip(schedule.CRON_FIELDS, labels,
+                                                    strict=True)):
+            edit = QLineEdit("*")
+            edit.setObjectName(f"cron_{field}")
+            self.cron[field] = edit
+            grid.addWidget(QLabel(label), 0, column)
+            grid.addWidget(edit, 1, column)
+        return page
+
+    def _solar_page(self) -> QWidget:
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.event = QComboBox()
+        self.event.addItems(list(schedule.SOLAR_EVENTS))
+        self.event.setCurrentText("sunrise")
+        self.latitude = QDoubleSpinBox()
+        self.latitude.setRange(-90, 90)
+        self.latitude.setDecimals(4)
+        self.longitude = QDoubleSpinBox()
+        self.longitude.setRange(-180, 180)
+        self.longitude.setDecimals(4)
+        for label, widget in (("at", self.event), ("latitude", self.latitude),
+                              ("longitude", self.longitude)):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        return page
+
+    def _clocked_page(self) -> QWidget:
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.at = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.at.setCalendarPopup(True)
+        self.at.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+        row.addWidget(QLabel("at (local time)"))
+        row.addWidget(self.at)
+        row.addStretch()
+        return page
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Task", self.task)
+        form.addRow("Description", self.description)
+
+        when = QGroupBox("When")
+        when_layout = QVBoxLayout(when)
+        when_layout.addWidget(self.kind)
+        when_layout.addWidget(self.pages)
+        when_layout.addWidget(self.words)
+        when_layout.addWidget(self.preview)
+
+        call = QGroupBox("Arguments and options")
+        call_form = QFormLayout(call)
+        call_form.addRow("args (JSON list)", self.args)
+        call_form.addRow("kwargs (JSON object)", self.kwargs)
+        call_form.addRow("queue", self.queue)
+        call_form.addRow("priority", self.priority)
+        call_form.addRow("expires after", self.expires)
+
+        flags = QHBoxLayout()
+        flags.addWidget(self.enabled)
+        flags.addWidget(self.one_off)
+        flags.addStretch()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(when)
+        layout.addWidget(call)
+        layout.addLayout(flags)
+        layout.addWidget(self.errors)
+        layout.addWidget(self.buttons)
+
+    def _inputs(self) -> list[QWidget]:
+        return [self.name, self.task, self.description, self.kind, self.every, self.period,
+                *self.cron.values(), self.event, self.latitude, self.longitude, self.at,
+                self.args, self.kwargs, self.queue, self.priority, self.expires,
+                self.enabled, self.one_off]
+
+    def _fill(self, entry: Entry) -> None:
+        self.name.setText(entry.name)
+        self.task.setText(entry.task)
+        self.description.setText(entry.description)
+        spec = entry.schedule
+        self.kind.setCurrentIndex([k for k, _ in KINDS].index(spec.kind))
+        if isinstance(spec, schedule.Interval):
+            self.every.setValue(spec.every)
+            self.period.setCurrentText(spec.period)
+        elif isinstance(spec, schedule.Crontab):
+            for field, edit in self.cron.items():
+                edit.setText(getattr(spec, field))
+        elif isinstance(spec, schedule.Solar):
+            self.event.setCurrentText(spec.event)
+            self.latitude.setValue(spec.latitude)
+            self.longitude.setValue(spec.longitude)
+        elif isinstance(spec, schedule.Clocked):
+            self.at.setDateTime(QDateTime.fromSecsSinceEpoch(int(spec.at.timestamp())))
+        self.args.setText(json.dumps(list(entry.args)))
+        self.kwargs.setText(json.dumps(entry.kwargs))
+        self.queue.setText(entry.options.queue or "")
+        self.priority.setValue(-1 if entry.options.priority is None else entry.options.priority)
+        self.expires.setValue(entry.options.expires or 0)
+        self.enabled.setChecked(entry.enabled)
+        self.one_off.setChecked(entry.one_off)
+
+    # -- checking ------------------------------------------------------------------
+
+    def _schedule_data(self) -> dict:
+        kind = self.kind.currentData()
+        if kind == "interval":
+            return {"kind": kind, "every": self.every.value(),
+                    "period": self.period.currentText()}
+        if kind == "crontab":
+            return {"kind": kind, **{f: e.text() for f, e in self.cron.items()}}
+        if kind == "solar":
+            return {"kind": kind, "event": self.event.currentText(),
+                    "latitude": self.latitude.value(), "longitude": self.longitude.value()}
+        at = datetime.fromtimestamp(self.at.dateTime().toSecsSinceEpoch(), timezone.utc)
+        return {"kind": kind, "at": at.astimezone().isoformat()}
+
+    def _data(self) -> tuple[dict, list[tuple[str, str]]]:
+        problems: list[tuple[str, str]] = []
+        parsed = {}
+        for field, widget in (("args", self.args), ("kwargs", self.kwargs)):
+            try:
+                parsed[field] = json.loads(widget.text() or ("[]" if field == "args" else "{}"))
+            except json.JSONDecodeError as exc:
+                problems.append((field, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+                parsed[field] = [] if field == "args" else {}
+        options: dict = {}
+        if self.queue.text().strip():
+            options["queue"] = self.queue.text().strip()
+        if self.priority.value() >= 0:
+            options["priority"] = self.priority.value()
+        if self.expires.value() > 0:
+            options["expires"] = self.expires.value()
+        data = {"name": self.name.text(), "task": self.task.text(),
+                "schedule": self._schedule_data(), "args": parsed["args"],
+                "kwargs": parsed["kwargs"], "options": options,
+                "enabled": self.enabled.isChecked(), "one_off": self.one_off.isChecked(),
+                "description": self.description.text()}
+        return data, problems
+
+    def _widget_for(self, field: str) -> QWidget | None:
+        if field.startswith("schedule."):
+            name = field.split(".", 1)[1]
+            return {"every": self.every, "period": self.period, "event": self.event,
+                    "latitude": self.latitude, "longitude": self.longitude,
+                    "at": self.at}.get(name) or self.cron.get(name)
+        return {"name": self.name, "task": self.task, "args": self.args,
+                "kwargs": self.kwargs, "options.queue": self.queue,
+                "options.priority": self.priority,
+                "options.expires": self.expires}.get(field)
+
+    def validate(self) -> bool:
+        """Check everything; mark bad fields; enable Save only when all is well."""
+        data, problems = self._data()
+        entry = None
+        try:
+            entry = schedule.parse_entry(data, check_past=True)
+        except ScheduleError as exc:
+            problems += [p for p in exc.problems if p[0] not in ("args", "kwargs")
+                         or not any(q[0] == p[0] for q in problems)]
+        if entry is not None and entry.name in self.taken:
+            problems.append(("name", f"an entry named {entry.name!r} already exists"))
+            entry = None
+        for widget in self._inputs():
+            widget.setStyleSheet("")
+        for field, _ in problems:
+            widget = self._widget_for(field)
+            if widget is not None:
+                widget.setStyleSheet(_ERROR_STYLE)
+        self.errors.setText("\n".join(f"{f}: {m}" if f else m for f, m in problems))
+        self._show_preview(data)
+        self._result = entry if not problems else None
+        self.save_button.setEnabled(self._result is not None)
+        return self._result is not None
+
+    def _show_preview(self, data: dict) -> None:
+        try:
+            spec = schedule.parse_schedule(data["schedule"])
+        except ScheduleError:
+            self.words.setText("")
+            self.preview.setText("")
+            return
+        self.words.setText(f"Runs {spec.describe()}.")
+        now = datetime.now(timezone.utc)
+        runs = schedule.next_runs(spec, now, 5, tz_name=self.tz_name)
+        if not runs:
+            self.preview.setText("No upcoming run.")
+            return
+        lines = [r.astimezone().strftime("%a %Y-%m-%d %H:%M:%S") for r in runs]
+        self.preview.setText("Next runs (local time): " + ", ".join(lines))
+
+    def _accept(self) -> None:
+        if self.validate():
+            self.accept()
+
+    def entry(self) -> Entry | None:
+        return self._result

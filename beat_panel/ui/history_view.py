@@ -1,0 +1,39 @@
+"""The history of starts, stops, restarts and schedule saves, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
+
+from beat_panel import history
+from beat_panel.ui.jobs import JobRunner
+
+
+class HistoryView(QTableWidget):
+    def __init__(self, project: str, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(0, 4, parent)
+        self.project = project
+        self.runner = runner
+        self.setHorizontalHeaderLabels(["When", "What", "Result", "Message"])
+        self.horizontalHeader().setStretchLastSection(True)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setColumnWidth(0, 160)
+        self.setColumnWidth(2, 70)
+
+    def refresh(self) -> None:
+        self.runner.submit(history.read, self.project, on_done=self._show,
+                           on_error=lambda _: None)
+
+    def _show(self, events: list[history.Event]) -> None:
+        self.setRowCount(len(events))
+        for row, event in enumerate(events):
+            when = datetime.fromtimestamp(event.at).strftime("%Y-%m-%d %H:%M:%S")
+            result = QTableWidgetItem("ok" if event.success else "failed")
+            result.setForeground(QColor("#1e8e3e" if event.success else "#c5221f"))
+            for column, item in enumerate((QTableWidgetItem(when), QTableWidgetItem(event.what),
+                                           result, QTableWidgetItem(event.message))):
+                item.setToolTip(event.message)
+                self.setItem(row, column, item)

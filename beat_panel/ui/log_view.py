@@ -1,0 +1,73 @@
+"""A pane that follows beat's log file, read in a job every couple of seconds."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFont, QTextCursor
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from beat_panel import logfile
+from beat_panel.config import Config
+from beat_panel.control import configured_launch
+from beat_panel.ui.jobs import JobRunner
+
+POLL_MS = 2000
+MAX_BLOCKS = 5000
+
+
+class LogView(QWidget):
+    def __init__(self, config: Config, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.offset = 0
+        self.reading = False
+        self.path = None
+        self.caption = QLabel()
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setMaximumBlockCount(MAX_BLOCKS)
+        self.text.setFont(QFont("monospace"))
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.text, 1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self.set_config(config)
+
+    def set_config(self, config: Config) -> None:
+        spec = configured_launch(config)
+        self.path = config.beat.logfile or (spec.logfile if spec else None)
+        self.offset = 0
+        self.text.clear()
+        self.caption.setText(f"Beat's log: {self.path}" if self.path else
+                             "No log file is configured ([beat] logfile).")
+
+    def start(self) -> None:
+        self.poll()
+        self.timer.start()
+
+    def poll(self) -> None:
+        if self.reading or self.path is None:
+            return
+        self.reading = True
+        self.runner.submit(logfile.read_new, self.path, self.offset, on_done=self._read,
+                           on_error=lambda _: setattr(self, "reading", False))
+
+    def _read(self, result: tuple[str, int]) -> None:
+        self.reading = False
+        text, offset = result
+        rotated = offset < self.offset
+        self.offset = offset
+        if rotated:
+            self.text.clear()
+        if text:
+            at_end = self.text.verticalScrollBar().value() >= \
+                self.text.verticalScrollBar().maximum() - 4
+            cursor = self.text.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text if text.endswith("\n") else text + "\n")
+            if at_end:
+                self.text.verticalScrollBar().setValue(self.text.verticalScrollBar().maximum())

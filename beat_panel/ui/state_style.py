@@ -1,0 +1,69 @@
+"""How each state of beat looks: colour, glyph and words. One table for the window's
+badge and the tray's icon, so they always agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from beat_panel.control import Status
+
+
+@dataclass(frozen=True)
+class Look:
+    colour: str  # background
+    glyph: str  # shape, so the state reads without colour too
+    label: str
+
+
+GREEN, RED, AMBER = "#1e8e3e", "#c5221f", "#e37400"
+
+LOOKS: dict[str, Look] = {
+    "running": Look(GREEN, "✓", "Active"),
+    "stopped": Look(RED, "⚠", "Stopped"),
+    "error": Look(RED, "✖", "Error"),
+    "starting": Look(AMBER, "↻", "Starting…"),
+    "stopping": Look(AMBER, "↻", "Stopping…"),
+    "restarting": Look(AMBER, "↻", "Restarting…"),
+    "duplicate": Look(AMBER, "‼", "beats running"),
+    "unknown": Look("#5f6368", "…", "Checking…"),
+}
+
+
+def state_key(status: Status | None) -> str:
+    if status is None:
+        return "unknown"
+    if status.state == "running" and status.duplicate:
+        return "duplicate"
+    return status.state
+
+
+def badge_text(status: Status | None) -> str:
+    look = LOOKS[state_key(status)]
+    if status is not None and state_key(status) == "duplicate":
+        return f"{look.glyph} {status.count} {look.label}"
+    return f"{look.glyph} {look.label}"
+
+
+def tooltip(status: Status | None) -> str:
+    if status is None:
+        return "Checking whether beat is running…"
+    lines = [status.message]
+    if status.pids:
+        lines.append("pids: " + ", ".join(map(str, status.pids)))
+    lines += status.warnings
+    if status.state == "stopped":
+        lines.append("Click for what to do.")
+    return "\n".join(lines)
+
+
+def context(status: Status | None) -> str:
+    """Where beat runs, when that matters: a manager, or embedded in a worker."""
+    if status is None or not status.processes:
+        return ""
+    notes = []
+    for p in status.processes:
+        if p.embedded:
+            notes.append(f"embedded in worker pid {p.pid}")
+        elif p.manager is not None:
+            notes.append(f"under {p.manager.describe()}")
+    return "; ".join(dict.fromkeys(notes))

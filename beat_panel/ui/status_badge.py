@@ -1,0 +1,49 @@
+"""The always-visible status badge: colour, glyph and words for beat's state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QLabel, QWidget
+
+from beat_panel.control import Status
+from beat_panel.ui import state_style
+
+
+class StatusBadge(QLabel):
+    """A rounded coloured label; clicking it asks for help with the current state."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusBadge")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumWidth(150)
+        self.status: Status | None = None
+        self.show_status(None)
+
+    @property
+    def state_key(self) -> str:
+        return state_style.state_key(self.status)
+
+    def show_status(self, status: Status | None, working: str | None = None) -> None:
+        """Show a status; `working` (starting/stopping/restarting) overrides it while an
+        action of this window is in flight."""
+        self.status = status
+        key = working or state_style.state_key(status)
+        look = state_style.LOOKS[key]
+        text = f"{look.glyph} {look.label}" if working else state_style.badge_text(status)
+        self.setText(text)
+        self.setToolTip(state_style.tooltip(status))
+        self.setStyleSheet(
+            f"QLabel#statusBadge {{ background: {look.colour}; color: white; "
+            "border-radius: 12px; padding: 4px 14px; font-weight: bold; font-size: 14px; }"
+        )
+        self.setAccessibleName(f"Beat status: {text}")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(event)
