@@ -49,3 +49,16 @@ def test_broker_passwords_are_masked(tmp_path, panel_project, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     info = appinfo.inspect_app(panel_project.load(), app="secretapp")
     assert "hunter2" not in info.broker and "**" in info.broker
+
+
+def test_run_now_sends_the_task_through_the_apps_broker(panel_project):
+    from beat_panel.schedule import Entry, Interval
+
+    queue = panel_project.root / "demo-data" / "broker" / "queue"
+    before = set(queue.glob("*")) if queue.exists() else set()
+    entry = Entry("hello", "beat_panel.demo.app.say_hello", Interval(30),
+                  kwargs={"name": "now"})
+    task_id = appinfo.send_now(panel_project.load(), entry)
+    sent = set(queue.glob("*")) - before
+    assert len(sent) == 1
+    assert task_id in sent.pop().read_text()

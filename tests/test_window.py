@@ -1,0 +1,403 @@
+"""The window with pytest-qt (offscreen), on real beat processes where it matters.
+Message boxes are answered through the Dialogs wrapper."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QImage
+
+from beat_panel import control
+from beat_panel.schedule import Document, Entry, Interval
+from beat_panel.store import ScheduleStore
+from beat_panel.ui.dialogs import Dialogs, Prompt
+from beat_panel.ui.main_window import MainWindow
+from beat_panel.ui.state_style import AMBER, GREEN, RED
+
+from conftest import is_alive, run_cli
+
+
+class ScriptedDialogs(Dialogs):
+    """Answers prompts from a queue and remembers what was shown."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.shown: list[Prompt] = []
+        self.answers: list[str] = []
+
+    def launch(self, prompt: Prompt) -> str:
+        self.shown.append(prompt)
+        return self.answers.pop(0) if self.answers else prompt.default
+
+
+@pytest.fixture
+def open_window(qtbot):
+    windows = []
+
+    def make(project, refresh_seconds: int = 30) -> MainWindow:
+        dialogs = ScriptedDialogs()
+        window = MainWindow(project.load(), dialogs=dialogs, refresh_seconds=refresh_seconds)
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        qtbot.waitUntil(lambda: window.status is not None, timeout=15000)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.timer.stop()
+        window.log_view.timer.stop()
+        window.runner.wait()
+
+
+def wait_for_action(qtbot, window, name: str) -> control.ActionResult:
+    with qtbot.waitSignal(window.action_finished, timeout=60000) as blocker:
+        window.run_action(name)
+    window.runner.wait()
+    return blocker.args[0]
+
+
+def badge_colour(window) -> str:
+    sheet = window.badge.styleSheet()
+    return sheet.split("background: ")[1].split(";")[0]
+
+
+def test_badge_turns_green_when_beat_runs_and_red_after_it_is_killed(fake_project, open_window,
+                                                                      qtbot):
+    project = fake_project()
+    window = open_window(project)
+    assert window.badge.text() == "⚠ Stopped" and badge_colour(window) == RED
+    assert window.buttons["start"].isEnabled() and not window.buttons["stop"].isEnabled()
+
+    beat = project.spawn_fake("-A", project.app, "beat")
+    window.refresh()
+    qtbot.waitUntil(lambda: window.badge.text() == "✓ Active", timeout=15000)
+    assert badge_colour(window) == GREEN
+    assert str(beat.pid) in window.badge.toolTip()
+    assert window.buttons["restart"].isEnabled() and not window.buttons["start"].isEnabled()
+
+    beat.kill()
+    beat.wait()
+    window.refresh()
+    qtbot.waitUntil(lambda: window.badge.text() == "⚠ Stopped", timeout=15000)
+
+
+def test_two_beats_at_once_are_a_loud_amber_warning(fake_project, open_window, qtbot):
+    project = fake_project(pidfile=None)
+    project.spawn_fake("-A", project.app, "beat")
+    project.spawn_fake("-A", project.app, "beat")
+    window = open_window(project)
+    qtbot.waitUntil(lambda: window.badge.text() == "‼ 2 beats running", timeout=15000)
+    assert badge_colour(window) == AMBER
+    assert window.duplicate_banner.isVisible()
+    assert "every periodic task is sent 2 times" in window.duplicate_banner.text()
+
+
+def test_error_badge_carries_the_reason(fake_project, open_window):
+    window = open_window(fake_project())
+    window._status_landed(control.Status(state="error", error="cannot read /proc"))
+    assert window.badge.text() == "✖ Error" and badge_colour(window) == RED
+    assert "cannot read /proc" in window.badge.toolTip()
+
+
+def test_working_states_are_amber(fake_project, open_window):
+    window = open_window(fake_project())
+    for working, text in (("starting", "↻ Starting…"), ("stopping", "↻ Stopping…"),
+                          ("restarting", "↻ Restarting…")):
+        window.badge.show_status(window.status, working)
+        assert window.badge.text() == text and badge_colour(window) == AMBER
+
+
+def test_badge_says_when_beat_runs_embedded_in_a_worker(fake_project, open_window, qtbot):
+    project = fake_project()
+    worker = project.spawn_fake("-A", project.app, "worker", "-B")
+    window = open_window(project)
+    qtbot.waitUntil(lambda: "embedded in worker" in window.context.text(), timeout=15000)
+    assert str(worker.pid) in window.context.text()
+
+
+def test_restart_shows_old_and_new_pid(fake_project, open_window, qtbot):
+    project = fake_project()
+    (old,) = project.cli("start", "--json").json["new_pids"]
+    window = open_window(project)
+    result = wait_for_action(qtbot, window, "restart")
+    project.tracker.adopt(result.new_pids[0])
+    (prompt,) = window.dialogs.shown
+    assert prompt.title == "Beat restarted" and prompt.level == "info"
+    assert f"{old} → {result.new_pids[0]}" in prompt.text
+    qtbot.waitUntil(lambda: bool(window.status and window.status.pids == result.new_pids))
+
+
+def test_restart_when_not_running_offers_start_now(fake_project, open_window, qtbot):
+    project = fake_project()
+    window = open_window(project)
+    window.dialogs.answers = ["start", "ok"]
+    with qtbot.waitSignal(window.action_finished, timeout=60000):
+        window.run_action("restart")
+    not_running = window.dialogs.shown[0]
+    assert not_running.title == "Beat is not running"
+    assert "start_celery_beat.sh" in not_running.informative
+    assert ("start", "Start now") in not_running.buttons
+    # "Start now" was chosen: the start runs and reports.
+    qtbot.waitUntil(lambda: len(window.dialogs.shown) == 2, timeout=60000)
+    window.runner.wait()
+    assert window.dialogs.shown[1].title == "Beat started"
+    qtbot.waitUntil(lambda: bool(window.status and window.status.running), timeout=15000)
+    project.tracker.adopt(window.status.pids[0])
+
+
+def test_start_failure_shows_the_log_tail_in_the_details(fake_project, open_window, qtbot):
+    window = open_window(fake_project(mode="crash"))
+    wait_for_action(qtbot, window, "start")
+    (prompt,) = window.dialogs.shown
+    assert prompt.level == "error" and prompt.title == "Beat did not start"
+    assert "No module named 'proj'" in prompt.details
+
+
+def test_stop_that_needed_sigkill_says_so(fake_project, open_window, qtbot):
+    project = fake_project(mode="ignore", stop_timeout=1)
+    project.cli("start", "--json")
+    window = open_window(project)
+    wait_for_action(qtbot, window, "stop")
+    (prompt,) = window.dialogs.shown
+    assert prompt.level == "warning" and "SIGKILL" in prompt.text + prompt.informative
+
+
+def test_permission_denied_names_the_owner_and_the_command(fake_project, open_window):
+    # As root nothing is denied, so the window gets the result the CLI gives a user
+    # who does not own beat (see test_control's real permission test).
+    window = open_window(fake_project())
+    window._action_done(control.ActionResult(
+        "restart", False, "Permission denied: beat (pid 42) runs as root, and you are alice, "
+        "so Beat Panel may not restart it.", permission_denied=True, owner="root",
+        instructions="Run Beat Panel as that user: `sudo -u root beat-panel restart`"))
+    (prompt,) = window.dialogs.shown
+    assert prompt.title == "Permission denied" and "runs as root" in prompt.text
+    assert "sudo -u root beat-panel restart" in prompt.informative
+    window.runner.wait()
+
+
+def test_clicking_the_stopped_badge_explains_and_offers_start(fake_project, open_window, qtbot):
+    window = open_window(fake_project())
+    window.dialogs.answers = ["ok"]
+    window.badge.clicked.emit()
+    (prompt,) = window.dialogs.shown
+    assert prompt.title == "Beat is not running" and "start_celery_beat.sh" in \
+        prompt.informative
+
+
+def test_only_one_action_at_a_time(fake_project, open_window, qtbot):
+    project = fake_project(mode="ignore", stop_timeout=2)
+    project.cli("start", "--json")
+    window = open_window(project)
+    with qtbot.waitSignal(window.action_finished, timeout=60000):
+        window.run_action("stop")
+        assert not any(b.isEnabled() for b in window.buttons.values())
+        window.run_action("restart")  # ignored while the stop is in flight
+    window.runner.wait()
+    assert [p.title for p in window.dialogs.shown] == ["Beat stopped"]
+
+
+def test_the_event_loop_keeps_ticking_during_a_slow_restart(fake_project, open_window, qtbot):
+    # The old beat ignores SIGTERM, so the restart waits 2 s before SIGKILL.
+    project = fake_project(mode="ignore", stop_timeout=2)
+    project.cli("start", "--json")
+    window = open_window(project)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    result = wait_for_action(qtbot, window, "restart")
+    timer.stop()
+    project.tracker.adopt(result.new_pids[0])
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert result.success and result.killed
+    assert len(ticks) > 50, "the event loop did not run while beat was restarting"
+    assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"
+
+
+def test_status_refresh_runs_off_the_gui_thread(fake_project, open_window, qtbot, monkeypatch):
+    window = open_window(fake_project())
+    slow_calls = []
+
+    def slow_status(config, full_scan=True):
+        time.sleep(1.5)
+        slow_calls.append(1)
+        return control.Status(state="stopped")
+
+    monkeypatch.setattr(control, "status", slow_status)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    window.refresh()
+    qtbot.waitUntil(lambda: bool(slow_calls), timeout=10000)
+    timer.stop()
+    window.runner.wait()
+    assert len(ticks) > 30
+
+
+# -- the schedule editor ------------------------------------------------------------------
+
+
+@pytest.fixture
+def schedule_project(fake_project):
+    project = fake_project(schedule_file="schedule.json")
+    project.schedule_path = project.root / "schedule.json"
+    ScheduleStore(project.schedule_path).save(Document((
+        Entry("hello", "proj.hello", Interval(30)),
+        Entry("report", "proj.report", Interval(1, "hours")),
+    )), None)
+    return project
+
+
+def editor_of(window, qtbot):
+    qtbot.waitUntil(lambda: window.editor.loaded, timeout=15000)
+    return window.editor
+
+
+def test_editor_lists_entries_and_filters_by_search(schedule_project, open_window, qtbot):
+    editor = editor_of(open_window(schedule_project), qtbot)
+    assert editor.proxy.rowCount() == 2
+    editor.search.setText("repo")
+    assert editor.proxy.rowCount() == 1
+    editor.search.setText("")
+    assert editor.proxy.rowCount() == 2
+
+
+def test_unsaved_changes_are_marked_and_guarded_on_close(schedule_project, open_window, qtbot):
+    window = open_window(schedule_project)
+    editor = editor_of(window, qtbot)
+    editor.select(["hello"])
+    editor.set_selected_enabled(False)
+    assert window.isWindowModified() and editor.actions["save"].isEnabled()
+    window.dialogs.answers = ["cancel"]
+    assert not window.close()
+    assert window.dialogs.shown[-1].title == "Unsaved changes"
+    window.dialogs.answers = ["save"]
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=15000)
+    saved = ScheduleStore(schedule_project.schedule_path).load().document
+    assert saved.require("hello").enabled is False
+
+
+def test_ctrl_s_saves_and_title_is_clean_again(schedule_project, open_window, qtbot):
+    window = open_window(schedule_project)
+    editor = editor_of(window, qtbot)
+    editor.select(["report"])
+    editor.set_selected_enabled(False)
+    with qtbot.waitSignal(editor.saved, timeout=15000):
+        editor.actions["save"].trigger()
+    assert not window.isWindowModified()
+    assert "Beat is not running" in editor.notice.text()
+
+
+def test_a_change_on_disk_while_editing_offers_reload_or_keep_mine(schedule_project,
+                                                                 open_window, qtbot):
+    window = open_window(schedule_project)
+    editor = editor_of(window, qtbot)
+    editor.select(["hello"])
+    editor.set_selected_enabled(False)
+    # Someone else saves meanwhile.
+    st = ScheduleStore(schedule_project.schedule_path)
+    theirs = st.load()
+    st.save(theirs.document.adding(Entry("theirs", "proj.theirs", Interval(9))), theirs.sha)
+    editor.save()
+    qtbot.waitUntil(lambda: editor.conflict_bar.isVisible(), timeout=15000)
+    assert "changed by someone else" in editor.conflict_text.text()
+    assert window.isWindowModified(), "nothing of mine was lost"
+    on_disk = st.load().document
+    assert on_disk.get("theirs") is not None and on_disk.require("hello").enabled
+    # Keep mine: an explicit choice to save over theirs.
+    with qtbot.waitSignal(editor.saved, timeout=15000):
+        editor.save(force=True)
+    assert st.load().document.require("hello").enabled is False
+
+
+def test_a_file_changed_on_disk_without_local_edits_is_reloaded(schedule_project, open_window,
+                                                                qtbot):
+    window = open_window(schedule_project)
+    editor = editor_of(window, qtbot)
+    st = ScheduleStore(schedule_project.schedule_path)
+    loaded = st.load()
+    st.save(loaded.document.adding(Entry("new", "proj.new", Interval(5))), loaded.sha)
+    window.refresh()
+    qtbot.waitUntil(lambda: editor.document.get("new") is not None, timeout=15000)
+    assert not window.isWindowModified()
+
+
+def test_a_corrupt_schedule_file_is_reported_and_not_editable(schedule_project, open_window,
+                                                             qtbot):
+    schedule_project.schedule_path.write_text('{"format": "beat-panel-schedule", "version"')
+    window = open_window(schedule_project)
+    qtbot.waitUntil(lambda: "cannot be used" in window.editor.notice.text(), timeout=15000)
+    assert "line 1, column" in window.editor.notice.text()
+    assert not window.editor.actions["add"].isEnabled()
+
+
+def test_adding_through_the_dialog_and_applied_by_a_running_beat(panel_project, open_window,
+                                                                 qtbot):
+    path = panel_project.root / "schedule.json"
+    ScheduleStore(path).save(Document((Entry("hello", "beat_panel.demo.app.say_hello",
+                                             Interval(30)),)), None)
+    assert panel_project.cli("start", "--json").code == 0
+    window = open_window(panel_project)
+    editor = editor_of(window, qtbot)
+
+    def fill(dialog):
+        dialog.name.setText("ping")
+        dialog.task.setText("beat_panel.demo.app.say_hello")
+        dialog.every.setValue(2)
+        assert dialog.validate()
+        return dialog.entry()
+
+    editor.run_dialog = fill
+    editor.add_entry()
+    assert editor.document.get("ping") is not None
+    window.refresh()
+    qtbot.waitUntil(lambda: bool(window.status and window.status.running), timeout=15000)
+    editor.save()
+    qtbot.waitUntil(lambda: "Applied ✓" in editor.notice.text(), timeout=20000)
+
+
+def test_screenshot_is_saved_once_the_first_status_landed(fake_project, tmp_path):
+    project = fake_project()
+    target = tmp_path / "window.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-m", "beat_panel", "--config",
+                           str(project.config_path), "gui", "--screenshot", str(target)],
+                          capture_output=True, text=True, timeout=90, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    image = QImage(str(target))
+    assert image.width() > 600 and image.height() > 400
+
+
+def test_demo_window_offers_to_choose_a_project(open_window, qtbot, tmp_path, monkeypatch):
+    from beat_panel.config import demo_config
+    from beat_panel.ui import main_window
+
+    class Project:
+        root = tmp_path
+        def load(self):
+            return demo_config()
+
+    window = open_window(Project())
+    assert window.demo_banner.isVisible()
+    folder = tmp_path / "myproj"
+    folder.mkdir()
+    monkeypatch.setattr(main_window.ProjectDialog, "exec", lambda self: True)
+    monkeypatch.setattr(main_window.ProjectDialog, "values", lambda self: (folder, "myproj"))
+    window.dialogs.answers = ["ok"]
+    window.choose_project()
+    assert window.config.beat.app == "myproj"
+    assert window.config.schedule_file == folder / "schedule.json"
+    assert not window.demo_banner.isVisible()
+    written = Path(os.environ["XDG_CONFIG_HOME"]) / "beat-panel" / "beat-panel.toml"
+    assert written.exists()
+    assert run_cli("status", "--json").code == 0
+    assert is_alive(os.getpid())
