@@ -1,6 +1,7 @@
 """The window with pytest-qt (offscreen), on real beat processes where it matters.
 Message boxes are answered through the Dialogs wrapper."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -215,7 +216,7 @@ def test_the_event_loop_keeps_ticking_during_a_slow_restart(fake_project, open_w
     result = wait_for_action(qtbot, window, "restart")
     timer.stop()
     project.tracker.adopt(result.new_pids[0])
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert result.success and result.killed
     assert len(ticks) > 50, "the event loop did not run while beat was restarting"
     assert max(gaps) < 1.0, f"the GUI thread stalled for {max(gaps):.2f} s"
