@@ -40,9 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     gui = sub.add_parser("gui", help="open the control panel window (the default)")
+    refresh_help = "check beat's status every SECONDS (default: the saved setting, or 30)"
+    gui.add_argument("--refresh", type=int, metavar="SECONDS", help=refresh_help)
     gui.add_argument("--screenshot", metavar="PATH", type=Path,
                      help="save a PNG of the window once its first status check landed, "
                           "then exit")
+    tray = sub.add_parser("tray", help="run the system tray indicator")
+    tray.add_argument("--wait-for-tray", type=float, default=60, metavar="SECONDS",
+                      help="how long to wait for a system tray before opening the window "
+                           "instead (default: 60)")
+    tray.add_argument("--refresh", type=int, metavar="SECONDS", help=refresh_help)
     status = with_json(sub.add_parser("status", help="is beat running? (exit 0 either way)"))
     status.add_argument("--fast", action="store_true",
                         help="trust a valid pidfile instead of scanning every process "
@@ -98,7 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "gui":
         from beat_panel.ui.app import run_gui  # Qt only for the window
 
-        return run_gui(config, getattr(args, "screenshot", None))
+        return run_gui(config, getattr(args, "screenshot", None),
+                       getattr(args, "refresh", None))
+    if command == "tray":
+        from beat_panel.ui.app import run_tray
+
+        return run_tray(config, args.wait_for_tray, args.refresh)
     if command == "schedule":
         return cli_schedule.run(args, config, as_json)
     if command == "status":

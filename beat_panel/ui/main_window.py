@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from beat_panel import autostart, control, outcomes
 from beat_panel import config as config_module
-from beat_panel import control, outcomes
 from beat_panel.config import Config
 from beat_panel.control import Status
 from beat_panel.ui import state_style
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
 
     status_changed = Signal(object)  # Status, after every check
     ready = Signal()  # the first status check and the first schedule load have landed
+    action_started = Signal(str)  # start | stop | restart
     action_finished = Signal(object)  # ActionResult
 
     def __init__(self, config: Config, runner: JobRunner | None = None,
@@ -164,6 +165,16 @@ class MainWindow(QMainWindow):
         interval = QAction("Status refresh interval…", self)
         interval.triggered.connect(self.ask_refresh_interval)
         settings_menu.addAction(interval)
+        keep = QAction("Keep running in the tray when closed", self)
+        keep.setCheckable(True)
+        keep.setChecked(settings().value("keep_in_tray", False, type=bool))
+        keep.toggled.connect(lambda on: settings().setValue("keep_in_tray", on))
+        settings_menu.addAction(keep)
+        login = QAction("Start the tray indicator at login", self)
+        login.setCheckable(True)
+        login.setChecked(autostart.is_enabled())
+        login.toggled.connect(self._set_autostart)
+        settings_menu.addAction(login)
 
     def start(self) -> None:
         """Begin work once shown: first status check, schedule, log, history."""
@@ -248,6 +259,7 @@ class MainWindow(QMainWindow):
         self._enable_buttons()
         self.badge.show_status(self.status, _WORKING[name])
         self.statusBar().showMessage(f"{_WORKING[name].capitalize()} beat…")
+        self.action_started.emit(name)
         self.runner.submit(getattr(control, name), self.config, on_done=self._action_done,
                            on_error=lambda exc, n=name: self._action_done(control.ActionResult(
                                n, False, f"Beat Panel failed while trying to {n} beat: {exc}")))
@@ -313,6 +325,12 @@ class MainWindow(QMainWindow):
         self.editor.load_tasks()
         self.refresh()
         self.history_view.refresh()
+
+    def _set_autostart(self, on: bool) -> None:
+        if on:
+            autostart.enable(self.config.path)
+        else:
+            autostart.disable()
 
     def ask_refresh_interval(self) -> None:
         seconds, ok = QInputDialog.getInt(self, "Status refresh", "Check beat every (seconds):",

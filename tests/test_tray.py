@@ -1,0 +1,290 @@
+"""The tray: state to icon, menu enablement, notifications on changes nobody asked for,
+the keep-alive limit (offscreen); and a real X11 tray host under Xvfb with trayer."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtGui import QColor
+
+from beat_panel import autostart, control
+from beat_panel.keepalive import KeepAlive
+from beat_panel.ui import state_style
+from beat_panel.ui.tray import Tray, state_icon
+
+from conftest import is_alive, wait_until
+
+
+@pytest.fixture
+def make_tray(qtbot):
+    made = []
+
+    def make(project, **kwargs) -> Tray:
+        tray = Tray(project.load(), refresh_seconds=kwargs.pop("refresh_seconds", 30),
+                    **kwargs)
+        tray.notes = []
+        tray.notified.connect(lambda title, text: tray.notes.append((title, text)))
+        made.append(tray)
+        return tray
+
+    yield make
+    for tray in made:
+        tray.timer.stop()
+        tray.runner.wait()
+
+
+def centre_colour(key: str) -> QColor:
+    image = state_icon(key).pixmap(64, 64).toImage()
+    return image.pixelColor(14, 32)  # left of the glyph, inside the circle
+
+
+@pytest.mark.parametrize("key", ["running", "stopped", "error", "starting", "duplicate"])
+def test_each_state_has_its_colour(qapp, key):
+    assert centre_colour(key).name() == state_style.LOOKS[key].colour
+
+
+def test_states_differ_by_shape_not_only_by_colour(qapp):
+    glyphs = {state_style.LOOKS[k].glyph for k in ("running", "stopped", "error", "starting",
+                                                   "duplicate")}
+    assert len(glyphs) == 5
+    stopped = state_icon("stopped").pixmap(64, 64).toImage()
+    error = state_icon("error").pixmap(64, 64).toImage()
+    assert stopped != error  # same red, different glyph
+
+
+def landed(tray, qtbot):
+    qtbot.waitUntil(lambda: tray.status is not None, timeout=15000)
+    return tray.status
+
+
+def test_menu_enables_what_the_state_allows(fake_project, make_tray, qtbot):
+    project = fake_project()
+    tray = make_tray(project)
+    tray.refresh()
+    landed(tray, qtbot)
+    tray.rebuild_menu()
+    actions = tray.actions_by_text()
+    assert actions["⚠ Stopped"].isEnabled() is False
+    assert actions["Start"].isEnabled() and not actions["Stop"].isEnabled()
+    assert not actions["Restart"].isEnabled()
+    for always in ("Open panel", "Open beat log", "Keep beat alive", "Start at login", "Quit"):
+        assert always in actions
+
+    project.spawn_fake("-A", project.app, "beat")
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    tray.rebuild_menu()
+    actions = tray.actions_by_text()
+    assert "✓ Active" in actions
+    assert not actions["Start"].isEnabled() and actions["Stop"].isEnabled()
+    assert "Beat Panel — ✓ Active" in tray.icon.toolTip()
+
+
+def test_notifies_when_beat_dies_and_when_it_comes_back(fake_project, make_tray, qtbot):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")
+    tray = make_tray(project)
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    beat.kill()
+    beat.wait()
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.notes), timeout=15000)
+    assert tray.notes[-1][0] == "Beat stopped unexpectedly"
+    project.spawn_fake("-A", project.app, "beat")
+    tray.refresh()
+    qtbot.waitUntil(lambda: len(tray.notes) == 2, timeout=15000)
+    assert tray.notes[-1][0] == "Beat is running again"
+
+
+def test_notifies_when_a_second_beat_appears(fake_project, make_tray, qtbot):
+    project = fake_project(pidfile=None)
+    project.spawn_fake("-A", project.app, "beat")
+    tray = make_tray(project)
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    project.spawn_fake("-A", project.app, "beat")
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.notes), timeout=15000)
+    assert tray.notes[-1][0] == "A second beat appeared"
+
+
+def test_own_actions_are_not_reported_as_unexpected(fake_project, make_tray, qtbot):
+    project = fake_project()
+    project.cli("start", "--json")
+    tray = make_tray(project)
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    tray.run_action("stop")
+    qtbot.waitUntil(lambda: bool(tray.notes), timeout=30000)
+    tray.runner.wait()
+    qtbot.waitUntil(lambda: bool(tray.status and not tray.status.running), timeout=15000)
+    assert [title for title, _ in tray.notes] == ["Beat stopped"]
+
+
+def test_restart_outcomes_are_notifications_with_the_window_one_click_away(
+        fake_project, make_tray, qtbot):
+    tray = make_tray(fake_project())
+    tray.refresh()
+    landed(tray, qtbot)
+    wanted = []
+    tray.outcome_needs_window.connect(wanted.append)
+    tray.run_action("restart")
+    qtbot.waitUntil(lambda: bool(tray.notes), timeout=30000)
+    title, text = tray.notes[-1]
+    assert title == "Beat is not running" and "Click for details." in text
+    tray._message_clicked()
+    assert wanted and wanted[0].offer_start
+
+
+def test_keep_alive_restarts_beat_at_most_three_times_in_ten_minutes():
+    now = [0.0]
+    keep = KeepAlive(clock=lambda: now[0])
+    assert [keep.allow() for _ in range(4)] == [True, True, True, False]
+    assert keep.gave_up
+    now[0] += 601
+    assert (keep.allow() and not keep.gave_up) or keep.attempts
+
+
+def test_keep_alive_brings_a_dead_beat_back_then_gives_up(fake_project, make_tray, qtbot):
+    project = fake_project()
+    now = [0.0]
+    tray = make_tray(project, keep_alive=KeepAlive(max_restarts=2, clock=lambda: now[0]))
+    tray.keep_alive_enabled = True
+    project.cli("start", "--json")
+    tray.refresh()
+    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    for round_ in range(2):
+        (pid,) = tray.status.pids
+        os.kill(pid, 9)
+        wait_until(lambda p=pid: not is_alive(p))
+        tray.refresh()
+        qtbot.waitUntil(lambda p=pid: bool(tray.status and tray.status.running
+                                           and tray.status.pids != [p]), timeout=30000)
+        project.tracker.adopt(tray.status.pids[0])
+        assert ("Beat started again" in [t for t, _ in tray.notes]), round_
+    (pid,) = tray.status.pids
+    os.kill(pid, 9)
+    wait_until(lambda: not is_alive(pid))
+    tray.refresh()
+    qtbot.waitUntil(lambda: "stopped restarting it" in (tray.notes[-1][1] if tray.notes
+                                                        else ""), timeout=15000)
+    tray.runner.wait()
+    assert not control.status(project.load()).running
+
+
+def test_start_at_login_writes_and_removes_the_autostart_entry(fake_project, make_tray):
+    project = fake_project()
+    tray = make_tray(project)
+    assert not autostart.is_enabled()
+    tray.toggle_autostart()
+    text = autostart.entry_path().read_text()
+    assert "Exec=" in text and " -m beat_panel --config " in text and text.rstrip().endswith(
+        "X-GNOME-Autostart-enabled=true")
+    assert str(project.config_path) in text
+    tray.toggle_autostart()
+    assert not autostart.is_enabled()
+
+
+# -- a real tray host -------------------------------------------------------------------
+
+GRAB = textwrap.dedent("""
+    import sys
+    from PySide6.QtGui import QGuiApplication
+    app = QGuiApplication([])
+    x, y = int(sys.argv[1]), int(sys.argv[2])
+    image = app.primaryScreen().grabWindow(0, x, y, 1, 1).toImage()
+    print(image.pixelColor(0, 0).name())
+""")
+
+
+@pytest.fixture
+def x11_tray(procs, tmp_path):
+    """Xvfb with trayer as the tray host; yields the DISPLAY value."""
+    for tool in ("Xvfb", "trayer", "xwininfo"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: `bash packaging/setup.sh test` installs it")
+    read, write = os.pipe()
+    server = procs.popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "800x600x24",
+                          "-nolisten", "tcp"], pass_fds=(write,))
+    os.close(write)
+    number = os.read(read, 16).decode().strip()
+    os.close(read)
+    display = f":{number}"
+    env = dict(os.environ, DISPLAY=display)
+    env.pop("QT_QPA_PLATFORM", None)
+    log = tmp_path / "trayer.log"
+    wait_until(lambda: subprocess.run(["xwininfo", "-root"], env=env, capture_output=True)
+               .returncode == 0, what="the X server to accept connections")
+    with open(log, "wb") as out:
+        host = procs.popen(["trayer", "--edge", "top", "--align", "right", "--widthtype",
+                            "pixel", "--width", "120", "--heighttype", "pixel", "--height",
+                            "40", "--transparent", "false", "--tint", "0x333333"], env=env,
+                           stdout=out, stderr=out)
+
+    def tray_host_up() -> bool:
+        assert host.poll() is None, f"trayer exited: {log.read_text()}"
+        tree = subprocess.run(["xwininfo", "-root", "-tree"], env=env, capture_output=True,
+                              text=True).stdout
+        return '("panel" "trayer")' in tree
+
+    wait_until(tray_host_up, what="trayer's panel")
+    assert server.poll() is None
+    yield env
+    # End the X server gracefully so it removes its lock and socket for the next one.
+    for proc in (host, server):
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def icon_position(env) -> tuple[int, int] | None:
+    tree = subprocess.run(["xwininfo", "-root", "-tree"], env=env, capture_output=True,
+                          text=True).stdout
+    match = re.search(r'"Beat Panel": \("[^"]*" "Beat Panel"\)\s+(\d+)x(\d+)\+\S+\s+'
+                      r"\+(\d+)\+(\d+)", tree)
+    if not match:
+        return None
+    width, height, x, y = map(int, match.groups())
+    return x + width // 4, y + height // 2
+
+
+def pixel(env, x: int, y: int, script) -> str:
+    return subprocess.run([sys.executable, str(script), str(x), str(y)], env=env,
+                          capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def test_the_icon_appears_in_a_real_tray_and_changes_colour_with_beat(fake_project, procs,
+                                                                      x11_tray, tmp_path):
+    project = fake_project()
+    grab = tmp_path / "grab.py"
+    grab.write_text(GRAB)
+    log = tmp_path / "tray.log"
+    with open(log, "wb") as out:
+        tray = procs.popen([sys.executable, "-m", "beat_panel", "--config",
+                            str(project.config_path), "tray", "--refresh", "1",
+                            "--wait-for-tray", "5"], env=x11_tray, stdout=out, stderr=out)
+
+    def embedded() -> bool:
+        assert tray.poll() is None, f"the tray exited: {log.read_text()}"
+        return icon_position(x11_tray) is not None
+
+    wait_until(embedded, timeout=30, what="the icon to be embedded in trayer")
+    red, green = state_style.RED, state_style.GREEN
+
+    def icon_colour() -> str:
+        where = icon_position(x11_tray)  # looked up each time: Qt may re-embed the icon
+        return pixel(x11_tray, *where, grab) if where else ""
+
+    wait_until(lambda: icon_colour() == red, timeout=30, what="a red icon")
+
+    started = project.cli("start", "--json")
+    assert started.code == 0
+    wait_until(lambda: icon_colour() == green, timeout=30, what="a green icon")
+
+    (pid,) = started.json["new_pids"]
+    os.kill(pid, 9)
+    wait_until(lambda: icon_colour() == red, timeout=30, what="the icon to turn red again")
