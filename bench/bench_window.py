@@ -1,15 +1,19 @@
 """The window: launch to first paint, memory when idle, the longest event-loop stall
 during a status refresh and a restart, and 10,000 entries in the schedule editor.
 
-Launch and memory run in fresh processes (offscreen Qt, isolated XDG folders); stalls
-and the editor run in this process, on an offscreen QApplication created here."""
+Everything Qt runs in fresh processes with offscreen Qt and their own XDG folders: the
+launches and `beat-panel gui` as they are, the stall and editor measurements in a worker
+(this file run as `bench_window.py --worker PART FOLDER full|quick`) that holds the
+QApplication, the window and the timers, and prints its raw timings as JSON."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from harness import Row, Timing, environ
+from harness import Row, Timing
 
 XDG = ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 LAUNCH_MAX_RATIO = 3.0
@@ -31,16 +35,19 @@ FILTER_MAX_MS = 50.0
 BIG_ENTRIES = 10_000
 
 CHILD_TIMEOUT_S = 60.0
+WORKER_TIMEOUT_S = 600.0
 SETTLE_MIN_S = 5.0  # memory: read no sooner than this after the start…
 SETTLE_STEADY_S = 2.0  # …and once RSS has not grown for this long
 SETTLE_MAX_S = 30.0
 SETTLE_POLL_S = 0.25
 WAIT_TIMEOUT_S = 60.0
 
-# Started as `python CHILD bare|panel [hold]` in a fresh process. It prints `imported`,
-# `built` and `painted` with time.time(): `painted` once the window's first frame is
-# done (a zero timer queued by the window's first Paint event runs after the whole
-# backing-store sync). Then it closes and exits, or with `hold` keeps running (idle)
+# Started as `python CHILD bare|panel [hold]` in a fresh process. `bare` shows a bare
+# QMainWindow; `panel` runs `beat-panel gui` (cli.main, as the console script does) with
+# an event filter put on each MainWindow as it is made. It prints `imported`, `shown`
+# and `painted` with time.time(): `painted` once the window's first frame is done (a
+# zero timer queued by the window's first Paint event runs after the whole
+# backing-store sync). Then it closes the window and quits, or with `hold` stays idle
 # until it is terminated.
 CHILD = """\
 import sys
@@ -51,50 +58,50 @@ hold = sys.argv[2:] == ["hold"]
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-if mode == "panel":  # what `beat-panel gui` does on the demo project
-    from beat_panel import config as config_module
-    from beat_panel import demo
-
-    config = config_module.demo_config()
-    demo.ensure_schedule(config.schedule_file)
-    from beat_panel.ui.app import application
-    from beat_panel.ui.main_window import MainWindow
-print(f"imported {time.time():.6f}", flush=True)
 if mode == "panel":
-    app = application()
-    window = MainWindow(config)
-else:
-    app = QApplication(sys.argv[:1])
-    window = QMainWindow()
-    window.resize(1100, 680)
-print(f"built {time.time():.6f}", flush=True)
-
-
-def painted():
-    print(f"painted {time.time():.6f}", flush=True)
-    if not hold:
-        window.close()
-        app.quit()
+    from beat_panel import cli
+    from beat_panel.ui import app as ui_app
+    from beat_panel.ui import main_window
+print(f"imported {time.time():.6f}", flush=True)
 
 
 class FirstPaint(QObject):
-    seen = False
+    window = None
+    painted = False
 
     def eventFilter(self, obj, event):
-        if not self.seen and obj is window and event.type() == QEvent.Type.Paint:
-            self.seen = True
-            QTimer.singleShot(0, painted)
+        kind = event.type()
+        if kind == QEvent.Type.Show and self.window is None:
+            self.window = obj
+            print(f"shown {time.time():.6f}", flush=True)
+        elif kind == QEvent.Type.Paint and obj is self.window and not self.painted:
+            self.painted = True
+            QTimer.singleShot(0, self.done)
         return False
+
+    def done(self):
+        print(f"painted {time.time():.6f}", flush=True)
+        if not hold:
+            self.window.close()
+            QApplication.instance().quit()
 
 
 first_paint = FirstPaint()
+if mode == "panel":
+    made = main_window.MainWindow.__init__
+
+    def watched(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.installEventFilter(first_paint)
+
+    main_window.MainWindow.__init__ = watched
+    sys.exit(cli.main(["gui"]))
+app = QApplication(sys.argv[:1])
+window = QMainWindow()
+window.resize(1100, 680)
 window.installEventFilter(first_paint)
 window.show()
-if mode == "panel":
-    window.start()
-app.exec()
-if mode == "panel":
-    window.runner.wait()
+sys.exit(app.exec())
 """
 
 # A stand-in for `celery -A benchapp beat --pidfile=PATH`: writes its pidfile, idles, and
@@ -123,15 +130,17 @@ while True:
     time.sleep(3600)
 """
 
-_APP: Any = None  # the QApplication, kept for the life of the process
 
-
-def _env(folder: Path) -> dict[str, str]:
-    """This process's environment with offscreen Qt and XDG folders in `folder`."""
+def _env(folder: Path, tmp: Path) -> dict[str, str]:
+    """This process's environment with offscreen Qt, XDG folders in `folder`, and
+    bytecode cached in `tmp`/pycache (also where PYTHONDONTWRITEBYTECODE is set: an
+    installed panel starts from cached bytecode, not by compiling its source)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("BEAT_PANEL_CONFIG", "BEAT_PANEL_SCHEDULE", "BEAT_PANEL_DEMO_DIR")}
+           if k not in ("BEAT_PANEL_CONFIG", "BEAT_PANEL_SCHEDULE", "BEAT_PANEL_DEMO_DIR",
+                        "PYTHONDONTWRITEBYTECODE")}
     env.update({name: str(folder / name.lower()) for name in XDG})
     env["QT_QPA_PLATFORM"] = "offscreen"
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     return env
 
 
@@ -150,15 +159,17 @@ def _stop_pid(pid: int, timeout: float = 10.0) -> None:
 
 
 class _Children:
-    """Processes started here; `close` ends each one (and what it started) by pid."""
+    """Processes started here; `end` and `close` end each one, and whatever it started
+    that still runs, by pid."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[str]] = []
 
     def popen(self, argv: list[str], env: dict[str, str], cwd: Path,
-              stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+              stdout: Any = subprocess.DEVNULL,
+              stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=stdout, stderr=subprocess.DEVNULL, text=True)
+                                stdout=stdout, stderr=stderr, text=True)
         self.procs.append(proc)
         return proc
 
@@ -193,15 +204,9 @@ def _rounds(names: list[str], runs: int) -> Iterator[str]:
 
 
 def _row(name: str, timing: Timing[Any], base: Timing[Any] | None, target: str = "—",
-         passed: bool | None = None, exact: bool | None = None, note: str = "",
-         by_p95: bool = False) -> Row:
-    """A row; its ratio is median / the baseline's median (p95 / p95 with `by_p95`)."""
-    if base is None:
-        ratio = 1.0
-    elif by_p95:
-        ratio = timing.p95_ms / base.p95_ms
-    else:
-        ratio = timing.median_ms / base.median_ms
+         passed: bool | None = None, exact: bool | None = None, note: str = "") -> Row:
+    """A row; its ratio is its median / the baseline's median (1 for a baseline)."""
+    ratio = 1.0 if base is None else timing.median_ms / base.median_ms
     return Row(name, timing.median_ms, timing.p95_ms, len(timing.times_ms), ratio, target,
                passed, exact, note)
 
@@ -213,7 +218,8 @@ def _row(name: str, timing: Timing[Any], base: Timing[Any] | None, target: str =
 
 def _launch_once(children: _Children, child: Path, mode: str, env: dict[str, str],
                  cwd: Path) -> dict[str, float]:
-    """Start a fresh `python CHILD mode`; return ms from just before Popen to each stamp."""
+    """Start a fresh `python CHILD mode`; return ms from just before Popen to each stamp,
+    and its exit code."""
     start = time.time()
     proc = children.popen([sys.executable, str(child), mode], env, cwd, stdout=subprocess.PIPE)
     try:
@@ -223,12 +229,12 @@ def _launch_once(children: _Children, child: Path, mode: str, env: dict[str, str
         raise RuntimeError(f"the {mode} window did not paint and exit within "
                            f"{CHILD_TIMEOUT_S:g} s") from None
     children.end(proc)
-    stamps = {}
+    stamps = {"exit": float(proc.returncode)}
     for line in out.splitlines():
         word, _, value = line.partition(" ")
         with contextlib.suppress(ValueError):
             stamps[word] = (float(value) - start) * 1000
-    if proc.returncode != 0 or "painted" not in stamps:
+    if "painted" not in stamps:
         raise RuntimeError(f"the {mode} window exited with {proc.returncode} "
                            f"before painting: {out[-500:]!r}")
     return stamps
@@ -240,7 +246,7 @@ def _launch_rows(tmp: Path, quick: bool) -> list[Row]:
     folder.mkdir()
     child = folder / "child.py"
     child.write_text(CHILD)
-    env = _env(folder)
+    env = _env(folder, tmp)
     children = _Children()
     try:
         print(f"window: timing {runs} launches each of a bare window and the panel…",
@@ -256,18 +262,22 @@ def _launch_rows(tmp: Path, quick: bool) -> list[Row]:
     def timing(mode: str) -> Timing[dict[str, float]]:
         return Timing([s["painted"] for s in stamps[mode]], stamps[mode])
 
-    def split(mode: str) -> str:
+    def note(mode: str) -> str:
         imported = statistics.median(s["imported"] for s in stamps[mode])
-        built = statistics.median(s["built"] - s["imported"] for s in stamps[mode])
-        painted = statistics.median(s["painted"] - s["built"] for s in stamps[mode])
-        return f"imports {imported:.0f} + build {built:.0f} + to paint {painted:.0f} ms"
+        shown = statistics.median(s["shown"] - s["imported"] for s in stamps[mode])
+        painted = statistics.median(s["painted"] - s["shown"] for s in stamps[mode])
+        text = f"imports {imported:.0f} + to shown {shown:.0f} + to painted {painted:.0f} ms"
+        codes = sorted({int(s["exit"]) for s in stamps[mode]} - {0})
+        if codes:  # it painted, but did not exit cleanly afterwards
+            text += f"; exit code {'/'.join(map(str, codes))} after closing"
+        return text
 
     base, panel = timing("bare"), timing("panel")
     ratio = panel.median_ms / base.median_ms
     return [
-        _row("window: launch, bare QMainWindow (baseline)", base, None, note=split("bare")),
+        _row("window: launch, bare QMainWindow (baseline)", base, None, note=note("bare")),
         _row("window: launch to painted window", panel, base, f"≤ {LAUNCH_MAX_RATIO:g}×",
-             passed=ratio <= LAUNCH_MAX_RATIO, note=split("panel")),
+             passed=ratio <= LAUNCH_MAX_RATIO, note=note("panel")),
     ]
 
 
@@ -309,17 +319,19 @@ def _memory_rows(tmp: Path, quick: bool) -> list[Row]:
     base_name, gui_name = "bare window", "beat-panel gui"
     sizes: dict[str, list[float]] = {base_name: [], gui_name: []}
     children = _Children()
-    print(f"window: reading idle RSS of {runs} bare window(s) and `beat-panel gui`(s)…",
+    print(f"window: reading the idle RSS of a bare window and `beat-panel gui` ({runs}×)…",
           file=sys.stderr)
     try:
         for i in range(runs):
-            # Each gui gets fresh folders (a first start: it writes the demo project).
-            env = _env(folder / f"run-{i}")
-            procs = {
+            # Fresh folders each time: the gui's first start writes the demo project.
+            run_folder = folder / f"run-{i}"
+            run_folder.mkdir()
+            env = _env(run_folder, tmp)
+            procs = {  # side by side: RSS does not depend on timing
                 base_name: children.popen([sys.executable, str(child), "bare", "hold"],
-                                          env, folder),
+                                          env, run_folder),
                 gui_name: children.popen([sys.executable, "-m", "beat_panel", "gui"],
-                                         env, folder),
+                                         env, run_folder),
             }
             for name, rss in _settled_rss(procs).items():
                 sizes[name].append(rss)
@@ -332,23 +344,64 @@ def _memory_rows(tmp: Path, quick: bool) -> list[Row]:
         _row("window: idle RSS MiB, bare window (baseline)", base, None,
              note="MiB, not ms"),
         _row("window: idle RSS MiB, beat-panel gui", gui, base, f"≤ {RSS_MAX_MIB:g} MiB",
-             passed=gui.median_ms <= RSS_MAX_MIB, note="MiB, not ms; max "
-             f"{max(gui.times_ms):.1f}; +{gui.median_ms - base.median_ms:.1f} over bare"),
+             passed=gui.median_ms <= RSS_MAX_MIB,
+             note=f"MiB, not ms; {gui.median_ms - base.median_ms:+.1f} over bare"),
     ]
 
 
 # ---------------------------------------------------------------------------
-# In-process Qt
+# The worker: stalls and the editor, measured inside the window's own process
 # ---------------------------------------------------------------------------
 
 
-def _application() -> Any:
-    global _APP
-    from PySide6.QtWidgets import QApplication
+def _in_worker(part: str, tmp: Path, quick: bool) -> dict[str, Any]:
+    """Run `bench_window.py --worker PART` in a fresh process; return its JSON."""
+    folder = tmp / part
+    folder.mkdir()
+    log = folder / "worker.log"  # its stderr: progress, Qt's warnings, a traceback
+    children = _Children()
+    try:
+        with open(log, "w") as err:
+            proc = children.popen(
+                [sys.executable, str(Path(__file__).resolve()), "--worker", part,
+                 str(folder), "quick" if quick else "full"],
+                _env(folder, tmp), folder, stdout=subprocess.PIPE, stderr=err)
+            try:
+                out, _ = proc.communicate(timeout=WORKER_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                out = ""
+    finally:
+        children.close()  # and what it started (the fake beat), by pid
+        _stop_leftover_beat(folder)
+    if proc.returncode != 0 or not out.strip():
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"the {part} worker failed (exit {proc.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
-    if _APP is None:
-        _APP = QApplication.instance() or QApplication([sys.argv[0]])
-    return _APP
+
+def _stop_leftover_beat(folder: Path) -> None:
+    """If the stall worker died without stopping its fake beat, stop it by its pid."""
+    pidfile = folder / "beat.pid"
+    with contextlib.suppress(OSError, ValueError, psutil.Error):
+        pid = int(pidfile.read_text().strip())
+        if str(folder / "celery") in " ".join(psutil.Process(pid).cmdline()):
+            _stop_pid(pid)
+
+
+def _shield_singletons() -> None:
+    """Work around a reference-count bug of PySide6 6.12.0 on CPython 3.11 and older
+    (see the README): each void Qt method called from Python drops a reference to
+    None, and each `Signal.emit` from Python one to True, so the worker would abort
+    ('Fatal Python error: none_dealloc / bool_dealloc') after a few thousand calls.
+    Give the three singletons references that are never released; they are immortal
+    from 3.12 on (PEP 683) and need nothing there."""
+    if sys.version_info >= (3, 12):
+        return
+    import ctypes
+
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 30
 
 
 def _wait(done: Callable[[], bool], timeout: float = WAIT_TIMEOUT_S,
@@ -381,23 +434,13 @@ def _pump(seconds: float) -> None:
     _wait(lambda: time.perf_counter() >= until, timeout=seconds + WAIT_TIMEOUT_S)
 
 
-def _dispose(*widgets: Any) -> None:
-    """Close and delete widgets now (not at interpreter exit)."""
-    from PySide6.QtCore import QCoreApplication, QEvent
-
-    for widget in widgets:
-        widget.close()
-        widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-
-
 # ---------------------------------------------------------------------------
 # 3. The longest event-loop stall during a status refresh and a restart
 # ---------------------------------------------------------------------------
 
 
 class _Ticks:
-    """A 1 ms timer; `gaps` gives the longest gap between ticks over a span."""
+    """A 1 ms timer; `span` gives the longest gap between its ticks during an operation."""
 
     def __init__(self) -> None:
         from PySide6.QtCore import Qt, QTimer
@@ -410,7 +453,8 @@ class _Ticks:
 
     def span(self, trigger: Callable[[], None], done: Callable[[], bool],
              what: str) -> tuple[float, float]:
-        """(longest gap in ms, duration in ms) from `trigger()` until `done()`."""
+        """(longest gap in ms, duration in ms) from `trigger()` until `done()`; the
+        trigger's own time counts, as the start of the first gap."""
         _pump(0.02)  # let the timer settle into its rhythm
         self.stamps.clear()
         start = time.perf_counter()
@@ -422,7 +466,8 @@ class _Ticks:
         return longest * 1000, (end - start) * 1000
 
 
-def _stall_rows(tmp: Path, quick: bool) -> list[Row]:
+def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
+    """In the worker: idle / status refresh / restart rounds with a 1 ms timer running."""
     from beat_panel import control
     from beat_panel.config import BeatConfig, Config
     from beat_panel.ui.dialogs import Dialogs, Prompt
@@ -435,21 +480,22 @@ def _stall_rows(tmp: Path, quick: bool) -> list[Row]:
             return "ok"
 
     rounds = 4 if quick else 12
-    folder = tmp / "stall"
-    folder.mkdir()
     fake = folder / "celery"
     fake.write_text(f"#!{sys.executable}\n{FAKE_CELERY}")
     fake.chmod(0o755)
     config = Config(beat=BeatConfig(app="benchapp", workdir=folder, command=(str(fake),),
                                     pidfile=folder / "beat.pid", logfile=folder / "beat.log",
                                     start_settle=0.5, stop_timeout=5), path=None)
-    _application()
     window = MainWindow(config, dialogs=Answered(), refresh_seconds=3600)
     ticks = _Ticks()
-    stalls: dict[str, list[float]] = {"idle": [], "refresh": [], "restart": []}
-    durations: dict[str, list[float]] = {"idle": [], "refresh": [], "restart": []}
-    refresh_ok: list[bool] = []
-    restart_ok: list[bool] = []
+    out: dict[str, Any] = {key: {"stall": [], "took": [], "ok": []}
+                           for key in ("idle", "refresh", "restart")}
+
+    def record(key: str, stall_took: tuple[float, float], ok: bool = True) -> None:
+        out[key]["stall"].append(stall_took[0])
+        out[key]["took"].append(stall_took[1])
+        out[key]["ok"].append(ok)
+
     try:
         window.resize(1100, 680)
         window.show()
@@ -463,36 +509,28 @@ def _stall_rows(tmp: Path, quick: bool) -> list[Row]:
         _wait(lambda: bool(window.status and window.status.running)
               and not window.runner.busy, what="the window to see the fake beat")
         ticks.timer.start()
-        print(f"window: {rounds} rounds of idle / status refresh / restart with a 1 ms "
-              "timer…", file=sys.stderr)
         for _ in range(rounds):
             statuses: list[Any] = []
             window.status_changed.connect(statuses.append)
-            stall, took = ticks.span(window.refresh,
-                                     lambda s=statuses: bool(s) and not window.runner.busy,
-                                     "a status refresh")
+            stall = ticks.span(window.refresh,
+                               lambda s=statuses: bool(s) and not window.runner.busy,
+                               "a status refresh")
             window.status_changed.disconnect(statuses.append)
-            stalls["refresh"].append(stall)
-            durations["refresh"].append(took)
-            refresh_ok.append(len(statuses[0].pids) == 1)
+            record("refresh", stall, len(statuses[0].pids) == 1)
 
             results: list[Any] = []
             window.action_finished.connect(results.append)
-            stall, took = ticks.span(lambda: window.run_action("restart"),
-                                     lambda r=results: bool(r) and not window.runner.busy,
-                                     "a restart")
+            stall = ticks.span(lambda: window.run_action("restart"),
+                               lambda r=results: bool(r) and not window.runner.busy,
+                               "a restart")
             window.action_finished.disconnect(results.append)
-            stalls["restart"].append(stall)
-            durations["restart"].append(took)
-            restart_ok.append(results[0].success and window.status is not None
-                              and len(window.status.pids) == 1)
+            record("restart", stall, results[0].success and window.status is not None
+                   and len(window.status.pids) == 1)
 
-            # Idle for as long as the restart took: the baseline.
-            until = time.perf_counter() + took / 1000
-            stall, took = ticks.span(lambda: None, lambda u=until: time.perf_counter() >= u,
-                                     "idle time")
-            stalls["idle"].append(stall)
-            durations["idle"].append(took)
+            # The baseline: idle for as long as that restart took.
+            until = time.perf_counter() + stall[1] / 1000
+            record("idle", ticks.span(lambda: None, lambda u=until: time.perf_counter() >= u,
+                                      "idle time"))
     finally:
         ticks.timer.stop()
         window.timer.stop()
@@ -500,21 +538,28 @@ def _stall_rows(tmp: Path, quick: bool) -> list[Row]:
         window.runner.wait()
         for pid in control.status(config).pids:  # the beat started or restarted here
             _stop_pid(pid)
-        _dispose(window)
+        window.close()
+    return out
+
+
+def _stall_rows(tmp: Path, quick: bool) -> list[Row]:
+    print(f"window: idle / status refresh / restart, {4 if quick else 12} rounds with a "
+          "1 ms timer…", file=sys.stderr)
+    out = _in_worker("stall", tmp, quick)
 
     def timing(key: str) -> Timing[float]:
-        return Timing(stalls[key], durations[key])
+        return Timing(out[key]["stall"], out[key]["took"])
 
     def took(key: str) -> str:
-        return f"op {statistics.median(durations[key]):.0f} ms"
+        return f"op {statistics.median(out[key]['took']):.0f} ms"
 
     base = timing("idle")
     rows = [_row("window: stall, idle (baseline)", base, None,
                  note=f"idle as long as each restart; {took('idle')}")]
-    for key, name, ok in (("refresh", "window: stall, status refresh", refresh_ok),
-                          ("restart", "window: stall, restart", restart_ok)):
+    for key, name in (("refresh", "window: stall, status refresh"),
+                      ("restart", "window: stall, restart")):
         t = timing(key)
-        exact = all(ok)
+        exact = all(out[key]["ok"])
         rows.append(_row(name, t, base, f"p95 ≤ {STALL_MAX_MS:g} ms",
                          passed=t.p95_ms <= STALL_MAX_MS and exact, exact=exact,
                          note=f"{took(key)}; max {max(t.times_ms):.1f} ms"))
@@ -527,8 +572,8 @@ def _stall_rows(tmp: Path, quick: bool) -> list[Row]:
 
 
 class _Painted:
-    """Watches widgets for Paint events; `frame` is the time (perf_counter) at which
-    the frame holding the latest paint was done (a zero timer runs after the sync)."""
+    """Counts Paint events of some widgets; `frame` is when (perf_counter) the frame
+    holding the latest paint was done (a zero timer runs after the whole sync)."""
 
     def __init__(self, *widgets: Any) -> None:
         from PySide6.QtCore import QEvent, QObject, QTimer
@@ -541,7 +586,7 @@ class _Painted:
                     watcher.paints[obj] = watcher.paints.get(obj, 0) + 1
                     if not watcher.pending:
                         watcher.pending = True
-                        QTimer.singleShot(0, watcher._done)
+                        QTimer.singleShot(0, watcher.done)
                 return False
 
         self.paints: dict[Any, int] = {}
@@ -551,7 +596,7 @@ class _Painted:
         for widget in widgets:
             widget.installEventFilter(self.filter)
 
-    def _done(self) -> None:
+    def done(self) -> None:
         self.pending = False
         self.frame = time.perf_counter()
 
@@ -570,7 +615,9 @@ def _keystrokes() -> list[str]:
     return texts
 
 
-def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
+def _editor_times(folder: Path, quick: bool) -> dict[str, Any]:
+    """In the worker: open the 10k file in a ScheduleEditor and fill a QStandardItemModel
+    (interleaved), then type into the search field; and the plain Python filter."""
     from bench_schedule import _big_document
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QStandardItem, QStandardItemModel
@@ -584,7 +631,6 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
     from beat_panel.ui.schedule_table import COLUMNS
 
     open_runs, filter_rounds = (3, 2) if quick else (10, 5)
-    folder = tmp / "editor"
     path = folder / "schedule.json"
     doc = _big_document(BIG_ENTRIES)
     ScheduleStore(path).save(doc, base_sha=None)
@@ -592,7 +638,6 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
                                     pidfile=None, logfile=None),
                     path=None, schedule_file=path)
 
-    _application()
     runner = JobRunner()
     editor = ScheduleEditor(config, runner, Dialogs())
     editor.resize(1100, 600)
@@ -605,9 +650,10 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
     enabled = [e.enabled for e in doc.entries]
     names = [e.name for e in doc.entries]
     haystacks = [f"{e.name}\n{e.task}\n{e.description}".lower() for e in doc.entries]
+    del doc
     models: list[Any] = []
-    opened: list[int] = []
-    filtered: list[bool] = []
+    out: dict[str, Any] = {"open": [], "fill": [], "type": [], "plain": [], "texts": [],
+                           "rows_opened": [], "filtered_ok": []}
 
     def open_editor() -> float:
         landed: list[int] = []  # the viewport's paint count when the load landed
@@ -624,7 +670,7 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
         editor.reload()
         _wait(shown, what="the editor to load and paint")
         editor.load_finished.disconnect(mark)
-        opened.append(editor.proxy.rowCount())
+        out["rows_opened"].append(editor.proxy.rowCount())
         return (painted.frame - start) * 1000
 
     def fill_baseline() -> float:
@@ -643,15 +689,15 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
         models[:] = [model]  # the previous one is freed now, outside the timing
         return (painted.frame - start) * 1000
 
-    def type_text(text: str) -> float:
+    def type_text(text: str) -> tuple[float, bool]:
         before = painted.count(search)
         start = time.perf_counter()
         search.setText(text)
         _wait(lambda: painted.count(search) > before and not painted.pending,
               what="the search field to repaint")
-        expected = sum(text.strip().lower() in h for h in haystacks) if text else BIG_ENTRIES
-        filtered.append(editor.proxy.rowCount() == expected)
-        return (painted.frame - start) * 1000
+        needle = text.strip().lower()
+        expected = sum(needle in h for h in haystacks) if needle else BIG_ENTRIES
+        return (painted.frame - start) * 1000, editor.proxy.rowCount() == expected
 
     def plain_filter(text: str) -> float:
         start = time.perf_counter_ns()
@@ -660,41 +706,41 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
         del kept
         return (time.perf_counter_ns() - start) / 1e6
 
-    times: dict[str, list[float]] = {"open": [], "fill": [], "type": [], "plain": []}
     try:
         editor.show()
         view.show()
         _wait(lambda: painted.count(viewport) > 0 and painted.count(view.viewport()) > 0,
               what="the first paint")
-        print(f"window: opening {BIG_ENTRIES:,} entries {open_runs}× in the editor and in "
-              "a QStandardItemModel…", file=sys.stderr)
-        open_editor()  # warm-up
+        open_editor()  # warm-ups
         fill_baseline()
         for case in _rounds(["open", "fill"], open_runs):
-            times[case].append(open_editor() if case == "open" else fill_baseline())
+            out[case].append(open_editor() if case == "open" else fill_baseline())
         texts = _keystrokes()
-        print(f"window: typing {len(texts)} keystrokes {filter_rounds}× in the search "
-              "field…", file=sys.stderr)
         for text in texts:  # warm-up
             type_text(text)
-        filtered.clear()
         for _ in range(filter_rounds):
             for text in texts:
-                times["type"].append(type_text(text))
-                times["plain"].append(plain_filter(text))
+                took, ok = type_text(text)
+                out["type"].append(took)
+                out["filtered_ok"].append(ok)
+                out["texts"].append(text)
+                out["plain"].append(plain_filter(text))
     finally:
         runner.wait()
-        _dispose(editor, view)
-        models.clear()
+        editor.close()
+        view.close()
+    return out
 
-    def timing(key: str) -> Timing[None]:
-        return Timing(times[key], [])
 
-    fill, opening = timing("fill"), timing("open")
-    plain, typing = timing("plain"), timing("type")
-    open_exact = opened == [BIG_ENTRIES] * (open_runs + 1)
-    filter_exact = len(filtered) == len(typing.times_ms) and all(filtered)
-    slowest = max(zip(times["type"], _keystrokes() * filter_rounds, strict=True))
+def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
+    print(f"window: {BIG_ENTRIES:,} entries: opening the editor vs a QStandardItemModel, "
+          "then typing in its search field…", file=sys.stderr)
+    out = _in_worker("editor", tmp, quick)
+    fill, opening = Timing(out["fill"], []), Timing(out["open"], [])
+    plain, typing = Timing(out["plain"], []), Timing(out["type"], [])
+    open_exact = set(out["rows_opened"]) == {BIG_ENTRIES}
+    filter_exact = bool(out["filtered_ok"]) and all(out["filtered_ok"])
+    slowest, text = max(zip(out["type"], out["texts"], strict=True))
     return [
         _row("editor: fill QStandardItemModel 10k (baseline)", fill, None,
              note="fill + setModel + paint"),
@@ -702,20 +748,36 @@ def _editor_rows(tmp: Path, quick: bool) -> list[Row]:
              passed=opening.median_ms <= OPEN_MAX_MS and open_exact, exact=open_exact,
              note="reload() to painted"),
         _row("editor: plain substring filter 10k (baseline)", plain, None,
-             note="Python list comprehension over names"),
+             note="list comprehension over the names"),
         _row("editor: filter, per keystroke", typing, plain, f"p95 ≤ {FILTER_MAX_MS:g} ms",
              passed=typing.p95_ms <= FILTER_MAX_MS and filter_exact, exact=filter_exact,
-             note=f"setText to painted; max {slowest[0]:.1f} ms at {slowest[1]!r}"),
+             note=f"setText to painted; max {slowest:.1f} ms at {text!r}"),
     ]
 
 
 def run(quick: bool) -> list[Row]:
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bp-bench-")))
-        # The in-process parts never see the user's own folders or a real display.
-        stack.enter_context(environ(QT_QPA_PLATFORM="offscreen",
-                                    **{name: str(tmp / name.lower()) for name in XDG}))
-        # A SIGTERM to the runner unwinds through every `finally` here (run.py turns it
-        # into SystemExit), so the processes started here are ended by their pids.
+    with tempfile.TemporaryDirectory(prefix="bp-bench-") as name:
+        tmp = Path(name)
         return [*_launch_rows(tmp, quick), *_memory_rows(tmp, quick),
                 *_stall_rows(tmp, quick), *_editor_rows(tmp, quick)]
+
+
+def _worker(argv: list[str]) -> int:
+    """`--worker stall|editor FOLDER full|quick`: print that part's timings as JSON."""
+    part, folder, quick = argv[0], Path(argv[1]), argv[2] == "quick"
+    # A SIGTERM unwinds through the `finally`s, so the fake beat is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    _shield_singletons()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([sys.argv[0]])
+    measure = {"stall": _stall_times, "editor": _editor_times}[part]
+    print(json.dumps(measure(folder, quick)), flush=True)
+    del app
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        sys.exit(_worker(sys.argv[2:]))
+    sys.exit("run this through bench/run.py")

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from PySide6.QtGui import QColor
@@ -202,24 +203,35 @@ GRAB = textwrap.dedent("""
 """)
 
 
+def _start_x_server(procs) -> tuple[subprocess.Popen, dict]:
+    """An Xvfb on a free display that accepts connections; a server that does not
+    answer within a few seconds is replaced by one on the next display."""
+    for number in range(90, 130):
+        if os.path.exists(f"/tmp/.X{number}-lock"):
+            continue
+        env = dict(os.environ, DISPLAY=f":{number}")
+        env.pop("QT_QPA_PLATFORM", None)
+        server = procs.popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24",
+                              "-nolisten", "tcp"])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and server.poll() is None:
+            if subprocess.run(["xwininfo", "-root"], env=env, capture_output=True)\
+                    .returncode == 0:
+                return server, env
+            time.sleep(0.1)
+        server.terminate()
+        server.wait(timeout=10)
+    pytest.fail("no X server could be started on displays :90 to :129")
+
+
 @pytest.fixture
 def x11_tray(procs, tmp_path):
-    """Xvfb with trayer as the tray host; yields the DISPLAY value."""
+    """Xvfb with trayer as the tray host; yields the environment to run clients in."""
     for tool in ("Xvfb", "trayer", "xwininfo"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: `bash packaging/setup.sh test` installs it")
-    read, write = os.pipe()
-    server = procs.popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "800x600x24",
-                          "-nolisten", "tcp"], pass_fds=(write,))
-    os.close(write)
-    number = os.read(read, 16).decode().strip()
-    os.close(read)
-    display = f":{number}"
-    env = dict(os.environ, DISPLAY=display)
-    env.pop("QT_QPA_PLATFORM", None)
+    server, env = _start_x_server(procs)
     log = tmp_path / "trayer.log"
-    wait_until(lambda: subprocess.run(["xwininfo", "-root"], env=env, capture_output=True)
-               .returncode == 0, what="the X server to accept connections")
     with open(log, "wb") as out:
         host = procs.popen(["trayer", "--edge", "top", "--align", "right", "--widthtype",
                             "pixel", "--width", "120", "--heighttype", "pixel", "--height",
@@ -233,7 +245,6 @@ def x11_tray(procs, tmp_path):
         return '("panel" "trayer")' in tree
 
     wait_until(tray_host_up, what="trayer's panel")
-    assert server.poll() is None
     yield env
     # End the X server gracefully so it removes its lock and socket for the next one.
     for proc in (host, server):
