@@ -52,8 +52,8 @@ def test_bad_crontab_fields_are_marked_and_block_save(dialog, expression, field)
 def test_crontab_page_describes_it_and_shows_the_next_five_runs(dialog):
     use_crontab(dialog, "*/5 9-17 * * mon-fri")
     assert "every 5 minutes" in dialog.words.text().lower()
-    assert dialog.preview.text().startswith("Next runs (local time): ")
-    assert dialog.preview.text().count(",") == 4
+    lines = dialog.preview.text().splitlines()
+    assert lines[0] == "Next runs (local time):" and len(lines) == 6
 
 
 @pytest.mark.parametrize(("field", "text", "message"), [

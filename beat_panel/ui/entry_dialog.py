@@ -328,7 +328,7 @@ class EntryDialog(QDialog):
             self.preview.setText("No upcoming run.")
             return
         lines = [r.astimezone().strftime("%a %Y-%m-%d %H:%M:%S") for r in runs]
-        self.preview.setText("Next runs (local time): " + ", ".join(lines))
+        self.preview.setText("Next runs (local time):\n  " + "\n  ".join(lines))
 
     def _accept(self) -> None:
         if self.validate():
