@@ -21,7 +21,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # Qt's xcb platform and the libraries PySide6 wheels load at run time.
 run_packages=(python3-venv libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0
     libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
-    libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0)
+    libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core)
 # A virtual X server, a tray host, Redis, and the tools the tests drive.
 test_packages=(xvfb x11-utils trayer redis-server procps util-linux shellcheck)
 
