@@ -14,7 +14,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -401,7 +401,14 @@ def _action_in_flight(config: Config) -> str | None:
         os.close(fd)
 
 
-def _recorded(config: Config, result: ActionResult) -> ActionResult:
+def _exclusive(config: Config, action: str,
+               body: Callable[[], ActionResult]) -> ActionResult:
+    """Run one action under the project's lock, and record how it went."""
+    try:
+        with action_lock(config, action):
+            result = body()
+    except Busy as exc:
+        return ActionResult(action, False, str(exc))
     history.record(config.project_id, result.action, result.success, result.message)
     return result
 
@@ -471,11 +478,7 @@ def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
 
 def start(config: Config, force: bool = False) -> ActionResult:
     """Start beat with the configured command, unless a beat already runs."""
-    try:
-        with action_lock(config, "start"):
-            return _recorded(config, _start(config, force))
-    except Busy as exc:
-        return ActionResult("start", False, str(exc))
+    return _exclusive(config, "start", lambda: _start(config, force))
 
 
 def _start(config: Config, force: bool) -> ActionResult:
@@ -667,24 +670,28 @@ def _wait_for_new_beat(config: Config, old: list[BeatProcess]) -> list[BeatProce
 
 def stop(config: Config) -> ActionResult:
     """Stop this project's beat: through its manager, else SIGTERM then SIGKILL."""
-    try:
-        with action_lock(config, "stop"):
-            return _recorded(config, _stop(config))
-    except Busy as exc:
-        return ActionResult("stop", False, str(exc))
+    return _exclusive(config, "stop", lambda: _stop(config))
+
+
+def _standalone_beats(config: Config, action: str) -> tuple[list[BeatProcess],
+                                                            ActionResult | None]:
+    """The beats to signal ourselves, or the result when there are none: not running,
+    only embedded in a worker, or under a manager (which then did the action)."""
+    beats = status(config).processes
+    if not beats:
+        return [], _not_running(action, config)
+    standalone = [b for b in beats if not b.embedded]
+    if not standalone:
+        return [], _embedded_only(action, beats)
+    managers = _distinct_managers(standalone)
+    if managers:
+        return [], _via_manager(action, managers[0], standalone, config)
+    return standalone, None
 
 
 def _stop(config: Config) -> ActionResult:
-    beats = status(config).processes
-    if not beats:
-        return _not_running("stop", config)
-    standalone = [b for b in beats if not b.embedded]
-    if not standalone:
-        return _embedded_only("stop", beats)
-    managers = _distinct_managers(standalone)
-    if managers:
-        return _via_manager("stop", managers[0], standalone, config)
-    return _stop_beats(standalone, config, "stop")
+    standalone, done = _standalone_beats(config, "stop")
+    return done or _stop_beats(standalone, config, "stop")
 
 
 # ---------------------------------------------------------------------------
@@ -694,23 +701,13 @@ def _stop(config: Config) -> ActionResult:
 
 def restart(config: Config) -> ActionResult:
     """Stop beat, confirm it is gone, start it the same way, confirm it is up."""
-    try:
-        with action_lock(config, "restart"):
-            return _recorded(config, _restart(config))
-    except Busy as exc:
-        return ActionResult("restart", False, str(exc))
+    return _exclusive(config, "restart", lambda: _restart(config))
 
 
 def _restart(config: Config) -> ActionResult:
-    beats = status(config).processes
-    if not beats:
-        return _not_running("restart", config)
-    standalone = [b for b in beats if not b.embedded]
-    if not standalone:
-        return _embedded_only("restart", beats)
-    managers = _distinct_managers(standalone)
-    if managers:
-        return _via_manager("restart", managers[0], standalone, config)
+    standalone, done = _standalone_beats(config, "restart")
+    if done is not None:
+        return done
     spec = configured_launch(config) or launch_from_process(standalone[0], config)
     stopped = _stop_beats(standalone, config, "restart")
     if not stopped.success:

@@ -141,8 +141,12 @@ class ScheduleStore:
         """The revision of the file on disk. A version this store loaded was checked
         then; any other is checked in full, so a damaged file is never overwritten."""
         if checked:
-            revision = json.loads(data).get("revision", 0)
-            return revision if isinstance(revision, int) else 0
+            try:
+                revision = json.loads(data).get("revision", 0)
+            except (ValueError, AttributeError):
+                pass  # not what this store loaded after all: check it in full below
+            else:
+                return revision if isinstance(revision, int) else 0
         return schedule.loads(data.decode("utf-8"), str(self.path)).revision
 
     def _remove_orphaned_temp_files(self) -> None:
