@@ -98,15 +98,12 @@ def send(app_name: str, task: str, args: str, kwargs: str, options: str) -> dict
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 7 and argv[2] == "--send":
-        action = lambda: send(argv[1], *argv[3:])  # noqa: E731
-    elif len(argv) == 2:
-        action = lambda: describe(argv[1])  # noqa: E731
-    else:
+    sending = len(argv) == 7 and argv[2] == "--send"
+    if not sending and len(argv) != 2:
         print("usage: introspect.py APP [--send TASK ARGS KWARGS OPTIONS]", file=sys.stderr)
         return 2
     try:
-        result = action()
+        result = send(argv[1], *argv[3:]) if sending else describe(argv[1])
     except Exception as exc:  # report any failure of user code as data
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 1
