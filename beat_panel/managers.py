@@ -6,12 +6,9 @@ copy beside it (the manager would restart the old one and two beats would run).
 
 from __future__ import annotations
 
-import http.client
 import os
 import shlex
-import socket
 import subprocess
-import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,36 +148,6 @@ def _systemctl(manager: Manager, action: str, timeout: float) -> ManagerOutcome:
     return ManagerOutcome(False, denied, f"`{' '.join(argv)}` failed: {err or done.returncode}")
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
-
-
-class _UnixTransport(xmlrpc.client.Transport):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__()
-        self.socket_path = socket_path
-        self.timeout = timeout
-
-    def make_connection(self, host: object) -> http.client.HTTPConnection:
-        return _UnixHTTPConnection(self.socket_path, self.timeout)
-
-
-def supervisor_proxy(server_url: str, timeout: float = 30.0) -> xmlrpc.client.ServerProxy:
-    """An XML-RPC proxy for a supervisord URL (`unix:///path.sock` or `http://host:port`)."""
-    if server_url.startswith("unix://"):
-        transport = _UnixTransport(server_url[len("unix://") :], timeout)
-        return xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=transport)
-    return xmlrpc.client.ServerProxy(server_url.rstrip("/") + "/RPC2")
-
-
 def _supervisor(manager: Manager, action: str, timeout: float) -> ManagerOutcome:
     if not manager.name or not manager.server_url:
         return ManagerOutcome(
@@ -188,6 +155,10 @@ def _supervisor(manager: Manager, action: str, timeout: float) -> ManagerOutcome
             "Beat runs under supervisord as another user, so Beat Panel cannot ask "
             "supervisord for it.",
         )
+    import xmlrpc.client  # only here: it is slow to import and rarely needed
+
+    from beat_panel.supervisor_rpc import supervisor_proxy
+
     proxy = supervisor_proxy(manager.server_url, timeout)
     try:
         if action in ("stop", "restart"):

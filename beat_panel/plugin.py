@@ -187,6 +187,10 @@ class PanelScheduler(Scheduler):
         for name, entry in built.items():
             self.schedule[name] = entry
             self._fingerprints[name] = wanted[name].fingerprint()
+            run = self._runs.setdefault(name, {})
+            if not run.get("last_run_at"):
+                # Never ran: its timing counts from now, which the panel needs to know.
+                run["since"] = entry.last_run_at.isoformat()
         self._models = {e.name: e for e in document.entries}
         self._heap = None  # rebuild the timing heap from the new entries
 

@@ -14,18 +14,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from celery import Celery
-from celery.schedules import BaseSchedule, crontab, schedule, solar
+if TYPE_CHECKING:
+    from celery import Celery
+    from celery.schedules import BaseSchedule
+
+# celery is imported where it is used, not here: the window imports this module at start
+# and celery.schedules alone costs some 70 ms there.
 
 _LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 FORMAT_NAME = "beat-panel-schedule"
 FORMAT_VERSION = 1
 PERIODS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-SOLAR_EVENTS = tuple(sorted(solar._all_events))
+SOLAR_EVENTS = ("dawn_astronomical", "dawn_civil", "dawn_nautical", "dusk_astronomical",
+                "dusk_civil", "dusk_nautical", "solar_noon", "sunrise", "sunset")  # celery's
 MAX_PRIORITY = 255
 MIN_INTERVAL = 0.1  # seconds; shorter would have beat send without pause
 MAX_INTERVAL = 100 * 365 * 86400.0
@@ -70,6 +75,8 @@ class Interval:
         return f"every {unit}" if every == 1 else f"every {every} {unit}"
 
     def celery(self, app: Celery | None = None, nowfun: Any = None) -> BaseSchedule:
+        from celery.schedules import schedule
+
         return schedule(timedelta(seconds=self.seconds), app=app, nowfun=nowfun)
 
 
@@ -115,6 +122,8 @@ class Crontab:
         return text[0].lower() + text[1:] if text else self.expression
 
     def celery(self, app: Celery | None = None, nowfun: Any = None) -> BaseSchedule:
+        from celery.schedules import crontab
+
         return crontab(**{f: getattr(self, f) for f in CRON_FIELDS}, app=app, nowfun=nowfun)
 
 
@@ -134,35 +143,9 @@ class Solar:
                 f"({self.latitude:.4g}, {self.longitude:.4g})")
 
     def celery(self, app: Celery | None = None, nowfun: Any = None) -> BaseSchedule:
+        from celery.schedules import solar
+
         return solar(self.event, self.latitude, self.longitude, app=app, nowfun=nowfun)
-
-
-class clocked(BaseSchedule):  # lower case like celery's own schedule classes
-    """Due once, at one date-time; never again after it ran."""
-
-    def __init__(self, at: datetime, nowfun: Any = None, app: Celery | None = None) -> None:
-        super().__init__(nowfun=nowfun, app=app)
-        self.at = at
-
-    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
-        return self.at - self.now()
-
-    def is_due(self, last_run_at: datetime) -> tuple[bool, float]:
-        if last_run_at is not None and last_run_at >= self.at:
-            return False, 3600.0  # already ran: check again in an hour (never due)
-        remaining = (self.at - self.now()).total_seconds()
-        if remaining <= 0:
-            return True, 3600.0
-        return False, remaining
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, clocked) and other.at == self.at
-
-    def __hash__(self) -> int:
-        return hash(self.at)
-
-    def __repr__(self) -> str:
-        return f"<clocked: {self.at.isoformat()}>"
 
 
 @dataclass(frozen=True)
@@ -177,6 +160,8 @@ class Clocked:
         return f"once at {self.at.strftime('%Y-%m-%d %H:%M %Z').strip()}"
 
     def celery(self, app: Celery | None = None, nowfun: Any = None) -> BaseSchedule:
+        from beat_panel.clocked import clocked
+
         return clocked(self.at, app=app, nowfun=nowfun)
 
 
@@ -350,6 +335,8 @@ _CRON_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError)
 def _crontab_problems(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """Celery's verdict on a crontab, cached: schedules repeat the same few expressions.
     One check of the whole crontab; only when it fails, field by field to say which."""
+    from celery.schedules import crontab
+
     values = dict(zip(CRON_FIELDS, fields, strict=True))
     try:
         crontab(**values)
@@ -581,6 +568,8 @@ def state_path(schedule_path: Path) -> Path:
 @lru_cache(maxsize=16)
 def _preview_app(tz_name: str) -> Celery:
     """A Celery app that is never current, used only for its time zone."""
+    from celery import Celery
+
     app = Celery("beat-panel-preview", set_as_current=False)
     app.conf.timezone = tz_name
     app.conf.enable_utc = True

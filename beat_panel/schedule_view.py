@@ -40,7 +40,9 @@ def build_views(document: schedule.Document, state: BeatState | None,
         count = state.run_count(entry.name) if state else 0
         upcoming = None
         if entry.enabled and not (entry.one_off and count > 0):
-            runs = schedule.next_runs(entry.schedule, now, 1, last_run_at=last, tz_name=tz_name)
+            basis = state.timing_basis(entry.name) if state else None
+            runs = schedule.next_runs(entry.schedule, now, 1, last_run_at=basis,
+                                      tz_name=tz_name)
             upcoming = runs[0] if runs else None
         views.append(EntryView(entry, entry.schedule.describe(), upcoming, last, count))
     return views

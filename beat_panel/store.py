@@ -215,6 +215,16 @@ class BeatState:
         except ValueError:
             return None
 
+    def timing_basis(self, name: str) -> datetime | None:
+        """What beat counts the entry's next run from: its last run, or when beat
+        installed it if it never ran."""
+        run = self.runs.get(name, {})
+        raw = run.get("last_run_at") or run.get("since")
+        try:
+            return datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
     def run_count(self, name: str) -> int:
         return int(self.runs.get(name, {}).get("total_run_count", 0) or 0)
 

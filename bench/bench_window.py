@@ -358,7 +358,7 @@ def _in_worker(part: str, tmp: Path, quick: bool) -> dict[str, Any]:
     """Run `bench_window.py --worker PART` in a fresh process; return its JSON."""
     folder = tmp / part
     folder.mkdir()
-    log = folder / "worker.log"  # its stderr: progress, Qt's warnings, a traceback
+    log = folder / "worker.log"  # its stderr: Qt's warnings, or a traceback
     children = _Children()
     try:
         with open(log, "w") as err:

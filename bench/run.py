@@ -24,9 +24,13 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = ("benchmark", "median ms", "p95 ms", "runs", "vs baseline", "target", "result")
 
 
-def benchmarks() -> list[Callable[[bool], list[Row]]]:
-    """The `run` function of every bench_*.py next to this file, by name."""
-    return [importlib.import_module(f.stem).run for f in sorted(HERE.glob("bench_*.py"))]
+def benchmarks(only: list[str] | None = None) -> list[Callable[[bool], list[Row]]]:
+    """The `run` function of every bench_*.py next to this file (or of those named in
+    `only`, e.g. ["status", "window"]), by name."""
+    files = sorted(HERE.glob("bench_*.py"))
+    if only:
+        files = [f for f in files if f.stem.removeprefix("bench_") in only]
+    return [importlib.import_module(f.stem).run for f in files]
 
 
 def _ratio(ratio: float | None) -> str:
@@ -67,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--json", action="store_true", help="write the rows as JSON")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="run only these benchmarks (status, schedule, tray, window)")
     args = parser.parse_args(argv)
     # A SIGTERM unwinds like Ctrl-C, so every benchmark's cleanup still runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    rows = [row for run in benchmarks() for row in run(args.quick)]
+    rows = [row for run in benchmarks(args.only) for row in run(args.quick)]
     if args.json:
         json.dump({"quick": args.quick, "rows": [dataclasses.asdict(r) for r in rows]},
                   sys.stdout, indent=2, ensure_ascii=False)

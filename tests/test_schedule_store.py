@@ -271,3 +271,9 @@ def test_description_of_a_crontab_reads_like_a_sentence():
         "every 5 minutes, between 09:00 AM and 05:59 PM")
     assert schedule.Interval(1, "hours").describe() == "every hour"
     assert schedule.Interval(90).describe() == "every 90 seconds"
+
+
+def test_the_panels_list_of_solar_events_is_celerys():
+    from celery.schedules import solar
+
+    assert tuple(sorted(solar._all_events)) == schedule.SOLAR_EVENTS

@@ -1,32 +1,42 @@
-"""Run blocking core calls off the GUI thread and get their results back as signals."""
+"""Run blocking core calls off the GUI thread and get their results back on it.
+
+One dispatcher object per runner carries every job's result back as a queued signal,
+keyed by job number, so a long-running window creates no Qt object per job (a window
+runs thousands of jobs a day: status checks, log polls).
+"""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+Done = Callable[[Any], None]
+Failed = Callable[[Exception], None]
 
-class _Signals(QObject):
-    done = Signal(object)
-    failed = Signal(object)  # the exception
+
+class _Dispatcher(QObject):
+    finished = Signal(int, bool, object)  # job number, succeeded, result or exception
 
 
 class _Job(QRunnable):
-    def __init__(self, fn: Callable[..., Any], args: tuple, signals: _Signals) -> None:
+    def __init__(self, number: int, fn: Callable[..., Any], args: tuple,
+                 dispatcher: _Dispatcher) -> None:
         super().__init__()
+        self.number = number
         self.fn = fn
         self.args = args
-        self.signals = signals
+        self.dispatcher = dispatcher
 
     def run(self) -> None:
         try:
             result = self.fn(*self.args)
         except Exception as exc:  # reported to the GUI, never lost in a thread
-            self.signals.failed.emit(exc)
+            self.dispatcher.finished.emit(self.number, False, exc)
         else:
-            self.signals.done.emit(result)
+            self.dispatcher.finished.emit(self.number, True, result)
 
 
 class JobRunner(QObject):
@@ -36,28 +46,27 @@ class JobRunner(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
-        self._pending: set[_Signals] = set()
+        self._numbers = itertools.count()
+        self._callbacks: dict[int, tuple[Done | None, Failed | None]] = {}
+        self._dispatcher = _Dispatcher(self)
+        self._dispatcher.finished.connect(self._finished)
 
-    def submit(self, fn: Callable[..., Any], *args: Any,
-               on_done: Callable[[Any], None] | None = None,
-               on_error: Callable[[Exception], None] | None = None) -> None:
-        signals = _Signals()
-        self._pending.add(signals)
+    def submit(self, fn: Callable[..., Any], *args: Any, on_done: Done | None = None,
+               on_error: Failed | None = None) -> None:
+        number = next(self._numbers)
+        self._callbacks[number] = (on_done, on_error)
+        self.pool.start(_Job(number, fn, args, self._dispatcher))
 
-        def finish() -> None:
-            self._pending.discard(signals)
-
-        if on_done is not None:
-            signals.done.connect(on_done)
-        if on_error is not None:
-            signals.failed.connect(on_error)
-        signals.done.connect(finish)
-        signals.failed.connect(finish)
-        self.pool.start(_Job(fn, args, signals))
+    def _finished(self, number: int, succeeded: bool, value: object) -> None:
+        on_done, on_error = self._callbacks.pop(number, (None, None))
+        if succeeded and on_done is not None:
+            on_done(value)
+        elif not succeeded and on_error is not None:
+            on_error(value)  # type: ignore[arg-type]
 
     @property
     def busy(self) -> bool:
-        return bool(self._pending)
+        return bool(self._callbacks)
 
     def wait(self, msecs: int = 30000) -> bool:
         """Wait for every job (used at shutdown and by tests)."""

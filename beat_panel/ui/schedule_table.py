@@ -126,10 +126,10 @@ class EntryTableModel(QAbstractTableModel):
         if column == NEXT:
             if not entry.enabled:
                 return "— (off)"
-            last = state.last_run(entry.name) if state else None
             if entry.one_off and state and state.run_count(entry.name):
                 return "— (done)"
-            runs = schedule.next_runs(entry.schedule, self.now, 1, last_run_at=last,
+            basis = state.timing_basis(entry.name) if state else None
+            runs = schedule.next_runs(entry.schedule, self.now, 1, last_run_at=basis,
                                       tz_name=self.tz_name)
             return local_text(runs[0] if runs else None, self.now)
         return None

@@ -1,0 +1,38 @@
+"""Jobs run off the GUI thread and report back on it, without leaving anything behind."""
+
+import threading
+
+from PySide6.QtCore import QObject
+
+from beat_panel.ui.jobs import JobRunner
+
+
+def test_results_and_errors_come_back_on_the_gui_thread(qtbot):
+    runner = JobRunner()
+    seen = []
+    gui_thread = threading.get_ident()
+
+    def work(x):
+        seen.append(("worker", threading.get_ident() != gui_thread))
+        if x < 0:
+            raise ValueError("negative")
+        return x * 2
+
+    runner.submit(work, 21, on_done=lambda v: seen.append(("done", v, threading.get_ident())))
+    runner.submit(work, -1, on_error=lambda e: seen.append(("error", str(e))))
+    qtbot.waitUntil(lambda: len(seen) == 4, timeout=5000)
+    runner.wait()
+    assert ("worker", True) in seen
+    assert ("done", 42, gui_thread) in seen and ("error", "negative") in seen
+    assert not runner.busy
+
+
+def test_thousands_of_jobs_leave_no_objects_behind(qtbot):
+    runner = JobRunner()
+    children_before = len(runner.findChildren(QObject))
+    done = []
+    for i in range(3000):
+        runner.submit(lambda n=i: n, on_done=done.append)
+    qtbot.waitUntil(lambda: len(done) == 3000, timeout=30000)
+    runner.wait()
+    assert not runner.busy and len(runner.findChildren(QObject)) == children_before
