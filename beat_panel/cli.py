@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,11 @@ def _action_text(result: control.ActionResult) -> str:
     return "\n".join(lines)
 
 
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -102,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.is_demo and config.schedule_file is not None:
         demo.ensure_schedule(config.schedule_file)
     command = args.command or "gui"
+    if command in ("gui", "tray") and not _has_display():
+        print("beat-panel: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are "
+              "not set). Run it in a desktop session, or use the command line: "
+              "beat-panel status, start, stop, restart, schedule.", file=sys.stderr)
+        return control.EXIT_FAILED
     if command == "gui":
         from beat_panel.ui.app import run_gui  # Qt only for the window
 
