@@ -83,11 +83,8 @@ class Status:
         return any(p.embedded for p in self.processes)
 
     @property
-    def managers(self) -> list[Manager]:
-        return _distinct_managers(self.processes)
-
-    @property
-    def warnings(self) -> list[str]:
+    def duplicate_warnings(self) -> list[str]:
+        """The loud ones: more than one beat sending the same tasks."""
         out = []
         if self.duplicate:
             out.append(
@@ -95,7 +92,11 @@ class Status:
                 f"{', '.join(map(str, self.pids))}): every periodic task is sent "
                 f"{self.count} times. Stop all but one."
             )
-        out += [_same_app_warning(other) for other in self.same_app_elsewhere]
+        return out + [_same_app_warning(other) for other in self.same_app_elsewhere]
+
+    @property
+    def warnings(self) -> list[str]:
+        out = self.duplicate_warnings
         if self.pidfile is not None and self.pidfile.problem:
             out.append(f"Pidfile {self.pidfile.path}: {self.pidfile.problem}.")
         return out

@@ -28,7 +28,10 @@ class KeepAlive:
             self.attempts.popleft()
 
     def allow(self) -> bool:
-        """True, and counted, when one more restart fits in the window."""
+        """True, and counted, when one more restart fits in the window. Once it has
+        given up it stays so until a person takes over (`reset`)."""
+        if self.gave_up:
+            return False
         self._forget_old()
         if len(self.attempts) >= self.max_restarts:
             self.gave_up = True

@@ -145,10 +145,22 @@ def test_restart_outcomes_are_notifications_with_the_window_one_click_away(
 def test_keep_alive_restarts_beat_at_most_three_times_in_ten_minutes():
     now = [0.0]
     keep = KeepAlive(clock=lambda: now[0])
-    assert [keep.allow() for _ in range(4)] == [True, True, True, False]
-    assert keep.gave_up
-    now[0] += 601
-    assert (keep.allow() and not keep.gave_up) or keep.attempts
+    assert [keep.allow() for _ in range(3)] == [True, True, True]
+    now[0] += 599  # still inside the ten minutes
+    assert keep.allow() is False and keep.gave_up
+    now[0] += 3600
+    assert keep.allow() is False, "once it gave up, it waits for a person"
+    keep.reset()
+    assert keep.allow() is True
+
+
+def test_keep_alive_forgets_restarts_older_than_ten_minutes():
+    now = [0.0]
+    keep = KeepAlive(clock=lambda: now[0])
+    for _ in range(3):
+        assert keep.allow()
+        now[0] += 301  # one restart every five minutes stays within the limit
+    assert keep.allow() and not keep.gave_up
 
 
 def test_keep_alive_brings_a_dead_beat_back_then_gives_up(fake_project, make_tray, qtbot):

@@ -210,8 +210,7 @@ class MainWindow(QMainWindow):
         self.badge.show_status(status, _WORKING.get(self.in_flight or ""))
         self.context.setText(self._context_text(status))
         self.checked.setText(f"Checked {status_time(status)}; every {self.refresh_seconds} s.")
-        warnings = [w for w in status.warnings if "every periodic task" in w
-                    or "same app" in w]
+        warnings = status.duplicate_warnings
         self.duplicate_banner.setText("⚠ " + "\n⚠ ".join(warnings))
         self.duplicate_banner.setVisible(bool(warnings))
         self._enable_buttons()
