@@ -195,6 +195,10 @@ def parse(argv: list[str]) -> CeleryCommand | None:
     return _parse_celery_args(args)
 
 
+# Every form of celery beat or worker command line contains this; nothing else is parsed.
+CELERY_MARKER = b"celery"
+
+
 def might_be_celery(raw: bytes) -> bool:
     """A cheap pre-filter on raw cmdline bytes before the real parse."""
-    return b"celery" in raw
+    return CELERY_MARKER in raw

@@ -162,19 +162,35 @@ def scan() -> list[BeatProcess]:
     few processes that mention celery.
     """
     found: list[BeatProcess] = []
-    my_pid = os.getpid()
-    for name in os.listdir(PROC):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        if pid == my_pid:
-            continue
-        classified = _classify(pid)
-        if classified is None or _parent_is_celery(pid):
-            continue
-        described = _describe(pid, *classified)
-        if described is not None:
-            found.append(described)
+    me = str(os.getpid())
+    # This loop runs for every process on the machine: paths relative to an open /proc
+    # and no function call per process until a command line mentions celery.
+    proc_fd = os.open(PROC, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in os.listdir(proc_fd):
+            if not name.isdigit() or name == me:
+                continue
+            try:
+                fd = os.open(f"{name}/cmdline", os.O_RDONLY, dir_fd=proc_fd)
+            except OSError:
+                continue  # gone meanwhile
+            try:
+                head = os.read(fd, _CMDLINE_CHUNK)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            if argv_parser.CELERY_MARKER not in head:
+                continue
+            pid = int(name)
+            classified = _classify(pid)  # reads it again, whole
+            if classified is None or _parent_is_celery(pid):
+                continue
+            described = _describe(pid, *classified)
+            if described is not None:
+                found.append(described)
+    finally:
+        os.close(proc_fd)
     found.sort(key=lambda p: (p.create_time, p.pid))
     return found
 
