@@ -16,6 +16,7 @@ from pathlib import Path
 from beat_panel import __version__, cli_schedule, control, demo
 from beat_panel.config import Config, ConfigError
 from beat_panel.config import load as load_config
+from beat_panel.status import Status, check_status
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +72,7 @@ def _emit(payload: dict, as_json: bool, text: str) -> None:
         print(text)
 
 
-def _status_text(result: control.Status, config: Config) -> str:
+def _status_text(result: Status, config: Config) -> str:
     lines = [result.message]
     lines += [f"Warning: {w}" for w in result.warnings]
     if config.is_demo:
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "schedule":
         return cli_schedule.run(args, config, as_json)
     if command == "status":
-        result = control.status(config, full_scan=not args.fast)
+        result = check_status(config, full_scan=not args.fast)
         _emit(result.to_json(), as_json, _status_text(result, config))
         return control.EXIT_FAILED if result.state == "error" else control.EXIT_OK
 

@@ -15,6 +15,7 @@ from beat_panel import appinfo, control, history, schedule, store
 from beat_panel.config import Config
 from beat_panel.schedule import Document, ScheduleError
 from beat_panel.schedule_view import build_views
+from beat_panel.status import check_status
 from beat_panel.store import ConflictError, ScheduleStore
 
 APPLY_WAIT = 3.0
@@ -98,7 +99,7 @@ def entry_from_args(args: argparse.Namespace) -> schedule.Entry:
 
 def _apply_note(config: Config, saved: store.Loaded) -> tuple[bool | None, str]:
     """Tell whether the running beat picked the change up."""
-    status = control.status(config)
+    status = check_status(config)
     pids = [p.pid for p in status.processes if not p.embedded]
     if not pids:
         return None, "Beat is not running; it will use this schedule when it starts."

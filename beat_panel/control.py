@@ -1,5 +1,4 @@
-"""Is beat running, and start / stop / restart it: the one answer the window, the tray
-and the CLI all share.
+"""Start, stop and restart beat, with a result written for the person who sees it.
 
 Every function here blocks (it waits on processes); the GUI calls them from a worker.
 """
@@ -7,23 +6,29 @@ Every function here blocks (it waits on processes); the GUI calls them from a wo
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
-from beat_panel import history, logfile, paths, process, store
+from beat_panel import history, logfile, process
+from beat_panel.action_lock import Busy, action_lock
 from beat_panel.config import Config
+from beat_panel.launch import (
+    LaunchSpec,
+    configured_launch,
+    launch_from_process,
+    manual_start_command,
+)
 from beat_panel.managers import Manager, run_action
-from beat_panel.process import BeatProcess, PidfileState
+from beat_panel.process import BeatProcess
+from beat_panel.status import check_status, same_app_warning
 
 # Exit codes of the outward contract.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_PERMISSION = 0, 1, 2, 3, 4
@@ -31,173 +36,6 @@ _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
 _POLL = 0.05
 _KILL_WAIT = 5.0
 _MANAGER_APPEAR_WAIT = 20.0
-PLUGIN_SCHEDULER = "beat_panel.plugin:PanelScheduler"
-_IN_FLIGHT_STATE = {"start": "starting", "stop": "stopping", "restart": "restarting"}
-
-# Children this process started; polled so that none is left a zombie.
-_children: list[subprocess.Popen] = []
-
-
-class Busy(Exception):
-    """Another start/stop/restart of the same beat is in flight."""
-
-
-# ---------------------------------------------------------------------------
-# Status
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class Status:
-    """The answer to "is beat running?" at one moment."""
-
-    state: str  # running | stopped | starting | stopping | restarting | error
-    processes: list[BeatProcess] = field(default_factory=list)
-    other_beats: list[BeatProcess] = field(default_factory=list)
-    pidfile: PidfileState | None = None
-    error: str | None = None
-    scan: str = "full"  # "pidfile" when the fast path answered
-    app: str | None = None  # the configured app
-    checked_at: float = field(default_factory=time.time)
-    schedule_applied: bool | None = None
-
-    @property
-    def running(self) -> bool:
-        return bool(self.processes)
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.processes]
-
-    @property
-    def count(self) -> int:
-        return len(self.processes)
-
-    @property
-    def duplicate(self) -> bool:
-        """Two beats at once send every task twice."""
-        return self.count > 1
-
-    @property
-    def embedded(self) -> bool:
-        return any(p.embedded for p in self.processes)
-
-    @property
-    def duplicate_warnings(self) -> list[str]:
-        """The loud ones: more than one beat sending the same tasks."""
-        out = []
-        if self.duplicate:
-            out.append(
-                f"{self.count} beats are running at once (pids "
-                f"{', '.join(map(str, self.pids))}): every periodic task is sent "
-                f"{self.count} times. Stop all but one."
-            )
-        return out + [_same_app_warning(other) for other in self.same_app_elsewhere]
-
-    @property
-    def warnings(self) -> list[str]:
-        out = self.duplicate_warnings
-        if self.pidfile is not None and self.pidfile.problem:
-            out.append(f"Pidfile {self.pidfile.path}: {self.pidfile.problem}.")
-        return out
-
-    @property
-    def same_app_elsewhere(self) -> list[BeatProcess]:
-        apps = {p.app for p in self.processes} | ({self.app} if self.app else set())
-        return [b for b in self.other_beats if b.app in apps and not b.embedded]
-
-    @property
-    def message(self) -> str:
-        if self.state == "error":
-            return f"Could not check beat: {self.error}"
-        if self.state in ("starting", "stopping", "restarting"):
-            return f"Beat is {self.state}…"
-        if not self.running:
-            return "Beat is not running."
-        parts = []
-        for p in self.processes:
-            where = f"pid {p.pid}, user {p.owner}"
-            if p.embedded:
-                where += ", embedded in a worker (-B)"
-            if p.manager:
-                where += f", under {p.manager.describe()}"
-            parts.append(where)
-        return "Beat is running (" + "; ".join(parts) + ")."
-
-    def to_json(self) -> dict:
-        return {
-            "running": self.running,
-            "pids": self.pids,
-            "count": self.count,
-            "schedule_applied": self.schedule_applied,
-            "state": self.state,
-            "duplicate": self.duplicate,
-            "embedded": self.embedded,
-            "message": self.message,
-            "warnings": self.warnings,
-            "error": self.error,
-            "scan": self.scan,
-            "checked_at": self.checked_at,
-            "processes": [p.to_json() for p in self.processes],
-            "other_beats": [p.to_json() for p in self.other_beats],
-            "pidfile": self.pidfile.to_json() if self.pidfile else None,
-        }
-
-
-def _same_app_warning(other: BeatProcess) -> str:
-    return (f"Another beat of the same app ({other.app}) runs from {other.cwd} (pid "
-            f"{other.pid}, user {other.owner}). If it uses the same broker, every task is "
-            "sent twice.")
-
-
-def belongs_to(beat: BeatProcess, config: Config) -> bool:
-    """Whether a beat on the machine is this project's beat: the same pidfile, or the
-    same app (-A) running in the project's folder. With no app configured, every beat.
-
-    A beat of another user has no readable folder; the same app is then enough.
-    """
-    wanted = config.beat
-    if wanted.pidfile is not None and beat.pidfile is not None:
-        with contextlib.suppress(OSError):
-            if Path(beat.pidfile).resolve() == wanted.pidfile.resolve():
-                return True
-    if wanted.app is None:
-        return True
-    if beat.app != wanted.app:
-        return False
-    if beat.cwd is None:
-        return True
-    with contextlib.suppress(OSError):
-        return Path(beat.cwd).resolve() == wanted.workdir.resolve()
-    return False
-
-
-def status(config: Config, full_scan: bool = True) -> Status:
-    """Check whether this project's beat runs.
-
-    With `full_scan=False` a valid pidfile answers alone (well under a millisecond);
-    a full scan also finds duplicates and beats started without the pidfile.
-    """
-    _reap_children()
-    try:
-        in_flight = _action_in_flight(config)
-        pidfile = process.read_pidfile(config.beat.pidfile) if config.beat.pidfile else None
-        if not full_scan and pidfile is not None and pidfile.beat is not None:
-            found, others, scan = [pidfile.beat], [], "pidfile"
-        else:
-            everything = process.scan()
-            found = [b for b in everything if belongs_to(b, config)]
-            others = [b for b in everything if not belongs_to(b, config)]
-            scan = "full"
-    except OSError as exc:
-        return Status(state="error", error=f"cannot read the process table: {exc}")
-    state = in_flight or ("running" if found else "stopped")
-    applied = None
-    if config.schedule_file is not None:
-        applied = store.schedule_applied(config.schedule_file,
-                                         [p.pid for p in found if not p.embedded])
-    return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
-                  scan=scan, schedule_applied=applied, app=config.beat.app)
 
 
 # ---------------------------------------------------------------------------
@@ -253,155 +91,6 @@ class ActionResult:
         }
 
 
-# ---------------------------------------------------------------------------
-# How beat is launched
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    """Everything needed to start beat: argv, working directory, environment, files."""
-
-    argv: tuple[str, ...]
-    cwd: Path
-    env: dict[str, str]
-    pidfile: Path | None
-    logfile: Path
-
-
-def _logfile(config: Config) -> Path:
-    return config.beat.logfile or config.run_dir / "beat.log"
-
-
-def configured_launch(config: Config) -> LaunchSpec | None:
-    """The launch the config describes, or None when it names no app."""
-    beat = config.beat
-    if beat.app is None:
-        return None
-    argv = [*beat.command, "-A", beat.app, "beat"]
-    if beat.pidfile is not None and not any(a.startswith("--pidfile") for a in beat.args):
-        argv.append(f"--pidfile={beat.pidfile}")
-    env = dict(os.environ)
-    if config.schedule_file is not None:
-        argv += ["-S", PLUGIN_SCHEDULER]
-        env["BEAT_PANEL_SCHEDULE"] = str(config.schedule_file)
-        # Beat may run in the project's own environment: let it import the plugin.
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(paths.plugin_import_dir()), env.get("PYTHONPATH")) if p)
-    argv += beat.args
-    env.update(beat.env)
-    return LaunchSpec(tuple(argv), beat.workdir, env, beat.pidfile, _logfile(config))
-
-
-def launch_from_process(beat: BeatProcess, config: Config) -> LaunchSpec:
-    """Rebuild how a running beat was started: its argv, folder and environment."""
-    words = list(beat.argv)
-    if words and words[0].startswith("["):  # setproctitle: `[celery beat] -A x beat ...`
-        words = [*config.beat.command, *" ".join(words).split("]", 1)[1].split()]
-    try:
-        env = psutil.Process(beat.pid).environ()
-    except psutil.Error:
-        env = dict(os.environ)
-    cwd = Path(beat.cwd) if beat.cwd else config.beat.workdir
-    pidfile = Path(beat.pidfile) if beat.pidfile else config.beat.pidfile
-    return LaunchSpec(tuple(words), cwd, env, pidfile, _logfile(config))
-
-
-def manual_start_command(config: Config) -> str:
-    """The command a person can paste into a terminal to start this beat by hand."""
-    beat = config.beat
-    script = paths.start_script()
-    if beat.app is None:
-        return f"cd {shlex.quote(str(beat.workdir))} && celery -A <your app> beat"
-    words = [f"{k}={v}" for k, v in sorted(beat.env.items())]
-    words = (["env", *words] if words else []) + [
-             str(script) if script.exists() else "start_celery_beat.sh",
-             "--app", beat.app, "--workdir", str(beat.workdir),
-             "--logfile", str(_logfile(config))]
-    if beat.pidfile is not None:
-        words += ["--pidfile", str(beat.pidfile)]
-    if config.schedule_file is not None:
-        words += ["--schedule-file", str(config.schedule_file)]
-    words += ["--celery", " ".join(beat.command)]
-    if beat.args:
-        words += ["--", *beat.args]
-    return shlex.join(words)
-
-
-# ---------------------------------------------------------------------------
-# One action at a time
-# ---------------------------------------------------------------------------
-
-
-def _lock_path(config: Config) -> Path:
-    return config.run_dir / "action.lock"
-
-
-@contextlib.contextmanager
-def action_lock(config: Config, action: str) -> Iterator[None]:
-    """Hold the project's action lock; raise Busy when another action holds it.
-
-    The lock file also says which action runs, so `status` can show "restarting".
-    """
-    path = _lock_path(config)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        yield  # no writable state folder (another user's HOME): run unguarded
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy(_in_flight_text(path)) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"action": action, "pid": os.getpid()}).encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _in_flight_text(path: Path) -> str:
-    try:
-        marker = json.loads(path.read_text() or "{}")
-    except (OSError, ValueError):
-        marker = {}
-    what = marker.get("action", "another action")
-    holder = marker.get("pid", "?")
-    return f"Beat Panel (pid {holder}) is already doing a {what}; try again when it ends."
-
-
-def _action_in_flight(config: Config) -> str | None:
-    """'starting' / 'stopping' / 'restarting' while any Beat Panel holds the lock."""
-    path = _lock_path(config)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held = True
-        else:
-            held = False
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        if not held:
-            return None
-        try:
-            action = json.loads(os.pread(fd, 4096, 0) or b"{}").get("action")
-        except ValueError:
-            action = None
-        return _IN_FLIGHT_STATE.get(action, "restarting")
-    finally:
-        os.close(fd)
-
-
 def _exclusive(config: Config, action: str,
                body: Callable[[], ActionResult]) -> ActionResult:
     """Run one action under the project's lock, and record how it went."""
@@ -417,10 +106,6 @@ def _exclusive(config: Config, action: str,
 # ---------------------------------------------------------------------------
 # Start
 # ---------------------------------------------------------------------------
-
-
-def _reap_children() -> None:
-    _children[:] = [child for child in _children if child.poll() is None]
 
 
 def _remove_stale_pidfile(path: Path | None) -> None:
@@ -456,7 +141,7 @@ def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
     except NotADirectoryError:
         return ActionResult(action, False, f"Cannot start beat: the folder {spec.cwd} does not "
                             "exist. Check [beat] workdir in beat-panel.toml.")
-    _children.append(child)
+    process.remember_child(child)
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline:
         if child.poll() is not None:
@@ -483,7 +168,7 @@ def start(config: Config, force: bool = False) -> ActionResult:
 
 
 def _start(config: Config, force: bool) -> ActionResult:
-    current = status(config)
+    current = check_status(config)
     manual = manual_start_command(config)
     if current.running and not force:
         return ActionResult(
@@ -503,7 +188,7 @@ def _start(config: Config, force: bool) -> ActionResult:
     result = _launch(spec, config.beat.start_settle, "start")
     result.manual_start_command = manual
     for other in current.same_app_elsewhere:
-        result.message += f" Warning: {_same_app_warning(other)}"
+        result.message += f" Warning: {same_app_warning(other)}"
     return result
 
 
@@ -589,7 +274,7 @@ def _wait_gone(beats: list[BeatProcess], timeout: float) -> list[BeatProcess]:
     alive = [b for b in beats if b.is_same_process()]
     while alive and time.monotonic() < deadline:
         time.sleep(_POLL)
-        _reap_children()
+        process.reap_children()
         alive = [b for b in alive if b.is_same_process()]
     return alive
 
@@ -662,7 +347,7 @@ def _wait_for_new_beat(config: Config, old: list[BeatProcess]) -> list[BeatProce
     old_ids = {(b.pid, b.create_time) for b in old}
     deadline = time.monotonic() + _MANAGER_APPEAR_WAIT
     while time.monotonic() < deadline:
-        fresh = [b for b in status(config).processes if (b.pid, b.create_time) not in old_ids]
+        fresh = [b for b in check_status(config).processes if (b.pid, b.create_time) not in old_ids]
         if fresh:
             return fresh
         time.sleep(0.2)
@@ -678,7 +363,7 @@ def _standalone_beats(config: Config, action: str) -> tuple[list[BeatProcess],
                                                             ActionResult | None]:
     """The beats to signal ourselves, or the result when there are none: not running,
     only embedded in a worker, or under a manager (which then did the action)."""
-    beats = status(config).processes
+    beats = check_status(config).processes
     if not beats:
         return [], _not_running(action, config)
     standalone = [b for b in beats if not b.embedded]

@@ -8,6 +8,7 @@ The pidfile is a fast path that is always verified against the live process.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,19 @@ PROC = Path("/proc")
 # the one that wrote it (clock granularity and filesystems with coarse mtimes).
 _PIDFILE_SLACK_SECONDS = 2.0
 _CMDLINE_CHUNK = 131072
+
+# Beats this process started: polled so that none is left a zombie in a long-running
+# window or tray (the CLI exits and leaves them to init).
+_children: list[subprocess.Popen] = []
+
+
+def remember_child(child: subprocess.Popen) -> None:
+    _children.append(child)
+
+
+def reap_children() -> None:
+    """Collect the exit status of started beats that have ended."""
+    _children[:] = [child for child in _children if child.poll() is None]
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,8 @@ def run(quick: bool) -> list[Row]:
         stack.callback(spawned.close)
 
         # Imported only now, so that it never sees the user's own folders.
-        from beat_panel import control
         from beat_panel.config import BeatConfig, Config
+        from beat_panel.status import check_status
 
         print(f"status: starting {IDLE_PROCESSES} idle processes and a fake beat…",
               file=sys.stderr)
@@ -83,7 +83,7 @@ def run(quick: bool) -> list[Row]:
 
         def status(config: Config, full_scan: bool, scan: str) -> Callable[[], list[int]]:
             def check() -> list[int]:
-                answer = control.status(config, full_scan=full_scan)
+                answer = check_status(config, full_scan=full_scan)
                 if answer.scan != scan:
                     raise RuntimeError(f"expected a {scan!r} check, got {answer.scan!r}")
                 return answer.pids

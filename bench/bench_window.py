@@ -470,6 +470,7 @@ def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
     """In the worker: idle / status refresh / restart rounds with a 1 ms timer running."""
     from beat_panel import control
     from beat_panel.config import BeatConfig, Config
+    from beat_panel.status import check_status
     from beat_panel.ui.dialogs import Dialogs, Prompt
     from beat_panel.ui.main_window import MainWindow
 
@@ -536,7 +537,7 @@ def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
         window.timer.stop()
         window.log_view.timer.stop()
         window.runner.wait()
-        for pid in control.status(config).pids:  # the beat started or restarted here
+        for pid in check_status(config).pids:  # the beat started or restarted here
             _stop_pid(pid)
         window.close()
     return out

@@ -12,7 +12,8 @@ import sys
 import psutil
 import pytest
 
-from beat_panel import control, process
+from beat_panel import process
+from beat_panel.action_lock import action_lock
 
 from conftest import is_alive, run_cli, wait_until
 
@@ -254,7 +255,7 @@ def test_real_celery_beat_start_restart_stop(demo_project, decoys):
 def test_a_second_action_while_one_is_in_flight_is_refused_and_status_shows_it(fake_project):
     project = fake_project()
     config = project.load()
-    with control.action_lock(config, "restart"):
+    with action_lock(config, "restart"):
         status = project.cli("status", "--json").json
         assert status["state"] == "restarting"
         busy = project.cli("start", "--json").json

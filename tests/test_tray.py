@@ -12,8 +12,9 @@ import time
 import pytest
 from PySide6.QtGui import QColor
 
-from beat_panel import autostart, control
+from beat_panel import autostart
 from beat_panel.keepalive import KeepAlive
+from beat_panel.status import check_status
 from beat_panel.ui import state_style
 from beat_panel.ui.tray import Tray, state_icon
 
@@ -187,7 +188,7 @@ def test_keep_alive_brings_a_dead_beat_back_then_gives_up(fake_project, make_tra
     qtbot.waitUntil(lambda: "stopped restarting it" in (tray.notes[-1][1] if tray.notes
                                                         else ""), timeout=15000)
     tray.runner.wait()
-    assert not control.status(project.load()).running
+    assert not check_status(project.load()).running
 
 
 def test_start_at_login_writes_and_removes_the_autostart_entry(fake_project, make_tray):

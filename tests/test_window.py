@@ -13,7 +13,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 
 from beat_panel import control
+from beat_panel import status as beat_status
 from beat_panel.schedule import Document, Entry, Interval
+from beat_panel.status import Status
 from beat_panel.store import ScheduleStore
 from beat_panel.ui.dialogs import Dialogs, Prompt
 from beat_panel.ui.main_window import MainWindow
@@ -101,7 +103,7 @@ def test_two_beats_at_once_are_a_loud_amber_warning(fake_project, open_window, q
 
 def test_error_badge_carries_the_reason(fake_project, open_window):
     window = open_window(fake_project())
-    window._status_landed(control.Status(state="error", error="cannot read /proc"))
+    window._status_landed(Status(state="error", error="cannot read /proc"))
     assert window.badge.text() == "✖ Error" and badge_colour(window) == RED
     assert "cannot read /proc" in window.badge.toolTip()
 
@@ -229,9 +231,9 @@ def test_status_refresh_runs_off_the_gui_thread(fake_project, open_window, qtbot
     def slow_status(config, full_scan=True):
         time.sleep(1.5)
         slow_calls.append(1)
-        return control.Status(state="stopped")
+        return Status(state="stopped")
 
-    monkeypatch.setattr(control, "status", slow_status)
+    monkeypatch.setattr(beat_status, "check_status", slow_status)
     ticks: list[float] = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from beat_panel import logfile
 from beat_panel.config import Config
-from beat_panel.control import configured_launch
+from beat_panel.launch import configured_launch
 from beat_panel.ui.jobs import JobRunner
 
 POLL_MS = 2000

@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
 
 from beat_panel import autostart, control, outcomes
 from beat_panel import config as config_module
+from beat_panel import status as beat_status
 from beat_panel.config import Config
-from beat_panel.control import Status
+from beat_panel.launch import manual_start_command
+from beat_panel.status import Status
 from beat_panel.ui import state_style
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.history_view import HistoryView
@@ -198,7 +200,7 @@ class MainWindow(QMainWindow):
         if self.checking:
             return
         self.checking = True
-        self.runner.submit(control.status, self.config, on_done=self._status_landed,
+        self.runner.submit(beat_status.check_status, self.config, on_done=self._status_landed,
                            on_error=self._status_failed)
 
     def _status_failed(self, error: Exception) -> None:
@@ -279,7 +281,7 @@ class MainWindow(QMainWindow):
         if status is None:
             return
         if status.state == "stopped":
-            manual = control.manual_start_command(self.config)
+            manual = manual_start_command(self.config)
             answer = self.dialogs.ask(
                 "Beat is not running", "Periodic tasks are not being sent while beat is "
                 "stopped.", (("start", "Start now"), ("ok", "Close")), "start",

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from beat_panel import appinfo, history, schedule, store
 from beat_panel.config import Config
-from beat_panel.control import Status
 from beat_panel.schedule import Document, Entry, ScheduleError
+from beat_panel.status import Status
 from beat_panel.store import ConflictError, ScheduleStore
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.entry_dialog import EntryDialog

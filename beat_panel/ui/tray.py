@@ -10,9 +10,11 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QFont, QIcon, QPain
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from beat_panel import autostart, control, outcomes
+from beat_panel import status as beat_status
 from beat_panel.config import Config
-from beat_panel.control import Status
 from beat_panel.keepalive import KeepAlive
+from beat_panel.launch import configured_launch
+from beat_panel.status import Status
 from beat_panel.ui import state_style
 from beat_panel.ui.jobs import JobRunner
 
@@ -99,7 +101,7 @@ class Tray(QObject):
         if self.checking:
             return
         self.checking = True
-        self.runner.submit(control.status, self.config, on_done=self._landed,
+        self.runner.submit(beat_status.check_status, self.config, on_done=self._landed,
                            on_error=lambda exc: self._landed(Status(state="error",
                                                                     error=str(exc))))
 
@@ -189,7 +191,7 @@ class Tray(QObject):
         return {a.text(): a for a in self.menu.actions() if a.text()}
 
     def _logfile(self):
-        spec = control.configured_launch(self.config)
+        spec = configured_launch(self.config)
         return self.config.beat.logfile or (spec.logfile if spec else None)
 
     def open_log(self) -> None:

@@ -1,0 +1,88 @@
+"""One start / stop / restart of a project's beat at a time, across every Beat Panel
+process (window, tray, CLI); the lock file also says which action runs."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from beat_panel.config import Config
+
+_IN_FLIGHT_STATE = {"start": "starting", "stop": "stopping", "restart": "restarting"}
+
+
+class Busy(Exception):
+    """Another start/stop/restart of the same beat is in flight."""
+
+
+def _lock_path(config: Config) -> Path:
+    return config.run_dir / "action.lock"
+
+
+@contextmanager
+def action_lock(config: Config, action: str) -> Iterator[None]:
+    """Hold the project's action lock; raise Busy when another action holds it.
+
+    The lock file also says which action runs, so `status` can show "restarting".
+    """
+    path = _lock_path(config)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield  # no writable state folder (another user's HOME): run unguarded
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(_in_flight_text(path)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"action": action, "pid": os.getpid()}).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _in_flight_text(path: Path) -> str:
+    try:
+        marker = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        marker = {}
+    what = marker.get("action", "another action")
+    holder = marker.get("pid", "?")
+    return f"Beat Panel (pid {holder}) is already doing a {what}; try again when it ends."
+
+
+def action_in_flight(config: Config) -> str | None:
+    """'starting' / 'stopping' / 'restarting' while any Beat Panel holds the lock."""
+    path = _lock_path(config)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held = True
+        else:
+            held = False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        if not held:
+            return None
+        try:
+            action = json.loads(os.pread(fd, 4096, 0) or b"{}").get("action")
+        except ValueError:
+            action = None
+        return _IN_FLIGHT_STATE.get(action, "restarting")
+    finally:
+        os.close(fd)
