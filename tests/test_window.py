@@ -404,3 +404,18 @@ def test_demo_window_offers_to_choose_a_project(open_window, qtbot, tmp_path, mo
     assert written.exists()
     assert run_cli("status", "--json").code == 0
     assert is_alive(os.getpid())
+
+
+def test_run_now_sends_the_selected_entrys_task(panel_project, open_window, qtbot):
+    path = panel_project.root / "schedule.json"
+    ScheduleStore(path).save(Document((Entry("hello", "beat_panel.demo.app.say_hello",
+                                             Interval(30)),)), None)
+    window = open_window(panel_project)
+    editor = editor_of(window, qtbot)
+    editor.select(["hello"])
+    assert editor.actions["run"].isEnabled()
+    editor.actions["run"].trigger()
+    qtbot.waitUntil(lambda: "(task id " in editor.notice.text(), timeout=30000)
+    queue = panel_project.root / "demo-data" / "broker" / "queue"
+    task_id = editor.notice.text().split("(task id ")[1].rstrip(").")
+    assert any(task_id in f.read_text() for f in queue.glob("*"))

@@ -4,6 +4,7 @@ screenshot of the window for docs and tests."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
@@ -71,6 +72,7 @@ class Panel(QObject):
     def _connect(window: MainWindow, tray: Tray) -> None:
         # One status for both faces; the window's own actions are not "unexpected".
         window.status_changed.connect(tray.on_status)
+        tray.timer.stop()  # the window's checks serve both
         window.action_started.connect(lambda name: setattr(tray, "in_flight", name))
         window.action_finished.connect(lambda _: _action_over(tray))
 
@@ -78,6 +80,24 @@ class Panel(QObject):
         window = self.show_window()
         if window.dialogs.outcome(message) == "start":
             window.run_action("start")
+
+    def tray_or_window(self, wait_seconds: float, poll_ms: int = 1000) -> None:
+        """Put the indicator in the tray as soon as there is one; after `wait_seconds`
+        without a tray, open the window instead (and say why)."""
+        deadline = time.monotonic() + wait_seconds
+
+        def look() -> None:
+            if QSystemTrayIcon.isSystemTrayAvailable():
+                self.add_tray()
+            elif time.monotonic() >= deadline:
+                window = self.show_window()
+                window.statusBar().showMessage(
+                    f"No system tray appeared within {wait_seconds:g} s, so Beat Panel "
+                    "opened its window instead.")
+            else:
+                QTimer.singleShot(poll_ms, look)
+
+        look()
 
     def handle_request(self, request: str) -> None:
         self.show_window()
@@ -132,22 +152,7 @@ def run_tray(config: Config, wait_seconds: float = TRAY_WAIT_SECONDS,
     panel = Panel(config, app, refresh_seconds)
     if _guard_single_instance(panel):
         return 0
-    waited = {"seconds": 0.0}
-
-    def look_for_tray() -> None:
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            panel.add_tray()
-            return
-        if waited["seconds"] >= wait_seconds:
-            window = panel.show_window()
-            window.statusBar().showMessage(
-                f"No system tray appeared within {wait_seconds:g} s, so Beat Panel opened "
-                "its window instead.")
-            return
-        waited["seconds"] += 1
-        QTimer.singleShot(1000, look_for_tray)
-
-    look_for_tray()
+    panel.tray_or_window(wait_seconds)
     code = app.exec()
     panel.wait()
     return code
