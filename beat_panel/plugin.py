@@ -31,6 +31,7 @@ logger = logging.getLogger("beat_panel.plugin")
 # Beat wakes at least this often to look at the file (celery's default is 5 minutes),
 # so a save is applied well within a second.
 RELOAD_INTERVAL = 0.5
+STATE_WRITE_INTERVAL = 1.0
 
 
 def schedule_file_for(app: Any, schedule_filename: str | None) -> Path:
@@ -64,6 +65,7 @@ class PanelScheduler(Scheduler):
         self._fingerprints: dict[str, str] = {}
         self._runs: dict[str, dict] = {}
         self._dirty = False
+        self._state_written = 0.0  # time.monotonic() of the last state write
         self._state_write_failed = False
         super().__init__(app, *args, **kwargs)
         self.max_interval = min(self.max_interval or RELOAD_INTERVAL, RELOAD_INTERVAL)
@@ -82,7 +84,9 @@ class PanelScheduler(Scheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self._check_file()
         delay = super().tick(*args, **kwargs)
-        if self._dirty:
+        # Run counts are written at most once a second, not after every send: a big
+        # schedule sending often would otherwise spend its time rewriting the file.
+        if self._dirty and time.monotonic() - self._state_written >= STATE_WRITE_INTERVAL:
             self._write_state()
         return delay
 
@@ -229,6 +233,7 @@ class PanelScheduler(Scheduler):
         else:
             self._state_write_failed = False
             self._dirty = False
+        self._state_written = time.monotonic()
 
 
 def _runs_once(model: schedule.Entry) -> bool:
