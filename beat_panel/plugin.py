@@ -25,6 +25,7 @@ from celery.exceptions import ImproperlyConfigured
 
 from beat_panel import schedule
 from beat_panel.atomic import atomic_write
+from beat_panel.schedule import beat_report
 
 logger = logging.getLogger("beat_panel.plugin")
 
@@ -56,7 +57,7 @@ class PanelScheduler(Scheduler):
     def __init__(self, app: Any, *args: Any, schedule_filename: str | None = None,
                  **kwargs: Any) -> None:
         self.path = schedule_file_for(app, schedule_filename)
-        self.state_file = schedule.state_path(self.path)
+        self.state_file = beat_report.report_path(self.path)
         self._file_key: tuple | None = None
         self._sha: str | None = None
         self._revision: int | None = None

@@ -18,7 +18,7 @@ from pathlib import Path
 from harness import Row, Timing, environ, measure, wait_for
 
 from beat_panel.schedule import Crontab, Document, Entry, Interval, Options
-from beat_panel.store import ScheduleStore, read_beat_state
+from beat_panel.schedule.store import ScheduleStore, read_beat_report
 
 BIG_ENTRIES = 10_000
 LOAD_MAX_MS = 300.0
@@ -258,7 +258,7 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
 
     def applied(sha: str | None) -> Callable[[], bool]:
         def check() -> bool:
-            state = read_beat_state(path)
+            state = read_beat_report(path)
             return state is not None and state.applied_sha == sha
         return check
 
@@ -291,7 +291,7 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
                 while not done() and time.monotonic() < deadline:
                     time.sleep(POLL_S)
                 times.append((time.perf_counter_ns() - start) / 1e6)
-                state = read_beat_state(path)
+                state = read_beat_report(path)
                 results.append(state is not None and state.applied_sha == current.sha
                                and state.applied_revision == current.document.revision
                                and state.error is None and state.pid == proc.pid)

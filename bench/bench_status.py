@@ -68,7 +68,7 @@ def run(quick: bool) -> list[Row]:
 
         # Imported only now, so that it never sees the user's own folders.
         from beat_panel.config import BeatConfig, Config
-        from beat_panel.status import check_status
+        from beat_panel.control.status import check_status
 
         print(f"status: starting {IDLE_PROCESSES} idle processes and a fake beat…",
               file=sys.stderr)

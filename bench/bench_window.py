@@ -61,7 +61,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 if mode == "panel":
     from beat_panel import cli
     from beat_panel.ui import app as ui_app
-    from beat_panel.ui import main_window
+    from beat_panel.ui.window import main_window
 print(f"imported {time.time():.6f}", flush=True)
 
 
@@ -468,11 +468,11 @@ class _Ticks:
 
 def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
     """In the worker: idle / status refresh / restart rounds with a 1 ms timer running."""
-    from beat_panel import control
     from beat_panel.config import BeatConfig, Config
-    from beat_panel.status import check_status
+    from beat_panel.control import actions
+    from beat_panel.control.status import check_status
     from beat_panel.ui.dialogs import Dialogs, Prompt
-    from beat_panel.ui.main_window import MainWindow
+    from beat_panel.ui.window.main_window import MainWindow
 
     class Answered(Dialogs):
         """Every message box is answered "ok" without being shown."""
@@ -503,7 +503,7 @@ def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
         window.start()
         _wait(lambda: window.status is not None and not window.runner.busy,
               what="the first status check")
-        started = control.start(config)
+        started = actions.start(config)
         if not started.success:
             raise RuntimeError(f"the fake beat did not start: {started.message}")
         window.refresh()
@@ -625,11 +625,11 @@ def _editor_times(folder: Path, quick: bool) -> dict[str, Any]:
     from PySide6.QtWidgets import QTableView
 
     from beat_panel.config import BeatConfig, Config
-    from beat_panel.store import ScheduleStore
+    from beat_panel.schedule.store import ScheduleStore
     from beat_panel.ui.dialogs import Dialogs
     from beat_panel.ui.jobs import JobRunner
-    from beat_panel.ui.schedule_editor import ScheduleEditor
-    from beat_panel.ui.schedule_table import COLUMNS
+    from beat_panel.ui.schedule.editor import ScheduleEditor
+    from beat_panel.ui.schedule.table import COLUMNS
 
     open_runs, filter_rounds = (3, 2) if quick else (10, 5)
     path = folder / "schedule.json"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from beat_panel.argv import Kind, parse, split_cmdline
+from beat_panel.process.argv import Kind, parse, split_cmdline
 
 BEATS = [
     ("celery -A proj beat", "proj"),

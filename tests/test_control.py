@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from beat_panel import process
-from beat_panel.action_lock import action_lock
+from beat_panel.control.action_lock import action_lock
 
 from conftest import is_alive, run_cli, wait_until
 

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QDateTime
 
 from beat_panel.schedule import Crontab, Entry, Interval
-from beat_panel.ui.entry_dialog import EntryDialog
+from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from beat_panel import appinfo
+from beat_panel.celeryapp import appinfo
 
 from conftest import run_cli
 

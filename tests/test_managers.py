@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from beat_panel import process
-from beat_panel.managers import Manager, parse_cgroup, run_action
+from beat_panel.process.managers import Manager, parse_cgroup, run_action
 
 from conftest import is_alive, wait_until
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from beat_panel import store
 from beat_panel.plugin import beat_schedule_from_file
-from beat_panel.schedule import Document, Entry, Interval
-from beat_panel.store import ScheduleStore
+from beat_panel.schedule import Document, Entry, Interval, beat_report, store
+from beat_panel.schedule.store import ScheduleStore
 
 from conftest import wait_until
 
@@ -40,7 +39,7 @@ def running(panel_project):
     started = panel_project.cli("start", "--json")
     assert started.code == 0, started.stdout
     (pid,) = started.json["new_pids"]
-    assert store.wait_applied(path, saved.sha, timeout=20), panel_project.logfile.read_text()
+    assert beat_report.wait_applied(path, saved.sha, timeout=20), panel_project.logfile.read_text()
     panel_project.schedule_path = path
     panel_project.greeting = greeting
     panel_project.pid = pid
@@ -56,7 +55,7 @@ def edit(project, change) -> store.Loaded:
 def test_beat_with_the_plugin_acknowledges_the_file_and_status_says_applied(running):
     status = running.cli("status", "--json").json
     assert status["schedule_applied"] is True
-    state = store.read_beat_state(running.schedule_path)
+    state = beat_report.read_beat_report(running.schedule_path)
     assert state.pid == running.pid and state.error is None
     wait_until(lambda: sends(running, "tick") >= 2, what="tick to be sent twice")
     assert sends(running, "slow") == 0
@@ -72,7 +71,7 @@ def test_an_added_entry_is_sent_and_executed_by_a_real_worker(running, procs):
     name = f"added-{uuid.uuid4().hex[:6]}"
     saved = edit(running, lambda d: d.adding(Entry("added", HELLO, Interval(1),
                                                     kwargs={"name": name})))
-    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
     wait_until(lambda: f"Hello, {name}!" in worker_log.read_text(), timeout=60,
                what="the worker to run the added entry")
     assert running.cli("status", "--json").json["pids"] == [running.pid], "no restart"
@@ -83,7 +82,7 @@ def test_an_edit_is_applied_live_without_a_restart(running):
     renamed = f"edited-{uuid.uuid4().hex[:6]}"
     saved = edit(running, lambda d: d.replacing(
         "tick", d.require("tick").with_changes(kwargs={"name": renamed})))
-    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
     assert running.cli("status", "--json").json["schedule_applied"] is True
     assert running.cli("status", "--json").json["pids"] == [running.pid]
     log = running.logfile.read_text()
@@ -95,14 +94,14 @@ def test_an_unchanged_entry_does_not_fire_again_when_another_one_changes(running
     for every in (2, 3, 4):
         saved = edit(running, lambda d, e=every: d.replacing(
             "tick", d.require("tick").with_changes(schedule=Interval(e))))
-        assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+        assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
     assert sends(running, "slow") == before == 0
 
 
 def test_a_disabled_entry_stops_being_sent(running):
     wait_until(lambda: sends(running, "tick") >= 1)
     saved = edit(running, lambda d: d.enabling(["tick"], False))
-    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
     count = sends(running, "tick")
     # An absence can only be seen by waiting: three of its 1-second intervals.
     time.sleep(3)
@@ -113,9 +112,9 @@ def test_a_disabled_entry_stops_being_sent(running):
 def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
     wait_until(lambda: sends(running, "tick") >= 1)
     running.schedule_path.write_text('{"format": "beat-panel-schedule", "version": 1, ')
-    wait_until(lambda: (store.read_beat_state(running.schedule_path).error or "") != "",
+    wait_until(lambda: (beat_report.read_beat_report(running.schedule_path).error or "") != "",
                what="beat to report the broken file")
-    state = store.read_beat_state(running.schedule_path)
+    state = beat_report.read_beat_report(running.schedule_path)
     assert "not valid JSON" in state.error
     assert "Still running the last good schedule" in running.logfile.read_text()
     count = sends(running, "tick")
@@ -124,27 +123,27 @@ def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
 
 
 def test_restart_keeps_run_state(running):
-    wait_until(lambda: store.read_beat_state(running.schedule_path).run_count("tick") >= 2,
+    wait_until(lambda: beat_report.read_beat_report(running.schedule_path).run_count("tick") >= 2,
                what="tick to run twice")
     restarted = running.cli("restart", "--json")
     assert restarted.code == 0, restarted.stdout
     (new_pid,) = restarted.json["new_pids"]
-    old_state = store.read_beat_state(running.schedule_path)
-    wait_until(lambda: store.read_beat_state(running.schedule_path).pid == new_pid,
+    old_state = beat_report.read_beat_report(running.schedule_path)
+    wait_until(lambda: beat_report.read_beat_report(running.schedule_path).pid == new_pid,
                what="the new beat to acknowledge the file")
     # The new beat's first word already carries the old run history.
-    first = store.read_beat_state(running.schedule_path)
+    first = beat_report.read_beat_report(running.schedule_path)
     carried = first.run_count("tick")
     assert carried >= 2 and first.last_run("tick") is not None
     if old_state.pid != new_pid:
         assert carried >= old_state.run_count("tick")
-    wait_until(lambda: store.read_beat_state(running.schedule_path).run_count("tick")
+    wait_until(lambda: beat_report.read_beat_report(running.schedule_path).run_count("tick")
                > carried, what="tick to run again after the restart, counting on")
 
 
 def test_a_one_off_entry_runs_once(running):
     saved = edit(running, lambda d: d.adding(Entry("once", HELLO, Interval(1), one_off=True)))
-    assert store.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
     wait_until(lambda: sends(running, "once") == 1, what="the one-off entry to be sent")
     count = sends(running, "tick")
     wait_until(lambda: sends(running, "tick") >= count + 2, what="two more ticks")

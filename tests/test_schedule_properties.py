@@ -23,6 +23,7 @@ from beat_panel.schedule import (
     Options,
     ScheduleError,
     Solar,
+    timing,
 )
 
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -41,7 +42,7 @@ def fields_of(exc: pytest.ExceptionInfo[ScheduleError]) -> list[str]:
 
 def celery_accepts(spec: Crontab) -> bool:
     try:
-        spec.celery(app=schedule._preview_app("UTC"))
+        spec.celery(app=timing._preview_app("UTC"))
     except ValueError:
         return False
     return True
@@ -342,7 +343,7 @@ def test_an_interval_the_panel_accepts_can_be_built_and_previewed(every: float,
     except ScheduleError as exc:
         assert [f for f, _ in exc.problems] == ["schedule.every"]
         return
-    spec.celery(app=schedule._preview_app("UTC"))
+    spec.celery(app=timing._preview_app("UTC"))
     schedule.next_runs(spec, datetime(2026, 1, 1, tzinfo=UTC), count=2)
 
 
@@ -370,7 +371,7 @@ nows = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12,
 
 
 def celery_says_due(spec: Interval | Crontab, last_run_at: datetime, at: datetime) -> bool:
-    sched = spec.celery(app=schedule._preview_app("UTC"), nowfun=lambda: at)
+    sched = spec.celery(app=timing._preview_app("UTC"), nowfun=lambda: at)
     return sched.is_due(last_run_at)[0]
 
 
@@ -396,7 +397,7 @@ def check_each_run_is_when_celery_says_due(spec: Interval | Crontab, now: dateti
 def next_cron_minute(spec: Crontab, after: datetime) -> datetime:
     """The first whole minute after `after` that all five fields allow (celery ANDs
     day_of_month and day_of_week), found by walking the calendar."""
-    cron = spec.celery(app=schedule._preview_app("UTC"))
+    cron = spec.celery(app=timing._preview_app("UTC"))
     day = after.date()
     for _ in range(366 * 40):
         if (day.month in cron.month_of_year and day.day in cron.day_of_month

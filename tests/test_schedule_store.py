@@ -15,7 +15,7 @@ import pytest
 
 from beat_panel import schedule
 from beat_panel.schedule import Crontab, Document, Entry, Interval, ScheduleError
-from beat_panel.store import ConflictError, ScheduleStore
+from beat_panel.schedule.store import ConflictError, ScheduleStore
 
 from conftest import run_cli
 
@@ -213,7 +213,7 @@ def test_restore_replaces_a_damaged_file_but_keeps_it_aside(tmp_path):
 SAVER = textwrap.dedent("""
     import sys
     from beat_panel.schedule import Document, Entry, Interval
-    from beat_panel.store import ScheduleStore
+    from beat_panel.schedule.store import ScheduleStore
     store = ScheduleStore(__import__("pathlib").Path(sys.argv[1]))
     big = [Entry(f"entry-{i:05d}", "proj.task", Interval(i + 1), args=(i, "x" * 50))
            for i in range(4000)]

@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtGui import QColor
 
 from beat_panel import autostart
-from beat_panel.keepalive import KeepAlive
-from beat_panel.status import check_status
+from beat_panel.control.keepalive import KeepAlive
+from beat_panel.control.status import check_status
 from beat_panel.ui import state_style
 from beat_panel.ui.tray import Tray, state_icon
 

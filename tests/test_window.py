@@ -12,14 +12,14 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 
-from beat_panel import control
-from beat_panel import status as beat_status
+from beat_panel.control import status as beat_status
+from beat_panel.control.result import ActionResult
+from beat_panel.control.status import Status
 from beat_panel.schedule import Document, Entry, Interval
-from beat_panel.status import Status
-from beat_panel.store import ScheduleStore
+from beat_panel.schedule.store import ScheduleStore
 from beat_panel.ui.dialogs import Dialogs, Prompt
-from beat_panel.ui.main_window import MainWindow
 from beat_panel.ui.state_style import AMBER, GREEN, RED
+from beat_panel.ui.window.main_window import MainWindow
 
 from conftest import is_alive, run_cli
 
@@ -58,7 +58,7 @@ def open_window(qtbot):
         window.runner.wait()
 
 
-def wait_for_action(qtbot, window, name: str) -> control.ActionResult:
+def wait_for_action(qtbot, window, name: str) -> ActionResult:
     with qtbot.waitSignal(window.action_finished, timeout=60000) as blocker:
         window.run_action(name)
     window.runner.wait()
@@ -175,7 +175,7 @@ def test_permission_denied_names_the_owner_and_the_command(fake_project, open_wi
     # As root nothing is denied, so the window gets the result the CLI gives a user
     # who does not own beat (see test_control's real permission test).
     window = open_window(fake_project())
-    window._action_done(control.ActionResult(
+    window._action_done(ActionResult(
         "restart", False, "Permission denied: beat (pid 42) runs as root, and you are alice, "
         "so Beat Panel may not restart it.", permission_denied=True, owner="root",
         instructions="Run Beat Panel as that user: `sudo -u root beat-panel restart`"))
@@ -382,7 +382,7 @@ def test_screenshot_is_saved_once_the_first_status_landed(fake_project, tmp_path
 
 def test_demo_window_offers_to_choose_a_project(open_window, qtbot, tmp_path, monkeypatch):
     from beat_panel.config import demo_config
-    from beat_panel.ui import main_window
+    from beat_panel.ui.window import main_window
 
     class Project:
         root = tmp_path

@@ -31,6 +31,6 @@ def ensure_schedule(path: Path) -> None:
     """Write the demo schedule the first time; never touch an existing file."""
     if path.exists():
         return
-    from beat_panel.store import ScheduleStore
+    from beat_panel.schedule.store import ScheduleStore
 
     ScheduleStore(path).save(default_document(), base_sha=None)

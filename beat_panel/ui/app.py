@@ -11,11 +11,12 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from beat_panel import outcomes, paths
+from beat_panel import paths
 from beat_panel.config import Config
-from beat_panel.ui.main_window import MainWindow, settings
+from beat_panel.control import outcomes
 from beat_panel.ui.single_instance import SingleInstance
 from beat_panel.ui.tray import Tray
+from beat_panel.ui.window.main_window import MainWindow, settings
 
 SCREENSHOT_TIMEOUT_MS = 60000
 TRAY_WAIT_SECONDS = 60

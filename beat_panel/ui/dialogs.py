@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from beat_panel.outcomes import Message
+from beat_panel.control.outcomes import Message
 
 _ICONS = {"info": QMessageBox.Icon.Information, "warning": QMessageBox.Icon.Warning,
           "error": QMessageBox.Icon.Critical, "question": QMessageBox.Icon.Question}

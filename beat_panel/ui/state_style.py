@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from beat_panel.status import Status
+from beat_panel.control.status import Status
 
 
 @dataclass(frozen=True)

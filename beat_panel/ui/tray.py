@@ -9,12 +9,14 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QColor, QDesktopServices, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from beat_panel import autostart, control, outcomes
-from beat_panel import status as beat_status
+from beat_panel import autostart
 from beat_panel.config import Config
-from beat_panel.keepalive import KeepAlive
-from beat_panel.launch import configured_launch
-from beat_panel.status import Status
+from beat_panel.control import actions, outcomes
+from beat_panel.control import status as beat_status
+from beat_panel.control.keepalive import KeepAlive
+from beat_panel.control.launch import configured_launch
+from beat_panel.control.result import ActionResult
+from beat_panel.control.status import Status
 from beat_panel.ui import state_style
 from beat_panel.ui.jobs import JobRunner
 
@@ -227,13 +229,13 @@ class Tray(QObject):
             self.keep_alive.reset()
         self.in_flight = name
         self._show()
-        self.runner.submit(getattr(control, name), self.config,
+        self.runner.submit(getattr(actions, name), self.config,
                            on_done=lambda r: self._action_done(r, automatic),
-                           on_error=lambda exc: self._action_done(control.ActionResult(
+                           on_error=lambda exc: self._action_done(ActionResult(
                                name, False, f"Beat Panel failed to {name} beat: {exc}"),
                                automatic))
 
-    def _action_done(self, result: control.ActionResult, automatic: bool) -> None:
+    def _action_done(self, result: ActionResult, automatic: bool) -> None:
         self.in_flight = None
         message = outcomes.describe(result)
         self.last_message = message

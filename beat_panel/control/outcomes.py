@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from beat_panel.control import ActionResult
+from beat_panel.control.result import ActionResult
 
 
 @dataclass(frozen=True)

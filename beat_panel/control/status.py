@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from beat_panel import process, store
-from beat_panel.action_lock import action_in_flight
+from beat_panel import process
 from beat_panel.config import Config
+from beat_panel.control.action_lock import action_in_flight
 from beat_panel.process import BeatProcess, PidfileState
+from beat_panel.schedule import beat_report
 
 
 @dataclass
@@ -160,7 +161,7 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
     state = in_flight or ("running" if found else "stopped")
     applied = None
     if config.schedule_file is not None:
-        applied = store.schedule_applied(config.schedule_file,
+        applied = beat_report.schedule_applied(config.schedule_file,
                                          [p.pid for p in found if not p.embedded])
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
                   scan=scan, schedule_applied=applied, app=config.beat.app)

@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from beat_panel import schedule
 from beat_panel.atomic import atomic_write
-from beat_panel.schedule import Document, ScheduleError, state_path
+from beat_panel.schedule import Document, ScheduleError
 
 DEFAULT_HISTORY = 10
 
@@ -189,86 +188,3 @@ class ScheduleStore:
         """Make an earlier version the current one (as a new revision)."""
         old = schedule.loads(item.path.read_text("utf-8"), str(item.path))
         return self.save(old, self.current_sha(), force=True, replace_damaged=True)
-
-
-# ---------------------------------------------------------------------------
-# What the running beat reports (written by beat_panel.plugin)
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BeatState:
-    """What the plugin inside beat last wrote: the version it runs and run history."""
-
-    pid: int | None
-    applied_sha: str | None
-    applied_revision: int | None
-    applied_at: float | None
-    error: str | None
-    timezone: str | None
-    runs: dict
-
-    def last_run(self, name: str) -> datetime | None:
-        raw = self.runs.get(name, {}).get("last_run_at")
-        try:
-            return datetime.fromisoformat(raw) if raw else None
-        except ValueError:
-            return None
-
-    def timing_basis(self, name: str) -> datetime | None:
-        """What beat counts the entry's next run from: its last run, or when beat
-        installed it if it never ran."""
-        run = self.runs.get(name, {})
-        raw = run.get("last_run_at") or run.get("since")
-        try:
-            return datetime.fromisoformat(raw) if raw else None
-        except ValueError:
-            return None
-
-    def run_count(self, name: str) -> int:
-        return int(self.runs.get(name, {}).get("total_run_count", 0) or 0)
-
-
-def read_beat_state(schedule_path: Path) -> BeatState | None:
-    try:
-        data = json.loads(state_path(schedule_path).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    applied = data.get("applied") or {}
-    return BeatState(
-        pid=applied.get("pid"), applied_sha=applied.get("sha256"),
-        applied_revision=applied.get("revision"), applied_at=applied.get("at"),
-        error=applied.get("error"), timezone=data.get("timezone"),
-        runs=data.get("runs") or {},
-    )
-
-
-def schedule_applied(schedule_path: Path, running_pids: list[int]) -> bool | None:
-    """Has the running beat loaded the latest saved schedule?
-
-    None when it cannot be known: no beat running, or the beat does not run the
-    plugin (it never wrote a state file for its pid).
-    """
-    if not running_pids:
-        return None
-    state = read_beat_state(schedule_path)
-    if state is None or state.pid not in running_pids:
-        return None
-    try:
-        current = sha256(schedule_path.read_bytes())
-    except OSError:
-        return None
-    return state.applied_sha == current
-
-
-def wait_applied(schedule_path: Path, sha: str, timeout: float = 5.0) -> bool:
-    """Wait until the running beat acknowledges the version with hash `sha`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = read_beat_state(schedule_path)
-        if state is not None and state.applied_sha == sha:
-            return True
-        time.sleep(0.05)
-    return False

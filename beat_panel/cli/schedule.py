@@ -11,12 +11,15 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from beat_panel import appinfo, control, history, schedule, store
+from beat_panel import schedule
+from beat_panel.celeryapp import appinfo
+from beat_panel.cli import exit_codes
 from beat_panel.config import Config
-from beat_panel.schedule import Document, ScheduleError
-from beat_panel.schedule_view import build_views
-from beat_panel.status import check_status
-from beat_panel.store import ConflictError, ScheduleStore
+from beat_panel.control import activity
+from beat_panel.control.status import check_status
+from beat_panel.schedule import Document, ScheduleError, beat_report, store
+from beat_panel.schedule.store import ConflictError, ScheduleStore
+from beat_panel.schedule.views import build_views
 
 APPLY_WAIT = 3.0
 
@@ -103,13 +106,13 @@ def _apply_note(config: Config, saved: store.Loaded) -> tuple[bool | None, str]:
     pids = [p.pid for p in status.processes if not p.embedded]
     if not pids:
         return None, "Beat is not running; it will use this schedule when it starts."
-    state = store.read_beat_state(config.schedule_file)
+    state = beat_report.read_beat_report(config.schedule_file)
     if state is None or state.pid not in pids:
         return None, ("The running beat does not use the panel's schedule file, so it "
                       "will not see this change until it is restarted: beat-panel restart")
-    if saved.sha and store.wait_applied(config.schedule_file, saved.sha, APPLY_WAIT):
+    if saved.sha and beat_report.wait_applied(config.schedule_file, saved.sha, APPLY_WAIT):
         return True, f"Applied by the running beat (pid {state.pid})."
-    latest = store.read_beat_state(config.schedule_file)
+    latest = beat_report.read_beat_report(config.schedule_file)
     why = f" It reports: {latest.error}" if latest and latest.error else ""
     return False, f"The running beat has not applied it yet.{why}"
 
@@ -117,18 +120,18 @@ def _apply_note(config: Config, saved: store.Loaded) -> tuple[bool | None, str]:
 def run(args: argparse.Namespace, config: Config, as_json: bool) -> int:
     if config.schedule_file is None:
         return _fail(as_json, "No schedule file is configured. Add to beat-panel.toml:\n"
-                              '[schedule]\nfile = "schedule.json"', control.EXIT_USAGE)
+                              '[schedule]\nfile = "schedule.json"', exit_codes.USAGE)
     st = ScheduleStore(config.schedule_file)
     try:
         return _run(args, config, st, as_json)
     except (ScheduleError, UsageError) as exc:
-        return _fail(as_json, str(exc), control.EXIT_USAGE)
+        return _fail(as_json, str(exc), exit_codes.USAGE)
     except ConflictError as exc:
-        return _fail(as_json, str(exc), control.EXIT_FAILED)
+        return _fail(as_json, str(exc), exit_codes.FAILED)
     except appinfo.AppInfoError as exc:
-        return _fail(as_json, str(exc), control.EXIT_FAILED)
+        return _fail(as_json, str(exc), exit_codes.FAILED)
     except OSError as exc:
-        return _fail(as_json, f"Cannot write {config.schedule_file}: {exc}", control.EXIT_FAILED)
+        return _fail(as_json, f"Cannot write {config.schedule_file}: {exc}", exit_codes.FAILED)
 
 
 def _fail(as_json: bool, message: str, code: int) -> int:
@@ -151,7 +154,7 @@ def _run(args: argparse.Namespace, config: Config, st: ScheduleStore, as_json: b
                          for i in items) or "No earlier versions yet."
         _print(as_json, {"success": True, "current_revision": doc.revision,
                          "history": items}, text)
-        return control.EXIT_OK
+        return exit_codes.OK
 
     if action == "add":
         new_doc, message = doc.adding(entry_from_args(args)), f"Added {args.name!r}."
@@ -177,12 +180,12 @@ def _run(args: argparse.Namespace, config: Config, st: ScheduleStore, as_json: b
 
 
 def _report_saved(config: Config, saved: store.Loaded, message: str, as_json: bool) -> int:
-    history.record(config.project_id, "save", True,
+    activity.record(config.project_id, "save", True,
                    f"Schedule revision {saved.document.revision}: {message}")
     applied, note = _apply_note(config, saved)
     _print(as_json, {"success": True, "message": message, "revision": saved.document.revision,
                      "applied": applied, "note": note}, f"{message} {note}")
-    return control.EXIT_OK
+    return exit_codes.OK
 
 
 def _import(doc: Document, config: Config, args: argparse.Namespace) -> tuple[Document, str]:
@@ -215,16 +218,16 @@ def _import(doc: Document, config: Config, args: argparse.Namespace) -> tuple[Do
 
 
 def _list(doc: Document, config: Config, as_json: bool) -> int:
-    state = store.read_beat_state(config.schedule_file)
+    state = beat_report.read_beat_report(config.schedule_file)
     views = build_views(doc, state, datetime.now(timezone.utc))
     if as_json:
         print(json.dumps({"success": True, "revision": doc.revision,
                           "entries": [v.to_json() for v in views]}))
-        return control.EXIT_OK
+        return exit_codes.OK
     if not views:
         print("The schedule is empty. Add an entry: beat-panel schedule add NAME --task T "
               "--every 60")
-        return control.EXIT_OK
+        return exit_codes.OK
     rows = [("", "NAME", "TASK", "SCHEDULE", "NEXT RUN (local)")]
     for v in views:
         nxt = v.next_run.astimezone().strftime("%Y-%m-%d %H:%M:%S") if v.next_run else "—"
@@ -233,7 +236,7 @@ def _list(doc: Document, config: Config, as_json: bool) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    return control.EXIT_OK
+    return exit_codes.OK
 
 
 def _print(as_json: bool, payload: dict, text: str) -> None:

@@ -6,9 +6,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from beat_panel import logfile
 from beat_panel.config import Config
-from beat_panel.launch import configured_launch
+from beat_panel.control import logtail
+from beat_panel.control.launch import configured_launch
 from beat_panel.ui.jobs import JobRunner
 
 POLL_MS = 2000
@@ -53,7 +53,7 @@ class LogView(QWidget):
         if self.reading or self.path is None:
             return
         self.reading = True
-        self.runner.submit(logfile.read_new, self.path, self.offset, on_done=self._read,
+        self.runner.submit(logtail.read_new, self.path, self.offset, on_done=self._read,
                            on_error=lambda _: setattr(self, "reading", False))
 
     def _read(self, result: tuple[str, int]) -> None:

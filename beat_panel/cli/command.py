@@ -13,16 +13,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from beat_panel import __version__, cli_schedule, control, demo
+from beat_panel import __version__, demo
+from beat_panel.cli import exit_codes, schedule
 from beat_panel.config import Config, ConfigError
 from beat_panel.config import load as load_config
-from beat_panel.status import Status, check_status
+from beat_panel.control import actions
+from beat_panel.control.status import Status, check_status
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 too; keep its usage line
         self.print_usage(sys.stderr)
-        self.exit(control.EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(exit_codes.USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start even though a beat is already running (a duplicate)")
     with_json(sub.add_parser("stop", help="stop beat: SIGTERM, then SIGKILL after stop_timeout"))
     with_json(sub.add_parser("restart", help="stop beat, then start it the same way"))
-    cli_schedule.add_parser(sub, with_json)
+    schedule.add_parser(sub, with_json)
     return parser
 
 
@@ -80,7 +82,7 @@ def _status_text(result: Status, config: Config) -> str:
     return "\n".join(lines)
 
 
-def _action_text(result: control.ActionResult) -> str:
+def _action_text(result: actions.ActionResult) -> str:
     lines = [result.message]
     if result.log_tail:
         lines += ["", "Last lines of the log:", result.log_tail]
@@ -104,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if as_json:
             print(json.dumps({"success": False, "error": str(exc), "message": str(exc)}))
         print(f"beat-panel: {exc}", file=sys.stderr)
-        return control.EXIT_USAGE
+        return exit_codes.USAGE
 
     if config.is_demo and config.schedule_file is not None:
         demo.ensure_schedule(config.schedule_file)
@@ -113,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("beat-panel: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are "
               "not set). Run it in a desktop session, or use the command line: "
               "beat-panel status, start, stop, restart, schedule.", file=sys.stderr)
-        return control.EXIT_FAILED
+        return exit_codes.FAILED
     if command == "gui":
         from beat_panel.ui.app import run_gui  # Qt only for the window
 
@@ -124,20 +126,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_tray(config, args.wait_for_tray, args.refresh)
     if command == "schedule":
-        return cli_schedule.run(args, config, as_json)
+        return schedule.run(args, config, as_json)
     if command == "status":
         result = check_status(config, full_scan=not args.fast)
         _emit(result.to_json(), as_json, _status_text(result, config))
-        return control.EXIT_FAILED if result.state == "error" else control.EXIT_OK
+        return exit_codes.FAILED if result.state == "error" else exit_codes.OK
 
     if command == "start":
-        outcome = control.start(config, force=args.force)
+        outcome = actions.start(config, force=args.force)
     elif command == "stop":
-        outcome = control.stop(config)
+        outcome = actions.stop(config)
     else:
-        outcome = control.restart(config)
+        outcome = actions.restart(config)
     _emit(outcome.to_json(), as_json, _action_text(outcome))
-    return outcome.exit_code
+    return exit_codes.for_result(outcome)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
-from beat_panel.status import Status
+from beat_panel.control.status import Status
 from beat_panel.ui import state_style
 
 

@@ -25,19 +25,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from beat_panel import autostart, control, outcomes
+from beat_panel import autostart
 from beat_panel import config as config_module
-from beat_panel import status as beat_status
 from beat_panel.config import Config
-from beat_panel.launch import manual_start_command
-from beat_panel.status import Status
+from beat_panel.control import actions, outcomes
+from beat_panel.control import status as beat_status
+from beat_panel.control.launch import manual_start_command
+from beat_panel.control.result import ActionResult
+from beat_panel.control.status import Status
 from beat_panel.ui import state_style
 from beat_panel.ui.dialogs import Dialogs
-from beat_panel.ui.history_view import HistoryView
 from beat_panel.ui.jobs import JobRunner
-from beat_panel.ui.log_view import LogView
-from beat_panel.ui.schedule_editor import ScheduleEditor
-from beat_panel.ui.status_badge import StatusBadge
+from beat_panel.ui.schedule.editor import ScheduleEditor
+from beat_panel.ui.window.activity_view import HistoryView
+from beat_panel.ui.window.log_view import LogView
+from beat_panel.ui.window.status_badge import StatusBadge
 
 DEFAULT_REFRESH_SECONDS = 30
 _WORKING = {"start": "starting", "stop": "stopping", "restart": "restarting"}
@@ -261,11 +263,11 @@ class MainWindow(QMainWindow):
         self.badge.show_status(self.status, _WORKING[name])
         self.statusBar().showMessage(f"{_WORKING[name].capitalize()} beat…")
         self.action_started.emit(name)
-        self.runner.submit(getattr(control, name), self.config, on_done=self._action_done,
-                           on_error=lambda exc, n=name: self._action_done(control.ActionResult(
+        self.runner.submit(getattr(actions, name), self.config, on_done=self._action_done,
+                           on_error=lambda exc, n=name: self._action_done(ActionResult(
                                n, False, f"Beat Panel failed while trying to {n} beat: {exc}")))
 
-    def _action_done(self, result: control.ActionResult) -> None:
+    def _action_done(self, result: ActionResult) -> None:
         self.in_flight = None
         self.statusBar().showMessage(result.message, 10000)
         self.refresh()

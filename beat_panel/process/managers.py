@@ -157,7 +157,7 @@ def _supervisor(manager: Manager, action: str, timeout: float) -> ManagerOutcome
         )
     import xmlrpc.client  # only here: it is slow to import and rarely needed
 
-    from beat_panel.supervisor_rpc import supervisor_proxy
+    from beat_panel.process.supervisor_rpc import supervisor_proxy
 
     proxy = supervisor_proxy(manager.server_url, timeout)
     try:

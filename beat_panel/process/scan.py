@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from beat_panel import argv as argv_parser
-from beat_panel.argv import Kind
-from beat_panel.managers import Manager, detect_manager
+from beat_panel.process import argv as argv_parser
+from beat_panel.process.argv import Kind
+from beat_panel.process.managers import Manager, detect_manager
 
 PROC = Path("/proc")
 # How much later than its pidfile's mtime a process may have been created and still be

@@ -7,7 +7,7 @@ from datetime import datetime
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
 
-from beat_panel import history
+from beat_panel.control import activity
 from beat_panel.ui.jobs import JobRunner
 
 
@@ -24,10 +24,10 @@ class HistoryView(QTableWidget):
         self.setColumnWidth(2, 70)
 
     def refresh(self) -> None:
-        self.runner.submit(history.read, self.project, on_done=self._show,
+        self.runner.submit(activity.read, self.project, on_done=self._show,
                            on_error=lambda _: None)
 
-    def _show(self, events: list[history.Event]) -> None:
+    def _show(self, events: list[activity.Event]) -> None:
         self.setRowCount(len(events))
         for row, event in enumerate(events):
             when = datetime.fromtimestamp(event.at).strftime("%Y-%m-%d %H:%M:%S")

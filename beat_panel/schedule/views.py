@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from beat_panel import schedule
-from beat_panel.store import BeatState
+from beat_panel.schedule.beat_report import BeatReport
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class EntryView:
         return data
 
 
-def build_views(document: schedule.Document, state: BeatState | None,
+def build_views(document: schedule.Document, state: BeatReport | None,
                 now: datetime | None = None) -> list[EntryView]:
     """Views of every entry, with next runs in the time zone beat uses."""
     now = now or datetime.now(timezone.utc)

@@ -16,7 +16,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from beat_panel import schedule
-from beat_panel.store import BeatState
+from beat_panel.schedule.beat_report import BeatReport
 
 COLUMNS = ("On", "Name", "Task", "Schedule", "Next run", "Last run", "Runs")
 ON, NAME, TASK, SCHEDULE, NEXT, LAST, RUNS = range(len(COLUMNS))
@@ -57,13 +57,13 @@ class EntryTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.entries: list[schedule.Entry] = []
-        self.state: BeatState | None = None
+        self.state: BeatReport | None = None
         self.tz_name: str | None = None
         self.now = datetime.now(timezone.utc)
         self._cache: dict[tuple[int, int], object] = {}
         self._haystacks: list[str] = []
 
-    def set_entries(self, entries: list[schedule.Entry], state: BeatState | None,
+    def set_entries(self, entries: list[schedule.Entry], state: BeatReport | None,
                     tz_name: str | None) -> None:
         self.beginResetModel()
         self.entries = list(entries)
@@ -74,7 +74,7 @@ class EntryTableModel(QAbstractTableModel):
         self._haystacks = [f"{e.name}\n{e.task}\n{e.description}".lower() for e in entries]
         self.endResetModel()
 
-    def refresh_times(self, state: BeatState | None) -> None:
+    def refresh_times(self, state: BeatReport | None) -> None:
         """New run state and a new "now": recompute the time columns lazily."""
         self.state = state
         self.now = datetime.now(timezone.utc)

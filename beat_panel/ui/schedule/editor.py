@@ -24,21 +24,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from beat_panel import appinfo, history, schedule, store
+from beat_panel import schedule
+from beat_panel.celeryapp import appinfo
 from beat_panel.config import Config
-from beat_panel.schedule import Document, Entry, ScheduleError
-from beat_panel.status import Status
-from beat_panel.store import ConflictError, ScheduleStore
+from beat_panel.control import activity
+from beat_panel.control.status import Status
+from beat_panel.schedule import Document, Entry, ScheduleError, beat_report, store
+from beat_panel.schedule.store import ConflictError, ScheduleStore
 from beat_panel.ui.dialogs import Dialogs
-from beat_panel.ui.entry_dialog import EntryDialog
 from beat_panel.ui.jobs import JobRunner
-from beat_panel.ui.schedule_table import EntryFilter, EntryTableModel
+from beat_panel.ui.schedule.entry_dialog import EntryDialog
+from beat_panel.ui.schedule.table import EntryFilter, EntryTableModel
 
 APPLY_WAIT = 5.0
 
 
-def _load(path: Path) -> tuple[store.Loaded, store.BeatState | None]:
-    return ScheduleStore(path).load(), store.read_beat_state(path)
+def _load(path: Path) -> tuple[store.Loaded, beat_report.BeatReport | None]:
+    return ScheduleStore(path).load(), beat_report.read_beat_report(path)
 
 
 class ScheduleEditor(QWidget):
@@ -62,7 +64,7 @@ class ScheduleEditor(QWidget):
         self.saving = False
         self.tasks: list[str] = []
         self.status: Status | None = None
-        self.beat_state: store.BeatState | None = None
+        self.beat_state: beat_report.BeatReport | None = None
 
         self.model = EntryTableModel()
         self.model.enabled_toggled.connect(self._toggle_one)
@@ -203,7 +205,7 @@ class ScheduleEditor(QWidget):
         self.runner.submit(_load, self.config.schedule_file, on_done=self._loaded,
                            on_error=self._load_failed)
 
-    def _loaded(self, result: tuple[store.Loaded, store.BeatState | None]) -> None:
+    def _loaded(self, result: tuple[store.Loaded, beat_report.BeatReport | None]) -> None:
         loaded, state = result
         self.beat_state = state
         self.base_sha = loaded.sha
@@ -245,7 +247,7 @@ class ScheduleEditor(QWidget):
         self._set_dirty(False)
         revision = loaded.document.revision
         self.saved.emit(revision)
-        self.runner.submit(history.record, self.config.project_id, "save", True,
+        self.runner.submit(activity.record, self.config.project_id, "save", True,
                            f"Schedule saved as revision {revision} "
                            f"({len(loaded.document.entries)} entries).")
         self._after_save(loaded)
@@ -288,11 +290,11 @@ class ScheduleEditor(QWidget):
             return
         self.notice.setText(f"Saved revision {revision}. Waiting for beat to apply it…")
         path = self.config.schedule_file
-        self.runner.submit(lambda: (store.wait_applied(path, loaded.sha, APPLY_WAIT),
-                                    store.read_beat_state(path)),
+        self.runner.submit(lambda: (beat_report.wait_applied(path, loaded.sha, APPLY_WAIT),
+                                    beat_report.read_beat_report(path)),
                            on_done=lambda r: self._applied(revision, *r))
 
-    def _applied(self, revision: int, ok: bool, state: store.BeatState | None) -> None:
+    def _applied(self, revision: int, ok: bool, state: beat_report.BeatReport | None) -> None:
         self.beat_state = state
         self.model.refresh_times(state)
         if ok:
@@ -310,10 +312,10 @@ class ScheduleEditor(QWidget):
             return
         path = self.config.schedule_file
         self.runner.submit(lambda: (ScheduleStore(path).current_sha(),
-                                    store.read_beat_state(path)),
+                                    beat_report.read_beat_report(path)),
                            on_done=self._disk_checked, on_error=lambda _: None)
 
-    def _disk_checked(self, result: tuple[str | None, store.BeatState | None]) -> None:
+    def _disk_checked(self, result: tuple[str | None, beat_report.BeatReport | None]) -> None:
         sha, state = result
         self.beat_state = state
         self.model.refresh_times(state)

@@ -12,83 +12,29 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
-from beat_panel import history, logfile, process
-from beat_panel.action_lock import Busy, action_lock
+from beat_panel import process
 from beat_panel.config import Config
-from beat_panel.launch import (
+from beat_panel.control import activity, logtail
+from beat_panel.control.action_lock import Busy, action_lock
+from beat_panel.control.launch import (
     LaunchSpec,
     configured_launch,
     launch_from_process,
     manual_start_command,
 )
-from beat_panel.managers import Manager, run_action
+from beat_panel.control.result import ActionResult
+from beat_panel.control.status import check_status, same_app_warning
 from beat_panel.process import BeatProcess
-from beat_panel.status import check_status, same_app_warning
+from beat_panel.process.managers import Manager, run_action
 
-# Exit codes of the outward contract.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_PERMISSION = 0, 1, 2, 3, 4
 _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
 _POLL = 0.05
 _KILL_WAIT = 5.0
 _MANAGER_APPEAR_WAIT = 20.0
-
-
-# ---------------------------------------------------------------------------
-# Results of actions
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class ActionResult:
-    """The outcome of start / stop / restart, written for the person who sees it."""
-
-    action: str
-    success: bool
-    message: str
-    not_running: bool = False
-    permission_denied: bool = False
-    already_running: bool = False
-    killed: bool = False  # the stop needed SIGKILL
-    instructions: str | None = None
-    manual_start_command: str | None = None
-    old_pids: list[int] = field(default_factory=list)
-    new_pids: list[int] = field(default_factory=list)
-    owner: str | None = None
-    log_tail: str | None = None
-    manager: Manager | None = None
-
-    @property
-    def exit_code(self) -> int:
-        if self.success:
-            return EXIT_OK
-        if self.permission_denied:
-            return EXIT_PERMISSION
-        if self.not_running:
-            return EXIT_NOT_RUNNING
-        return EXIT_FAILED
-
-    def to_json(self) -> dict:
-        return {
-            "action": self.action,
-            "success": self.success,
-            "not_running": self.not_running,
-            "permission_denied": self.permission_denied,
-            "already_running": self.already_running,
-            "killed": self.killed,
-            "message": self.message,
-            "instructions": self.instructions,
-            "manual_start_command": self.manual_start_command,
-            "old_pids": self.old_pids,
-            "new_pids": self.new_pids,
-            "owner": self.owner,
-            "log_tail": self.log_tail,
-            "manager": self.manager.to_json() if self.manager else None,
-        }
 
 
 def _exclusive(config: Config, action: str,
@@ -99,7 +45,7 @@ def _exclusive(config: Config, action: str,
             result = body()
     except Busy as exc:
         return ActionResult(action, False, str(exc))
-    history.record(config.project_id, result.action, result.success, result.message)
+    activity.record(config.project_id, result.action, result.success, result.message)
     return result
 
 
@@ -125,7 +71,7 @@ def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
     if spec.pidfile is not None:
         spec.pidfile.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_pidfile(spec.pidfile)
-    log_start = logfile.size(spec.logfile)
+    log_start = logtail.size(spec.logfile)
     try:
         with open(spec.logfile, "ab") as log:
             child = subprocess.Popen(
@@ -151,7 +97,7 @@ def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
     if code is None:
         return ActionResult(action, True, f"Beat started (pid {child.pid}).",
                             new_pids=[child.pid])
-    tail = logfile.tail(spec.logfile, since=log_start)
+    tail = logtail.tail(spec.logfile, since=log_start)
     if code == _EXIT_CELERY_PIDLOCK:
         why = (f"celery found its pidfile {spec.pidfile} held by another process (exit "
                f"{code}): another beat may be running under that pidfile.")

@@ -1,0 +1,16 @@
+"""Finding and identifying beat processes: argv parsing, the /proc scan, pidfiles, and the
+service managers (systemd, supervisord) a beat may run under."""
+
+from beat_panel.process.scan import (
+    BeatProcess,
+    PidfileState,
+    is_alive,
+    read_cmdline,
+    read_pidfile,
+    reap_children,
+    remember_child,
+    scan,
+)
+
+__all__ = ["BeatProcess", "PidfileState", "is_alive", "read_cmdline", "read_pidfile",
+           "reap_children", "remember_child", "scan"]

@@ -1,0 +1,244 @@
+"""Parsing and validation of entries and schedules, from the file's dicts or from a
+form. Validation goes through `celery.schedules` itself, so what the panel accepts is what
+beat runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from beat_panel.schedule.model import (
+    CRON_FIELDS,
+    MAX_INTERVAL,
+    MAX_PRIORITY,
+    MIN_INTERVAL,
+    PERIODS,
+    SOLAR_EVENTS,
+    Clocked,
+    Crontab,
+    Entry,
+    Interval,
+    Options,
+    ScheduleError,
+    ScheduleSpec,
+    Solar,
+)
+
+if TYPE_CHECKING:
+    pass
+
+# celery is imported where it is used, not here: the window imports this module at start
+# and celery.schedules alone costs some 70 ms there.
+
+# ---------------------------------------------------------------------------
+# Parsing and validation (from the file's dicts or from a form)
+# ---------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (also for integers too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _show(value: Any) -> str:
+    """A value as the person typed it (JSON), for error messages."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def parse_schedule(data: Any, now: datetime | None = None,
+                   check_past: bool = False) -> ScheduleSpec:
+    """Build a schedule from its JSON form, checked by celery itself."""
+    if not isinstance(data, dict):
+        raise ScheduleError([("schedule", "must be an object with a 'kind'")])
+    kind = data.get("kind")
+    if kind == "interval":
+        every = _number(data.get("every"))
+        period = data.get("period", "seconds")
+        if period not in PERIODS:
+            raise ScheduleError([("schedule.period", f"must be one of {', '.join(PERIODS)}, "
+                                                     f"not {period!r}")])
+        if every is None or every <= 0:
+            raise ScheduleError([("schedule.every", "must be a number greater than 0, not "
+                                                    f"{_show(data.get('every'))}")])
+        seconds = every * PERIODS[period]
+        if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+            raise ScheduleError([("schedule.every", f"{every:g} {period} is out of range: an "
+                                                    f"interval runs from {MIN_INTERVAL:g} s "
+                                                    "to 100 years")])
+        return Interval(every, period)
+    if kind == "crontab":
+        values = {}
+        problems = []
+        for name in CRON_FIELDS:
+            value = data.get(name, "*")
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str) or not value.strip():
+                problems.append((f"schedule.{name}", "must be a text field such as '*' or "
+                                                     "'*/5'"))
+                continue
+            values[name] = value.strip()
+        if problems:
+            raise ScheduleError(problems)
+        problems = _crontab_problems(tuple(values[f] for f in CRON_FIELDS))
+        if problems:
+            raise ScheduleError(list(problems))
+        return Crontab(**values)
+    if kind == "solar":
+        problems = []
+        event = data.get("event")
+        if event not in SOLAR_EVENTS:
+            problems.append(("schedule.event", f"must be one of {', '.join(SOLAR_EVENTS)}, "
+                                               f"not {event!r}"))
+        lat, lon = _number(data.get("latitude")), _number(data.get("longitude"))
+        if lat is None or not -90 <= lat <= 90:
+            problems.append(("schedule.latitude", "must be a number from -90 to 90, not "
+                                                  f"{data.get('latitude')!r}"))
+        if lon is None or not -180 <= lon <= 180:
+            problems.append(("schedule.longitude", "must be a number from -180 to 180, not "
+                                                   f"{data.get('longitude')!r}"))
+        if problems:
+            raise ScheduleError(problems)
+        return Solar(event, lat, lon)
+    if kind == "clocked":
+        raw = data.get("at")
+        try:
+            at = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            at = None
+        if at is None:
+            raise ScheduleError([("schedule.at", "must be an ISO 8601 date and time such as "
+                                                 f"2026-12-01T09:00:00+00:00, not {raw!r}")])
+        if at.tzinfo is None:
+            raise ScheduleError([("schedule.at", f"{raw!r} has no time zone; add one, such "
+                                                 "as +00:00")])
+        if check_past and at <= (now or datetime.now(timezone.utc)):
+            raise ScheduleError([("schedule.at", f"{raw} is in the past; a clocked entry "
+                                                 "runs once, at a time still to come")])
+        return Clocked(at)
+    known = "interval, crontab, solar, clocked"
+    raise ScheduleError([("schedule.kind", f"unknown kind {kind!r}; known kinds: {known}")])
+
+
+_CRON_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError)
+
+
+@lru_cache(maxsize=4096)
+def _crontab_problems(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Celery's verdict on a crontab, cached: schedules repeat the same few expressions.
+    One check of the whole crontab; only when it fails, field by field to say which."""
+    from celery.schedules import crontab
+
+    values = dict(zip(CRON_FIELDS, fields, strict=True))
+    try:
+        crontab(**values)
+        return ()
+    except _CRON_ERRORS as whole:
+        problems = []
+        for name, value in values.items():
+            try:
+                crontab(**{name: value})
+            except _CRON_ERRORS as exc:
+                problems.append((f"schedule.{name}", f"{value!r} is not valid: {exc}"))
+        # Valid alone but impossible together (31 February): name the day of month.
+        return tuple(problems) or (("schedule.day_of_month", str(whole)),)
+
+
+def parse_entry(data: Any, check_past: bool = False) -> Entry:
+    """Build one entry from its JSON form; every problem is named with its field."""
+    if not isinstance(data, dict):
+        raise ScheduleError([("", "an entry must be an object")])
+    problems: list[tuple[str, str]] = []
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(("name", "must not be empty"))
+    task = data.get("task")
+    if not isinstance(task, str) or not task.strip():
+        problems.append(("task", "must be a task name such as proj.tasks.cleanup"))
+    elif any(c.isspace() for c in task.strip()):
+        problems.append(("task", f"{task!r} contains spaces; a task name has none"))
+    args = data.get("args", [])
+    if not isinstance(args, list):
+        problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {_show(args)}"))
+    kwargs = data.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        problems.append(("kwargs", f"must be a JSON object such as {{\"x\": 1}}, not "
+                                   f"{_show(kwargs)}"))
+    options = Options()
+    raw_options = data.get("options", {})
+    if not isinstance(raw_options, dict):
+        problems.append(("options", "must be an object"))
+    else:
+        try:
+            options = parse_options(raw_options)
+        except ScheduleError as exc:
+            problems += exc.problems
+    spec: ScheduleSpec | None = None
+    try:
+        spec = parse_schedule(data.get("schedule"), check_past=check_past)
+    except ScheduleError as exc:
+        problems += exc.problems
+    for flag in ("enabled", "one_off"):
+        if flag in data and not isinstance(data[flag], bool):
+            problems.append((flag, "must be true or false"))
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        problems.append(("description", "must be text"))
+    unknown = set(data) - {"name", "task", "schedule", "args", "kwargs", "options",
+                           "enabled", "one_off", "description"}
+    if unknown:
+        problems.append(("", f"unknown field(s): {', '.join(sorted(unknown))}"))
+    if problems:
+        raise ScheduleError(problems)
+    assert spec is not None
+    return Entry(
+        name=name.strip(), task=task.strip(), schedule=spec, args=tuple(args),
+        kwargs=dict(kwargs), options=options, enabled=data.get("enabled", True),
+        one_off=data.get("one_off", False), description=description,
+    )
+
+
+def parse_options(data: dict) -> Options:
+    problems = []
+    queue = data.get("queue")
+    if queue is not None and (not isinstance(queue, str) or not queue.strip()):
+        problems.append(("options.queue", "must be a queue name"))
+    priority = data.get("priority")
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
+                                 or not 0 <= priority <= MAX_PRIORITY):
+        problems.append(("options.priority", f"must be a whole number from 0 to "
+                                             f"{MAX_PRIORITY}, not {priority!r}"))
+    expires = data.get("expires")
+    if expires is not None and (_number(expires) is None or expires <= 0):
+        problems.append(("options.expires", f"must be a number of seconds greater than 0, "
+                                            f"not {expires!r}"))
+    unknown = set(data) - {"queue", "priority", "expires"}
+    if unknown:
+        problems.append(("options", f"unknown option(s): {', '.join(sorted(unknown))}"))
+    if problems:
+        raise ScheduleError(problems)
+    return Options(queue=queue, priority=priority,
+                   expires=float(expires) if expires is not None else None)
+
+
+def check_unique_names(entries: list[Entry]) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.name in seen:
+            raise ScheduleError([("name", f"{entry.name!r} is used by more than one entry; "
+                                          "names must be unique")])
+        seen.add(entry.name)
+
+

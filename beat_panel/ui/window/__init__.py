@@ -1,0 +1,1 @@
+"""The control panel window and its parts."""
