@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from beat_panel.config import Config
+from beat_panel.control.states import Action, Phase
+from beat_panel.errors import PanelError
 
-_IN_FLIGHT_STATE = {"start": "starting", "stop": "stopping", "restart": "restarting"}
 
-
-class Busy(Exception):
+class Busy(PanelError):
     """Another start/stop/restart of the same beat is in flight."""
 
 
@@ -24,7 +24,7 @@ def _lock_path(config: Config) -> Path:
 
 
 @contextmanager
-def action_lock(config: Config, action: str) -> Iterator[None]:
+def action_lock(config: Config, action: Action | str) -> Iterator[None]:
     """Hold the project's action lock; raise Busy when another action holds it.
 
     The lock file also says which action runs, so `status` can show "restarting".
@@ -42,7 +42,7 @@ def action_lock(config: Config, action: str) -> Iterator[None]:
         except BlockingIOError:
             raise Busy(_in_flight_text(path)) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"action": action, "pid": os.getpid()}).encode(), 0)
+        os.pwrite(fd, json.dumps({"action": str(action), "pid": os.getpid()}).encode(), 0)
         try:
             yield
         finally:
@@ -62,8 +62,8 @@ def _in_flight_text(path: Path) -> str:
     return f"Beat Panel (pid {holder}) is already doing a {what}; try again when it ends."
 
 
-def action_in_flight(config: Config) -> str | None:
-    """'starting' / 'stopping' / 'restarting' while any Beat Panel holds the lock."""
+def action_in_flight(config: Config) -> Phase | None:
+    """STARTING / STOPPING / RESTARTING while any Beat Panel holds the lock."""
     path = _lock_path(config)
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -80,9 +80,8 @@ def action_in_flight(config: Config) -> str | None:
         if not held:
             return None
         try:
-            action = json.loads(os.pread(fd, 4096, 0) or b"{}").get("action")
-        except ValueError:
-            action = None
-        return _IN_FLIGHT_STATE.get(action, "restarting")
+            return Action(json.loads(os.pread(fd, 4096, 0) or b"{}").get("action")).phase
+        except (ValueError, AttributeError):
+            return Phase.RESTARTING  # held, but the marker is not written yet
     finally:
         os.close(fd)

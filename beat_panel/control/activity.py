@@ -1,11 +1,13 @@
-"""What was done and how it went: every start, stop, restart and schedule save, kept as
-JSON lines in the user's data folder so the window can show it later."""
+"""The activity log: what was done to beat and what happened to it (starts, stops,
+restarts, schedule saves, deaths, keep-alive restarts and give-ups), kept as JSON lines in
+the user's data folder so the window can show it later."""
 
 from __future__ import annotations
 
-import contextlib
+import enum
 import fcntl
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -14,36 +16,55 @@ from pathlib import Path
 from beat_panel import paths
 
 MAX_LINES = 2000
+log = logging.getLogger(__name__)
+
+
+class Kind(str, enum.Enum):
+    """What an activity record is about."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    SAVE = "save"  # a schedule save or restore
+    DIED = "died"  # beat ended without anyone here asking
+    KEEP_ALIVE = "keep-alive"  # keep-alive started beat again
+    GAVE_UP = "gave-up"  # keep-alive stopped trying
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class Event:
     at: float
     project: str
-    what: str  # start | stop | restart | save
+    kind: Kind
     success: bool
     message: str
 
     def to_json(self) -> dict:
-        return {"at": self.at, "project": self.project, "what": self.what,
+        # "what" is the key files written by earlier versions use.
+        return {"at": self.at, "project": self.project, "what": self.kind.value,
                 "success": self.success, "message": self.message}
 
 
-def history_file() -> Path:
+def activity_file() -> Path:
     return paths.data_dir() / "history.jsonl"
 
 
-def record(project: str, what: str, success: bool, message: str) -> None:
-    """Append one event; a history that cannot be written never fails the action."""
-    event = Event(time.time(), project, what, success, message)
-    path = history_file()
-    with contextlib.suppress(OSError):
+def record(project: str, kind: Kind | str, success: bool, message: str) -> None:
+    """Append one event; a log that cannot be written never fails the action."""
+    event = Event(time.time(), project, Kind(kind), success, message)
+    path = activity_file()
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             fh.write(json.dumps(event.to_json()) + "\n")
         if path.stat().st_size > MAX_LINES * 400:
             _trim(path)
+    except OSError as exc:
+        log.warning("Could not write the activity log %s: %s", path, exc)
 
 
 def _trim(path: Path) -> None:
@@ -56,14 +77,14 @@ def _trim(path: Path) -> None:
 def read(project: str | None = None, limit: int = 500) -> list[Event]:
     """The latest events, newest first (only this project's when given)."""
     try:
-        lines = history_file().read_text("utf-8").splitlines()
+        lines = activity_file().read_text("utf-8").splitlines()
     except OSError:
         return []
     events = []
     for line in reversed(lines):
         try:
             data = json.loads(line)
-            event = Event(float(data["at"]), str(data["project"]), str(data["what"]),
+            event = Event(float(data["at"]), str(data["project"]), Kind(data["what"]),
                           bool(data["success"]), str(data["message"]))
         except (ValueError, KeyError, TypeError):
             continue

@@ -10,6 +10,7 @@ from pathlib import Path
 from beat_panel import process
 from beat_panel.config import Config
 from beat_panel.control.action_lock import action_in_flight
+from beat_panel.control.states import Phase
 from beat_panel.process import BeatProcess, PidfileState
 from beat_panel.schedule import beat_report
 
@@ -18,7 +19,7 @@ from beat_panel.schedule import beat_report
 class Status:
     """The answer to "is beat running?" at one moment."""
 
-    state: str  # running | stopped | starting | stopping | restarting | error
+    state: Phase
     processes: list[BeatProcess] = field(default_factory=list)
     other_beats: list[BeatProcess] = field(default_factory=list)
     pidfile: PidfileState | None = None
@@ -27,6 +28,9 @@ class Status:
     app: str | None = None  # the configured app
     checked_at: float = field(default_factory=time.time)
     schedule_applied: bool | None = None
+
+    def __post_init__(self) -> None:
+        self.state = Phase(self.state)
 
     @property
     def running(self) -> bool:
@@ -75,9 +79,9 @@ class Status:
 
     @property
     def message(self) -> str:
-        if self.state == "error":
+        if self.state is Phase.ERROR:
             return f"Could not check beat: {self.error}"
-        if self.state in ("starting", "stopping", "restarting"):
+        if self.state.working:
             return f"Beat is {self.state}…"
         if not self.running:
             return "Beat is not running."
@@ -97,7 +101,7 @@ class Status:
             "pids": self.pids,
             "count": self.count,
             "schedule_applied": self.schedule_applied,
-            "state": self.state,
+            "state": self.state.value,
             "duplicate": self.duplicate,
             "embedded": self.embedded,
             "message": self.message,
@@ -157,8 +161,8 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
             others = [b for b in everything if not belongs_to(b, config)]
             scan = "full"
     except OSError as exc:
-        return Status(state="error", error=f"cannot read the process table: {exc}")
-    state = in_flight or ("running" if found else "stopped")
+        return Status(state=Phase.ERROR, error=f"cannot read the process table: {exc}")
+    state = Phase(in_flight) if in_flight else (Phase.RUNNING if found else Phase.STOPPED)
     applied = None
     if config.schedule_file is not None:
         applied = beat_report.schedule_applied(config.schedule_file,

@@ -4,6 +4,7 @@ service managers (systemd, supervisord) a beat may run under."""
 from beat_panel.process.scan import (
     BeatProcess,
     PidfileState,
+    exit_status,
     is_alive,
     read_cmdline,
     read_pidfile,
@@ -12,5 +13,5 @@ from beat_panel.process.scan import (
     scan,
 )
 
-__all__ = ["BeatProcess", "PidfileState", "is_alive", "read_cmdline", "read_pidfile",
+__all__ = ["BeatProcess", "PidfileState", "exit_status", "is_alive", "read_cmdline", "read_pidfile",
            "reap_children", "remember_child", "scan"]

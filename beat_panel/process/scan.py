@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,17 +26,39 @@ _PIDFILE_SLACK_SECONDS = 2.0
 _CMDLINE_CHUNK = 131072
 
 # Beats this process started: polled so that none is left a zombie in a long-running
-# window or tray (the CLI exits and leaves them to init).
+# window or tray (the CLI exits and leaves them to init), and so that the panel can say
+# how one ended. Reaped from worker threads and the GUI thread alike, hence the lock.
 _children: list[subprocess.Popen] = []
+_exits: dict[int, int] = {}  # pid -> returncode (negative: killed by that signal)
+_MAX_EXITS = 64
+_children_lock = threading.Lock()
 
 
 def remember_child(child: subprocess.Popen) -> None:
-    _children.append(child)
+    with _children_lock:
+        _children.append(child)
 
 
 def reap_children() -> None:
     """Collect the exit status of started beats that have ended."""
-    _children[:] = [child for child in _children if child.poll() is None]
+    with _children_lock:
+        running = []
+        for child in _children:
+            if child.poll() is None:
+                running.append(child)
+            else:
+                _exits[child.pid] = child.returncode
+        _children[:] = running
+        while len(_exits) > _MAX_EXITS:
+            del _exits[next(iter(_exits))]
+
+
+def exit_status(pid: int) -> int | None:
+    """How a beat this process started ended (Popen's returncode), once it has; None
+    for a process it did not start or that still runs."""
+    reap_children()
+    with _children_lock:
+        return _exits.get(pid)
 
 
 @dataclass(frozen=True)
