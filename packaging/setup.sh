@@ -89,6 +89,8 @@ fi
 cd "$repo"
 say "ruff"
 "$venv/bin/ruff" check .
+say "lint-imports"
+"$venv/bin/lint-imports"
 say "shellcheck"
 shellcheck start_celery_beat.sh packaging/*.sh .ci/run
 say "pytest"
