@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up Beat Panel from a checkout on Debian/Ubuntu, then run it or its tests.
 #   bash packaging/setup.sh run [beat-panel arguments]   the panel (demo project if unconfigured)
-#   bash packaging/setup.sh test [pytest arguments]      lint + the whole test suite
+#   bash packaging/setup.sh test [pytest arguments]      lint, import contracts + the whole
+#                                                        test suite
 # It installs what is missing and nothing else: Debian packages (through apt, with sudo
 # when not root), a virtual environment in .venv, and the Python packages.
 set -euo pipefail
@@ -22,8 +23,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 run_packages=(python3-venv libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0
     libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
     libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core)
-# A virtual X server, a tray host, Redis, and the tools the tests drive.
-test_packages=(xvfb x11-utils trayer redis-server procps util-linux shellcheck)
+# A virtual X server, a window manager, a tray host, real input, Redis, and the tools the
+# tests drive.
+test_packages=(xvfb x11-utils openbox trayer xdotool redis-server procps util-linux shellcheck)
 
 missing_packages() {
     local pkg
