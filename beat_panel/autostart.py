@@ -30,7 +30,7 @@ def tray_command(config_path: Path | None = None) -> list[str]:
 
 
 def entry_text(config_path: Path | None = None) -> str:
-    icon = paths.resources_dir() / "icons" / "beat-panel.svg"
+    icon = paths.resource("icons/beat-panel.svg")
     exec_line = " ".join(_desktop_quote(a) for a in tray_command(config_path))
     return "\n".join([
         "[Desktop Entry]",

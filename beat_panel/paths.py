@@ -1,8 +1,10 @@
-"""Where Beat Panel keeps things: the user's config, data and state folders (XDG)."""
+"""Where Beat Panel keeps things: the user's config, data and state folders (XDG), and the
+resources it ships."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP_DIR_NAME = "beat-panel"
@@ -31,15 +33,33 @@ def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / APP_DIR_NAME
 
 
+def _package_dir() -> Path:
+    """This package's folder: beside this file, or inside a frozen bundle."""
+    if getattr(sys, "frozen", False):
+        return Path(sys._MEIPASS) / "beat_panel"  # type: ignore[attr-defined]
+    return Path(__file__).resolve().parent
+
+
+def resource(name: str) -> Path:
+    """The file `name` (e.g. "icons/beat-panel.svg", "start_celery_beat.sh") among the
+    panel's resources, found the same way in a checkout, an installed wheel and a frozen
+    bundle.
+
+    They live in `beat_panel/resources/`: in a checkout that is a link to the top-level
+    `resources/` folder (whose `start_celery_beat.sh` links to the script at the top), a
+    wheel carries them as package data, and a PyInstaller bundle must put them in
+    `beat_panel/resources/` under its own folder (`sys._MEIPASS`). The path is returned
+    with links resolved; it does not exist only when the package was built without them.
+    """
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"a resource name is a path inside resources/, not {name!r}")
+    return (_package_dir() / "resources" / relative).resolve()
+
+
 def resources_dir() -> Path:
-    """The repository's resources/ folder (icons, desktop file, style sheet)."""
-    return Path(__file__).resolve().parent.parent / "resources"
-
-
-def start_script() -> Path:
-    """`start_celery_beat.sh`, which starts beat by hand the way the panel does."""
-    return Path(__file__).resolve().parent.parent / "start_celery_beat.sh"
-
+    """The resources folder itself; prefer `resource(name)`."""
+    return resource(".")
 
 
 def plugin_import_dir() -> Path:

@@ -70,7 +70,7 @@ def launch_from_process(beat: BeatProcess, config: Config) -> LaunchSpec:
 def manual_start_command(config: Config) -> str:
     """The command a person can paste into a terminal to start this beat by hand."""
     beat = config.beat
-    script = paths.start_script()
+    script = paths.resource("start_celery_beat.sh")
     if beat.app is None:
         return f"cd {shlex.quote(str(beat.workdir))} && celery -A <your app> beat"
     words = [f"{k}={v}" for k, v in sorted(beat.env.items())]
