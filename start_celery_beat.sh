@@ -97,9 +97,30 @@ if [ -n "$schedule_file" ]; then
     case "$schedule_file" in /*) ;; *) schedule_file="$PWD/$schedule_file" ;; esac
     scheduler=(-S beat_panel.plugin:PanelScheduler)
     export BEAT_PANEL_SCHEDULE="$schedule_file"
-    # The plugin ships beside this script; let the project's Python import it.
-    script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-    export PYTHONPATH="$script_dir${PYTHONPATH:+:$PYTHONPATH}"
+    # Let the project's Python import the plugin, and nothing else of the panel's: put on
+    # PYTHONPATH the panel's folder that holds only a link to its package (never the
+    # checkout, whose tests/ and packaging/ would shadow the project's own modules).
+    # The package is beside this script in a checkout, above it when installed
+    # (beat_panel/resources/start_celery_beat.sh).
+    script_dir="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+    package=""
+    for candidate in "$script_dir/beat_panel" "$script_dir/.."; do
+        if [ -f "$candidate/plugin.py" ] && [ -f "$candidate/paths.py" ]; then
+            package="$(cd "$candidate" && pwd -P)"
+            break
+        fi
+    done
+    if [ -z "$package" ]; then
+        echo "Cannot run the schedule file: Beat Panel's package was not found beside" >&2
+        echo "$script_dir. Run the start_celery_beat.sh that came with Beat Panel." >&2
+        exit 1
+    fi
+    if ! import_dir="$(python3 -I "$package/paths.py" plugin-import-dir)"; then
+        echo "Cannot run the schedule file: python3 could not prepare the folder that" >&2
+        echo "lets beat import Beat Panel's scheduler (see the error above)." >&2
+        exit 1
+    fi
+    export PYTHONPATH="$import_dir${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
 mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
