@@ -37,6 +37,25 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
 
+def _same_process(pid: int, created: float) -> psutil.Process | None:
+    """The process (pid, create_time) if it still exists, else None (pid reused or gone)."""
+    try:
+        proc = psutil.Process(pid)
+        return proc if abs(proc.create_time() - created) < 0.01 else None
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _has_ended(pid: int, created: float) -> bool:
+    """Gone, reused, or a zombie: a zombie is dead, only waiting for its parent (here
+    often init) to collect it."""
+    proc = _same_process(pid, created)
+    try:
+        return proc is None or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 class ProcessTracker:
     """Starts processes for a test and ends every one of them by pid at teardown."""
 
@@ -67,36 +86,45 @@ class ProcessTracker:
         if pidfile:
             self.pidfiles.add(str(pidfile))
 
-    def cleanup(self) -> None:
-        targets = list(self.adopted)
+    def _targets(self) -> dict[int, float]:
+        """pid -> create_time of everything this test started that may still run."""
+        targets = dict(self.adopted)
         if self.apps or self.pidfiles:
             for beat in process.scan():
                 if beat.app in self.apps or (beat.pidfile in self.pidfiles):
-                    targets.append((beat.pid, beat.create_time))
+                    targets[beat.pid] = beat.create_time
         for proc in self.popens:
             if proc.poll() is None:
                 with contextlib.suppress(psutil.NoSuchProcess):
-                    targets.append((proc.pid, psutil.Process(proc.pid).create_time()))
-        for pid, created in targets:
-            try:
-                victim = psutil.Process(pid)
-                if abs(victim.create_time() - created) < 0.01:
-                    # Its children too (a worker's pool), found through the tree.
-                    for child in victim.children(recursive=True):
+                    targets[proc.pid] = psutil.Process(proc.pid).create_time()
+        return targets
+
+    def cleanup(self) -> None:
+        """SIGKILL by pid (checked against its create time) each process this test
+        started and its children, reap our own, and fail if any of them still runs."""
+        targets = self._targets()
+        for pid, created in list(targets.items()):
+            victim = _same_process(pid, created)
+            if victim is None:
+                continue
+            # Its children too (a worker's pool, the beat child of `worker -B`).
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for child in victim.children(recursive=True):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        targets[child.pid] = child.create_time()
                         child.kill()
-                    victim.kill()
-            except psutil.NoSuchProcess:
-                pass
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victim.kill()
         for proc in self.popens:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
-        for pid, created in targets:
-            try:
-                victim = psutil.Process(pid)
-                if abs(victim.create_time() - created) < 0.01:
-                    victim.wait(timeout=10)
-            except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
-                pass
+        deadline = time.monotonic() + 10
+        left = dict(targets)
+        while left and time.monotonic() < deadline:
+            left = {pid: c for pid, c in left.items() if not _has_ended(pid, c)}
+            if left:
+                time.sleep(0.02)
+        assert not left, f"still running after the test's cleanup: pids {sorted(left)}"
 
 
 @pytest.fixture
@@ -181,10 +209,11 @@ class Project:
     def cli(self, *args: str, **kwargs: object) -> CliResult:
         result = run_cli("--config", str(self.config_path), *args, **kwargs)
         try:
-            for pid in result.json.get("new_pids", []):
-                self.tracker.adopt(pid)
+            new_pids = result.json.get("new_pids", [])
         except ValueError:
-            pass
+            new_pids = []
+        for pid in new_pids:
+            self.tracker.adopt(pid)
         return result
 
     def write_config(self, schedule_file: str | None = None, **beat: object) -> None:
