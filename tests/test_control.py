@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 
 import psutil
 import pytest
@@ -141,20 +142,53 @@ def test_stop_and_restart_with_nothing_running_exit_3_with_the_manual_command(
     assert project.app in data["manual_start_command"]
 
 
+# Run as PID 1 of a PID namespace of its own: start the fake beat by hand, restart it
+# through the CLI, and describe the beat that came back.
+ALONE_IN_A_NAMESPACE = textwrap.dedent("""
+    import json, os, subprocess, sys, time
+    import psutil
+    celery, app, workdir, config, ready = sys.argv[1:]
+    env = dict(os.environ, MARKER="kept", FAKE_BEAT_READY=ready)
+    old = subprocess.Popen([celery, "-A", app, "beat", "--loglevel=DEBUG"], cwd=workdir,
+                           env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while not os.path.exists(ready):
+        assert old.poll() is None and time.monotonic() < deadline, "the fake did not start"
+        time.sleep(0.05)
+    done = subprocess.run([sys.executable, "-m", "beat_panel", "--config", config,
+                           "restart", "--json"], capture_output=True, text=True, timeout=60)
+    result = json.loads(done.stdout)
+    fresh = [{"cmdline": p.cmdline(), "cwd": p.cwd(), "marker": p.environ().get("MARKER")}
+             for p in map(psutil.Process, result["new_pids"])]
+    old.wait(timeout=10)
+    print(json.dumps({"code": done.returncode, "result": result, "fresh": fresh,
+                      "old_pid": old.pid}))
+""")
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+
+
 def test_restart_without_a_configured_app_rebuilds_the_old_command_line(fake_project):
+    # With no app in the config every beat on the machine is the project's: on a shared
+    # machine the restart would take other people's beats along. In a PID namespace of
+    # its own the fake is the only beat there is, and everything in it dies with it.
+    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"needs a PID namespace of its own (unshare as root): {probe.stderr!r}")
     project = fake_project(app=None, pidfile=None)
     workdir = project.root / "elsewhere"
     workdir.mkdir()
-    old = project.spawn_fake("-A", project.app, "beat", "--loglevel=DEBUG", cwd=workdir,
-                             env={"MARKER": "kept"})
-    result = project.cli("restart", "--json")
-    assert result.code == 0, result.stdout
-    (new,) = result.json["new_pids"]
-    fresh = psutil.Process(new)
-    assert fresh.cmdline()[-4:] == ["-A", project.app, "beat", "--loglevel=DEBUG"]
-    assert fresh.cwd() == str(workdir)
-    assert fresh.environ()["MARKER"] == "kept"
-    old.wait(timeout=10)
+    done = subprocess.run(
+        [*UNSHARE, sys.executable, "-c", ALONE_IN_A_NAMESPACE, str(project.celery),
+         project.app, str(workdir), str(project.config_path), str(project.root / "ready")],
+        capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["code"] == 0, report["result"]
+    assert report["result"]["old_pids"] == [report["old_pid"]]
+    (fresh,) = report["fresh"]
+    assert fresh["cmdline"][-4:] == ["-A", project.app, "beat", "--loglevel=DEBUG"]
+    assert fresh["cwd"] == str(workdir)
+    assert fresh["marker"] == "kept"
 
 
 def test_a_zombie_counts_as_stopped(fake_project):
