@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from beat_panel import config as config_module
 from beat_panel import process
+from beat_panel.process import argv as argv_parser
 
 HELPERS = Path(__file__).parent / "helpers"
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +37,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+# The fake `celery` scripts written for this session: a process running one is not slow.
+_FAKE_CELERIES: set[str] = set()
+
+
+def _runs_real_celery(argv: object) -> bool:
+    """True when argv is a real celery beat or worker (not the fake `celery`)."""
+    if not isinstance(argv, list | tuple):
+        return False  # a shell string: the tests here never start celery that way
+    words = [os.fspath(word) for word in argv]
+    return (argv_parser.parse(words) is not None
+            and not any(word in _FAKE_CELERIES for word in words))
 
 
 def _same_process(pid: int, created: float) -> psutil.Process | None:
@@ -64,6 +79,7 @@ class ProcessTracker:
         self.adopted: list[tuple[int, float]] = []
         self.apps: set[str] = set()
         self.pidfiles: set[str] = set()
+        self.started_real_celery = False
 
     def popen(self, argv: list[str], **kwargs: object) -> subprocess.Popen:
         kwargs.setdefault("stdout", subprocess.DEVNULL)
@@ -71,6 +87,7 @@ class ProcessTracker:
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         proc = subprocess.Popen(argv, **kwargs)
         self.popens.append(proc)
+        self.started_real_celery |= _runs_real_celery(argv)
         return proc
 
     def adopt(self, pid: int) -> None:
@@ -107,6 +124,8 @@ class ProcessTracker:
             victim = _same_process(pid, created)
             if victim is None:
                 continue
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.started_real_celery |= _runs_real_celery(victim.cmdline())
             # Its children too (a worker's pool, the beat child of `worker -B`).
             with contextlib.suppress(psutil.NoSuchProcess):
                 for child in victim.children(recursive=True):
@@ -127,11 +146,19 @@ class ProcessTracker:
         assert not left, f"still running after the test's cleanup: pids {sorted(left)}"
 
 
+class UnmarkedSlowTest(pytest.PytestWarning):
+    """A test started a real celery beat or worker but is not marked `slow`."""
+
+
 @pytest.fixture
-def procs() -> Iterator[ProcessTracker]:
+def procs(request: pytest.FixtureRequest) -> Iterator[ProcessTracker]:
     tracker = ProcessTracker()
     yield tracker
     tracker.cleanup()
+    if tracker.started_real_celery and request.node.get_closest_marker("slow") is None:
+        warnings.warn(UnmarkedSlowTest(
+            f"{request.node.nodeid} starts a real celery beat or worker: mark it "
+            "@pytest.mark.slow so that `-m 'not slow'` leaves it out"), stacklevel=1)
 
 
 @pytest.fixture(autouse=True)
@@ -214,6 +241,8 @@ class Project:
             new_pids = []
         for pid in new_pids:
             self.tracker.adopt(pid)
+        if new_pids and self.celery is None:  # the demo project runs the real celery
+            self.tracker.started_real_celery = True
         return result
 
     def write_config(self, schedule_file: str | None = None, **beat: object) -> None:
@@ -257,6 +286,7 @@ def make_fake_celery(folder: Path) -> Path:
     source = (HELPERS / "fake_celery.py").read_text()
     target.write_text(f"#!{sys.executable}\n{source}")
     target.chmod(0o755)
+    _FAKE_CELERIES.add(str(target))
     return target
 
 

@@ -265,6 +265,7 @@ def test_permission_denied_when_beat_belongs_to_another_user(fake_project, procs
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_real_celery_beat_start_restart_stop(demo_project, decoys):
     started = demo_project.cli("start", "--json")
     assert started.code == 0, started.stdout

@@ -52,6 +52,7 @@ def edit(project, change) -> store.Loaded:
     return st.save(change(loaded.document), loaded.sha)
 
 
+@pytest.mark.slow
 def test_beat_with_the_plugin_acknowledges_the_file_and_status_says_applied(running):
     status = running.cli("status", "--json").json
     assert status["schedule_applied"] is True
@@ -61,6 +62,7 @@ def test_beat_with_the_plugin_acknowledges_the_file_and_status_says_applied(runn
     assert sends(running, "slow") == 0
 
 
+@pytest.mark.slow
 def test_an_added_entry_is_sent_and_executed_by_a_real_worker(running, procs):
     env = dict(os.environ, BEAT_PANEL_DEMO_DIR=str(running.root / "demo-data"))
     worker_log = running.root / "worker.log"
@@ -77,6 +79,7 @@ def test_an_added_entry_is_sent_and_executed_by_a_real_worker(running, procs):
     assert running.cli("status", "--json").json["pids"] == [running.pid], "no restart"
 
 
+@pytest.mark.slow
 def test_an_edit_is_applied_live_without_a_restart(running):
     wait_until(lambda: sends(running, "tick") >= 1)
     renamed = f"edited-{uuid.uuid4().hex[:6]}"
@@ -89,6 +92,7 @@ def test_an_edit_is_applied_live_without_a_restart(running):
     assert f"revision {saved.document.revision}" in log
 
 
+@pytest.mark.slow
 def test_an_unchanged_entry_does_not_fire_again_when_another_one_changes(running):
     before = sends(running, "slow")
     for every in (2, 3, 4):
@@ -98,6 +102,7 @@ def test_an_unchanged_entry_does_not_fire_again_when_another_one_changes(running
     assert sends(running, "slow") == before == 0
 
 
+@pytest.mark.slow
 def test_a_disabled_entry_stops_being_sent(running):
     wait_until(lambda: sends(running, "tick") >= 1)
     saved = edit(running, lambda d: d.enabling(["tick"], False))
@@ -109,6 +114,7 @@ def test_a_disabled_entry_stops_being_sent(running):
     assert "revision" in running.logfile.read_text()
 
 
+@pytest.mark.slow
 def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
     wait_until(lambda: sends(running, "tick") >= 1)
     running.schedule_path.write_text('{"format": "beat-panel-schedule", "version": 1, ')
@@ -122,6 +128,7 @@ def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
     assert running.cli("status", "--json").json["schedule_applied"] is False
 
 
+@pytest.mark.slow
 def test_restart_keeps_run_state(running):
     wait_until(lambda: beat_report.read_beat_report(running.schedule_path).run_count("tick") >= 2,
                what="tick to run twice")
@@ -141,6 +148,7 @@ def test_restart_keeps_run_state(running):
                > carried, what="tick to run again after the restart, counting on")
 
 
+@pytest.mark.slow
 def test_a_one_off_entry_runs_once(running):
     saved = edit(running, lambda d: d.adding(Entry("once", HELLO, Interval(1), one_off=True)))
     assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)

@@ -6,6 +6,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from beat_panel import process
 
@@ -93,6 +94,7 @@ def test_missing_pidfile_is_no_problem(tmp_path):
     assert state.beat is None and state.problem is None
 
 
+@pytest.mark.slow
 def test_real_celery_beat_is_found_in_its_setproctitle_form(demo_project, procs):
     result = demo_project.cli("start", "--json")
     assert result.code == 0, result.stdout + result.stderr
@@ -106,6 +108,7 @@ def test_real_celery_beat_is_found_in_its_setproctitle_form(demo_project, procs)
     assert state.beat is not None and state.beat.pid == pid
 
 
+@pytest.mark.slow
 def test_worker_with_embedded_beat_is_reported_once_as_embedded(demo_project, procs):
     env = dict(os.environ, BEAT_PANEL_DEMO_DIR=str(demo_project.root / "demo-data"))
     with open(demo_project.root / "worker.log", "wb") as log:
