@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from beat_panel.config import Config
+from beat_panel.errors import PanelError
 from beat_panel.schedule import Entry
 
 INTROSPECT_SCRIPT = Path(__file__).with_name("introspect.py")
 DEFAULT_TIMEOUT = 30.0
 
 
-class AppInfoError(Exception):
+class AppInfoError(PanelError):
     """The app could not be inspected; the message says why."""
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from beat_panel.errors import PanelError
+
 if TYPE_CHECKING:
     from celery import Celery
     from celery.schedules import BaseSchedule
@@ -29,7 +31,7 @@ MIN_INTERVAL = 0.1  # seconds; shorter would have beat send without pause
 MAX_INTERVAL = 100 * 365 * 86400.0
 
 
-class ScheduleError(ValueError):
+class ScheduleError(PanelError, ValueError):
     """One or more problems with an entry or a schedule file.
 
     `problems` is a list of (field, message); str() reads well for a person.

@@ -20,12 +20,13 @@ from pathlib import Path
 
 from beat_panel import schedule
 from beat_panel.atomic import atomic_write
+from beat_panel.errors import PanelError
 from beat_panel.schedule import Document, ScheduleError
 
 DEFAULT_HISTORY = 10
 
 
-class ConflictError(Exception):
+class ConflictError(PanelError):
     """The file changed on disk since it was loaded; saving would overwrite that."""
 
 

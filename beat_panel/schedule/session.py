@@ -1,0 +1,348 @@
+"""The schedule being edited, and each workflow on it written once for the CLI and the
+editor: load, save with conflict detection, restore, import from the app, and "did the
+running beat apply the save?".
+
+`ScheduleSession` is a frozen value, not an object that changes: the editor hands it to a
+worker thread, which returns a new session (loaded, saved, restored) for the GUI thread to
+adopt, so no state is shared between threads. The CLI uses the same values in one thread.
+The methods that read or write files say so; the others are pure and cheap.
+`plan_import` is a pure function for the same reason: the editor runs it on the GUI
+thread against the document as it is when the app's answer lands, so edits made while the
+app was being inspected are not lost.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from beat_panel import schedule
+from beat_panel.schedule import Document, ScheduleError
+from beat_panel.schedule.beat_report import BeatReport, read_beat_report
+from beat_panel.schedule.store import ConflictError, HistoryItem, ScheduleStore
+
+if TYPE_CHECKING:  # the type only: the session never runs the app's inspection itself
+    from beat_panel.celeryapp.appinfo import AppInfo
+
+__all__ = ["APPLY_WAIT", "ApplyCheck", "ApplyState", "ConflictError", "ImportPlan",
+           "OnDisk", "ScheduleSession", "SkipReason", "Skipped", "plan_import"]
+
+# How long a save waits for the running beat to acknowledge it. The plugin looks at the
+# file every 0.5 s (plugin.RELOAD_INTERVAL) and acknowledges at once, so an idle beat
+# answers within a second; 5 s leaves room for a beat busy sending tasks on a loaded
+# machine, and is still short enough for a command line that waits for the answer.
+APPLY_WAIT = 5.0
+_POLL = 0.05
+
+
+# -- the session -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """What a quick look at the disk found: the file's hash and what beat reports."""
+
+    sha: str | None
+    report: BeatReport | None
+
+
+@dataclass(frozen=True)
+class ScheduleSession:
+    """One schedule file being edited: the edited document, the version on disk it was
+    made from (`base`, `base_sha`), and what the running beat last reported."""
+
+    path: Path
+    document: Document = field(default_factory=Document)
+    base: Document = field(default_factory=Document)
+    base_sha: str | None = None  # None: the file did not exist when loaded
+    report: BeatReport | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> ScheduleSession:
+        """Read the file (missing: an empty schedule) and beat's report. Reads files.
+
+        A damaged file raises ScheduleError with its line and column."""
+        loaded = ScheduleStore(path).load()
+        return cls(path, loaded.document, loaded.document, loaded.sha,
+                   read_beat_report(path))
+
+    @property
+    def dirty(self) -> bool:
+        """The edited document differs from the version on disk it was made from."""
+        return self.document is not self.base and self.document != self.base
+
+    @property
+    def revision(self) -> int:
+        return self.base.revision
+
+    def editing(self, document: Document) -> ScheduleSession:
+        """The session with `document` as the edited version (nothing is written)."""
+        return replace(self, document=document)
+
+    def with_report(self, report: BeatReport | None) -> ScheduleSession:
+        return replace(self, report=report)
+
+    def save(self, force: bool = False) -> ScheduleSession:
+        """Write the edited document as the next revision; the new session is based on
+        it. Writes files.
+
+        ConflictError when the file on disk is no longer the version this session was
+        based on, unless `force` (the person chose to keep theirs). A damaged file on
+        disk is never overwritten (ScheduleError)."""
+        saved = ScheduleStore(self.path).save(self.document, self.base_sha, force=force)
+        return replace(self, document=saved.document, base=saved.document,
+                       base_sha=saved.sha)
+
+    def history(self) -> list[HistoryItem]:
+        """Earlier saved versions, newest first. Reads the history folder."""
+        return ScheduleStore(self.path).history()
+
+    def restore(self, revision: int) -> ScheduleSession:
+        """Make the saved version `revision` the current one, as a new revision.
+        Reads and writes files.
+
+        Works on a damaged file too (it is kept aside, never lost), so this session need
+        not have loaded. ScheduleError when no saved version has that revision."""
+        store = ScheduleStore(self.path)
+        items = store.history()
+        match = next((i for i in items if i.revision == revision), None)
+        if match is None:
+            kept = ", ".join(str(i.revision) for i in items) or "none yet"
+            raise ScheduleError([("revision", f"no saved version has revision {revision} "
+                                              f"(saved versions: {kept})")])
+        saved = store.restore(match)
+        return replace(self, document=saved.document, base=saved.document,
+                       base_sha=saved.sha, report=read_beat_report(self.path))
+
+    def look(self) -> OnDisk:
+        """The file's current hash and beat's report. Reads files."""
+        return OnDisk(ScheduleStore(self.path).current_sha(), read_beat_report(self.path))
+
+    def changed_on_disk(self, on_disk: OnDisk) -> bool:
+        """Someone else saved since this session's base was read or written."""
+        return on_disk.sha != self.base_sha
+
+    def wait_applied(self, beat_pids: list[int], timeout: float = APPLY_WAIT) -> ApplyCheck:
+        """After a save: wait (up to `timeout`) until the running beat acknowledges this
+        session's version. Reads beat's report file; sleeps.
+
+        `beat_pids` are the pids of the running beats that are not embedded in a worker,
+        from a status check the caller already has: no process scan here."""
+        sha = self.base_sha
+        if not beat_pids:
+            return ApplyCheck(ApplyState.NOT_RUNNING, self.revision)
+        report = read_beat_report(self.path)
+        if report is None or report.pid not in beat_pids:
+            # Without the plugin beat never writes a report for its pid: it read its
+            # schedule once at start and will not see the file change.
+            return ApplyCheck(ApplyState.RESTART_NEEDED, self.revision, report=report)
+        deadline = time.monotonic() + timeout
+        while True:
+            if sha is not None and report is not None and report.applied_sha == sha:
+                return ApplyCheck(ApplyState.APPLIED, self.revision, report.pid,
+                                  report=report)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_POLL)
+            report = read_beat_report(self.path)
+        return ApplyCheck(ApplyState.NOT_APPLIED, self.revision,
+                          report.pid if report else None,
+                          report.error if report else None, timeout, report)
+
+
+# -- was the save applied? -------------------------------------------------------------
+
+
+class ApplyState(str, enum.Enum):
+    """What became of a save in the running beat."""
+
+    APPLIED = "applied"
+    NOT_APPLIED = "not_applied"  # beat follows the file but did not acknowledge in time
+    NOT_RUNNING = "not_running"  # it will use the file when it starts
+    RESTART_NEEDED = "restart_needed"  # beat runs but does not follow the panel's file
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ApplyCheck:
+    """The answer to "did the running beat apply the save?"."""
+
+    state: ApplyState
+    revision: int
+    pid: int | None = None
+    error: str | None = None  # what beat itself reported, when it did
+    waited: float = 0.0
+    report: BeatReport | None = None  # beat's latest report, for last/next run times
+
+    @property
+    def applied(self) -> bool | None:
+        """True or False when beat follows the file; None when it cannot be known yet
+        (beat not running, or running without the panel's scheduler)."""
+        return _APPLIED[self.state]
+
+    @property
+    def restart_needed(self) -> bool:
+        return self.state is ApplyState.RESTART_NEEDED
+
+    @property
+    def note(self) -> str:
+        """One sentence for a person; each face adds its own way to restart."""
+        if self.state is ApplyState.APPLIED:
+            return f"Applied ✓ by the running beat (pid {self.pid})."
+        if self.state is ApplyState.NOT_APPLIED:
+            why = f" It reports: {self.error}" if self.error else ""
+            return f"The running beat has not applied it within {self.waited:g} s.{why}"
+        if self.state is ApplyState.NOT_RUNNING:
+            return "Beat is not running; it will use this schedule when it starts."
+        return ("The running beat does not follow the panel's schedule file, so it applies "
+                "this change only after a restart.")
+
+
+_APPLIED = {ApplyState.APPLIED: True, ApplyState.NOT_APPLIED: False,
+            ApplyState.NOT_RUNNING: None, ApplyState.RESTART_NEEDED: None}
+
+
+# -- import from the app ---------------------------------------------------------------
+
+
+class SkipReason(str, enum.Enum):
+    """Why an entry of the app's beat_schedule was not imported."""
+
+    UNUSABLE = "unusable"  # the inspection could not carry it over (e.g. non-JSON args)
+    INVALID = "invalid"  # our validation refused it
+    EXISTS = "exists"  # an entry of that name exists, differs, and replace was not asked
+    UNCHANGED = "unchanged"  # an identical entry of that name exists already
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: SkipReason
+    detail: str  # why, for a person
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.detail})"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "reason": self.reason.value, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """The schedule after an import, and every entry added, replaced or skipped (with
+    why), and every other change made (the time zone), so a person sees each one."""
+
+    document: Document
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    changed: tuple[str, ...] = ()  # changes to the schedule beyond entries
+    notes: tuple[str, ...] = ()  # things worth knowing that changed nothing
+
+    @property
+    def conflicting(self) -> list[str]:
+        """Entries present under the same name that differ from the app's, kept because
+        replace was not asked."""
+        return [s.name for s in self.skipped if s.reason is SkipReason.EXISTS]
+
+    @property
+    def summary(self) -> str:
+        """One paragraph: how many were imported, and everything else by name."""
+        count = len(self.added)
+        parts = [f"Imported {count} entr{'y' if count == 1 else 'ies'}"
+                 + (f": {', '.join(self.added)}" if self.added else "")]
+        if self.replaced:
+            parts.append(f"replaced {', '.join(self.replaced)}")
+        if self.skipped:
+            parts.append(f"skipped {'; '.join(str(s) for s in self.skipped)}")
+        parts += list(self.changed)
+        text = "; ".join(parts) + "."
+        return " ".join([text, *self.notes])
+
+    def lines(self) -> list[str]:
+        """One line per entry and per change, for a details pane."""
+        return ([f"added {n}" for n in self.added]
+                + [f"replaced {n}" for n in self.replaced]
+                + [f"skipped {s.name}: {s.detail}" for s in self.skipped]
+                + [f"changed: {c}" for c in self.changed]
+                + [f"note: {n}" for n in self.notes])
+
+    def to_json(self) -> dict:
+        return {"added": list(self.added), "replaced": list(self.replaced),
+                "skipped": [s.to_json() for s in self.skipped], "changed": list(self.changed),
+                "notes": list(self.notes)}
+
+
+def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportPlan:
+    """Bring the app's own beat_schedule into `document`. Pure: reads no file.
+
+    Entries the inspection flagged as unusable and entries our validation refuses are
+    skipped with why. An entry whose name exists already is replaced only when `replace`
+    and it differs. A schedule without a time zone takes the app's."""
+    entries = list(document.entries)
+    where = {e.name: i for i, e in enumerate(entries)}
+    added: list[str] = []
+    replaced: list[str] = []
+    skipped: list[Skipped] = []
+    for raw in app_info.beat_schedule:
+        name = str(raw.get("name") or "?")
+        if raw.get("problem"):
+            # introspect.py emptied its arguments to send it at all: importing it would
+            # run the task with arguments nobody wrote.
+            skipped.append(Skipped(name, SkipReason.UNUSABLE, str(raw["problem"])))
+            continue
+        try:
+            entry = schedule.parse_entry(raw)
+        except ScheduleError as exc:
+            skipped.append(Skipped(name, SkipReason.INVALID, str(exc)))
+            continue
+        at = where.get(entry.name)
+        if at is None:
+            where[entry.name] = len(entries)
+            entries.append(entry)
+            added.append(entry.name)
+        elif entries[at] == entry:
+            skipped.append(Skipped(entry.name, SkipReason.UNCHANGED,
+                                   "already in the schedule, the same as the app's"))
+        elif replace:
+            entries[at] = entry
+            replaced.append(entry.name)
+        else:
+            skipped.append(Skipped(entry.name, SkipReason.EXISTS,
+                                   "already in the schedule, different from the app's"))
+    timezone, changed, notes = _timezone(document.timezone, app_info.timezone)
+    new = document
+    if added or replaced or timezone != document.timezone:
+        new = Document(tuple(entries), document.revision, timezone)
+    return ImportPlan(new, tuple(added), tuple(replaced), tuple(skipped), changed, notes)
+
+
+def _timezone(ours: str | None, apps: str | None
+              ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    """The schedule's time zone after an import, with the change or note to show."""
+    if not apps or apps == ours:
+        return ours, (), ()
+    if ours is not None:
+        return ours, (), (f"The schedule keeps its time zone {ours}; the app's is {apps}.",)
+    if not _known_zone(apps):
+        return ours, (), (f"The app's time zone {apps!r} is not known here; the schedule "
+                          "keeps none.",)
+    return apps, (f"time zone set to {apps} (the app's)",), ()
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True
+

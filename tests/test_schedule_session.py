@@ -1,0 +1,253 @@
+"""The schedule session: each workflow once, for the CLI and the editor alike. Load, edit,
+save with conflict detection, restore, "was it applied?", and import from the app."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from beat_panel.celeryapp.appinfo import AppInfo
+from beat_panel.errors import PanelError
+from beat_panel.schedule import Crontab, Document, Entry, Interval, ScheduleError, beat_report
+from beat_panel.schedule.session import (
+    APPLY_WAIT,
+    ApplyState,
+    ConflictError,
+    ScheduleSession,
+    SkipReason,
+    plan_import,
+)
+from beat_panel.schedule.store import ScheduleStore, sha256
+
+HELLO = Entry("hello", "proj.hello", Interval(30))
+REPORT = Entry("report", "proj.report", Crontab.from_expression("0 9 * * mon-fri"))
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """A schedule file of two entries, revision 1."""
+    file = tmp_path / "schedule.json"
+    ScheduleStore(file).save(Document((HELLO, REPORT)), None)
+    return file
+
+
+# -- load, edit, save, conflict, restore -------------------------------------------------
+
+
+def test_a_missing_file_opens_as_an_empty_schedule_based_on_nothing(tmp_path):
+    session = ScheduleSession.open(tmp_path / "none.json")
+    assert session.document == Document() and session.base_sha is None
+    assert session.report is None and not session.dirty
+    saved = session.editing(Document((HELLO,))).save()
+    assert saved.revision == 1
+    assert saved.base_sha == sha256((tmp_path / "none.json").read_bytes())
+
+
+def test_editing_marks_the_session_dirty_and_a_save_bases_it_on_what_was_written(path):
+    session = ScheduleSession.open(path)
+    assert session.revision == 1 and session.base_sha == sha256(path.read_bytes())
+    edited = session.editing(session.document.enabling(["hello"], False))
+    assert edited.dirty and not session.dirty, "editing returns a new session"
+    # An edit undone is not a change.
+    assert not edited.editing(edited.document.enabling(["hello"], True)).dirty
+
+    saved = edited.save()
+    assert (saved.revision, saved.dirty) == (2, False)
+    assert saved.base_sha == sha256(path.read_bytes())
+    assert ScheduleStore(path).load().document.require("hello").enabled is False
+
+
+def test_a_save_over_someone_elses_change_is_a_conflict_until_forced(path):
+    mine = ScheduleSession.open(path)
+    mine = mine.editing(mine.document.removing(["report"]))
+    theirs = ScheduleSession.open(path)
+    theirs.editing(theirs.document.adding(Entry("theirs", "proj.t", Interval(9)))).save()
+    on_disk = path.read_bytes()
+
+    with pytest.raises(ConflictError, match="changed by someone else") as raised:
+        mine.save()
+    assert isinstance(raised.value, PanelError)
+    assert path.read_bytes() == on_disk
+    assert mine.changed_on_disk(mine.look())
+
+    kept = mine.save(force=True)
+    assert kept.document.names() == ["hello"] and kept.revision == 3
+    assert not kept.changed_on_disk(kept.look())
+
+
+def test_restore_brings_back_a_saved_version_as_a_new_revision(path):
+    session = ScheduleSession.open(path)
+    session.editing(session.document.removing(["hello"])).save()
+    restored = ScheduleSession(path).restore(1)
+    assert restored.document.names() == ["hello", "report"]
+    assert restored.revision == 3 and restored.base_sha == sha256(path.read_bytes())
+
+    with pytest.raises(ScheduleError, match=r"no saved version has revision 42 "
+                                            r"\(saved versions: 2, 1\)"):
+        ScheduleSession(path).restore(42)
+
+
+def test_restore_needs_no_load_so_it_rescues_a_damaged_file(path):
+    session = ScheduleSession.open(path)
+    session.editing(session.document.removing(["report"])).save()  # revision 1 in history
+    path.write_text('{"format": "beat-panel-schedule", "version"')
+    with pytest.raises(ScheduleError, match="line 1"):
+        ScheduleSession.open(path)
+    restored = ScheduleSession(path).restore(1)
+    assert restored.document.names() == ["hello", "report"]
+    assert ScheduleSession.open(path).document.names() == ["hello", "report"]
+
+
+# -- was the save applied? ----------------------------------------------------------------
+
+
+def write_report(schedule: Path, pid: int, sha: str | None, error: str | None = None) -> None:
+    """What the plugin inside beat writes, written here as a beat would."""
+    beat_report.report_path(schedule).write_text(json.dumps({
+        "format": "beat-panel-beat-state", "version": 1, "timezone": "UTC",
+        "applied": {"pid": pid, "sha256": sha, "revision": 1, "at": time.time(),
+                    "error": error},
+        "runs": {},
+    }))
+
+
+def test_apply_wait_is_one_documented_figure():
+    assert APPLY_WAIT == 5.0
+
+
+def test_with_no_beat_running_the_answer_is_none_at_once(path):
+    started = time.monotonic()
+    check = ScheduleSession.open(path).wait_applied([])
+    assert time.monotonic() - started < 0.5
+    assert (check.state, check.applied, check.restart_needed) == \
+        (ApplyState.NOT_RUNNING, None, False)
+    assert check.note == "Beat is not running; it will use this schedule when it starts."
+
+
+@pytest.mark.parametrize("report_pid", [None, 999_999], ids=["no report", "another pid"])
+def test_a_beat_that_does_not_follow_the_file_needs_a_restart(path, report_pid):
+    session = ScheduleSession.open(path)
+    if report_pid is not None:
+        write_report(path, report_pid, session.base_sha)
+    check = session.wait_applied([4242], timeout=0.2)
+    assert (check.state, check.applied, check.restart_needed) == \
+        (ApplyState.RESTART_NEEDED, None, True)
+    assert "only after a restart" in check.note
+
+
+def test_a_beat_that_acknowledges_the_save_in_time_applied_it(path):
+    session = ScheduleSession.open(path)
+    write_report(path, 4242, "an-older-version")
+    saved = session.editing(session.document.removing(["report"])).save()
+    later = threading.Timer(0.3, write_report, (path, 4242, saved.base_sha))
+    later.start()
+    started = time.monotonic()
+    try:
+        check = saved.wait_applied([4242])
+    finally:
+        later.join()
+    assert 0.25 < time.monotonic() - started < APPLY_WAIT
+    assert (check.state, check.applied, check.pid, check.revision) == \
+        (ApplyState.APPLIED, True, 4242, 2)
+    assert check.note == "Applied ✓ by the running beat (pid 4242)."
+    assert check.report is not None and check.report.applied_sha == saved.base_sha
+
+
+def test_a_beat_that_does_not_acknowledge_says_false_with_its_own_error(path):
+    session = ScheduleSession.open(path)
+    write_report(path, 4242, "an-older-version", error="cannot apply revision 2: boom")
+    check = session.wait_applied([4242], timeout=0.3)
+    assert (check.state, check.applied, check.error) == \
+        (ApplyState.NOT_APPLIED, False, "cannot apply revision 2: boom")
+    assert check.note == ("The running beat has not applied it within 0.3 s. It reports: "
+                          "cannot apply revision 2: boom")
+
+
+# -- plan_import --------------------------------------------------------------------------
+
+
+def raw(name: str, every: float = 30, task: str = "proj.task", **extra: object) -> dict:
+    """An entry as the app inspection (introspect.py) reports it."""
+    return {"name": name, "task": task,
+            "schedule": {"kind": "interval", "every": every, "period": "seconds"},
+            "args": [], "kwargs": {}, "enabled": True, **extra}
+
+
+def info(*entries: dict, timezone: str | None = None) -> AppInfo:
+    return AppInfo(tasks=["proj.task"], beat_schedule=list(entries), timezone=timezone)
+
+
+def test_an_entry_the_inspection_flagged_is_skipped_with_its_reason():
+    flagged = raw("dated", args=[], kwargs={},
+                  problem="its args or kwargs are not JSON values")
+    plan = plan_import(Document(), info(raw("fine"), flagged), replace=False)
+    assert plan.document.names() == ["fine"]
+    (skip,) = plan.skipped
+    assert (skip.name, skip.reason, skip.detail) == \
+        ("dated", SkipReason.UNUSABLE, "its args or kwargs are not JSON values")
+    assert plan.summary == ("Imported 1 entry: fine; skipped dated (its args or kwargs are "
+                            "not JSON values).")
+
+
+def test_an_entry_our_validation_refuses_is_skipped_with_the_field_named():
+    unsupported = raw("odd") | {"schedule": {"kind": "unsupported", "repr": "<thing>"}}
+    plan = plan_import(Document(), info(raw("too-fast", every=0.01), unsupported,
+                                        raw("spaced", task="a task")), replace=False)
+    assert plan.document == Document()
+    assert [(s.name, s.reason) for s in plan.skipped] == [
+        ("too-fast", SkipReason.INVALID), ("odd", SkipReason.INVALID),
+        ("spaced", SkipReason.INVALID)]
+    details = [s.detail for s in plan.skipped]
+    assert details[0].startswith("schedule.every: 0.01 seconds is out of range")
+    assert details[1].startswith("schedule.kind")
+    assert details[2] == "task: 'a task' contains spaces; a task name has none"
+
+
+def test_an_existing_entry_is_kept_unless_replace_and_an_identical_one_is_left_alone():
+    ours = Document((Entry("hello", "proj.task", Interval(60)),
+                     Entry("same", "proj.task", Interval(30))), revision=4)
+    app = info(raw("hello", every=10), raw("same"), raw("new"))
+
+    kept = plan_import(ours, app, replace=False)
+    assert kept.added == ("new",) and kept.replaced == ()
+    assert [(s.name, s.reason) for s in kept.skipped] == [
+        ("hello", SkipReason.EXISTS), ("same", SkipReason.UNCHANGED)]
+    assert kept.conflicting == ["hello"]
+    assert kept.document.require("hello").schedule == Interval(60)
+
+    replaced = plan_import(ours, app, replace=True)
+    assert replaced.replaced == ("hello",)
+    assert [(s.name, s.reason) for s in replaced.skipped] == [("same", SkipReason.UNCHANGED)]
+    assert replaced.document.require("hello").schedule == Interval(10)
+    assert replaced.document.names() == ["hello", "same", "new"]
+    assert replaced.document.revision == 4
+    assert ours.require("hello").schedule == Interval(60), "the input is left as it was"
+
+
+def test_a_schedule_without_a_time_zone_takes_the_apps_and_says_so():
+    plan = plan_import(Document(), info(raw("a"), timezone="Europe/Paris"), replace=False)
+    assert plan.document.timezone == "Europe/Paris"
+    assert plan.changed == ("time zone set to Europe/Paris (the app's)",)
+    assert plan.lines() == ["added a", "changed: time zone set to Europe/Paris (the app's)"]
+    assert plan.summary == "Imported 1 entry: a; time zone set to Europe/Paris (the app's)."
+
+
+def test_a_schedule_with_a_time_zone_keeps_it_and_an_unknown_zone_is_not_taken():
+    kept = plan_import(Document(timezone="UTC"), info(timezone="Asia/Tokyo"), replace=False)
+    assert kept.document.timezone == "UTC" and kept.changed == ()
+    assert kept.notes == ("The schedule keeps its time zone UTC; the app's is Asia/Tokyo.",)
+    unknown = plan_import(Document(), info(timezone="Mars/Olympus"), replace=False)
+    assert unknown.document.timezone is None and unknown.changed == ()
+    assert "'Mars/Olympus' is not known here" in unknown.notes[0]
+
+
+def test_an_import_that_changes_nothing_returns_the_same_document():
+    ours = Document((Entry("same", "proj.task", Interval(30)),), timezone="UTC")
+    plan = plan_import(ours, info(raw("same"), timezone="UTC"), replace=True)
+    assert plan.document is ours
+    assert plan.summary == ("Imported 0 entries; skipped same (already in the schedule, the "
+                            "same as the app's).")
