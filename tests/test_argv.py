@@ -50,15 +50,16 @@ def test_beat_command_lines_are_beat(cmdline, app):
 
 
 @pytest.mark.parametrize("cmdline", EMBEDDED)
-def test_worker_with_dash_b_is_embedded_beat(cmdline):
+def test_worker_with_dash_b_is_embedded_beat_of_its_app(cmdline):
     parsed = parse(cmdline.split())
     assert parsed is not None and parsed.kind is Kind.EMBEDDED
+    assert parsed.app == "proj"
 
 
 @pytest.mark.parametrize("cmdline", NOT_BEAT)
-def test_processes_that_merely_mention_the_words_are_not_beat(cmdline):
-    parsed = parse(cmdline.split())
-    assert parsed is None or parsed.kind is Kind.WORKER
+def test_processes_that_merely_mention_the_words_are_not_celery_at_all(cmdline):
+    # None of them is a worker either: "not beat" alone would let a misparse through.
+    assert parse(cmdline.split()) is None
 
 
 def test_an_app_named_beat_on_a_worker_is_not_beat():
@@ -71,7 +72,7 @@ def test_app_value_after_dash_a_is_not_mistaken_for_the_subcommand():
     assert parsed.kind is Kind.BEAT and parsed.app == "worker"
 
 
-def test_pidfile_option_is_read():
+def test_pidfile_option_is_read_in_both_spellings():
     parsed = parse(["celery", "-A", "proj", "beat", "--pidfile", "/run/b.pid"])
     assert parsed.pidfile == "/run/b.pid"
     assert parse(["celery", "-A", "proj", "beat", "--pidfile=/run/c.pid"]).pidfile == "/run/c.pid"

@@ -5,7 +5,6 @@ Every scenario also checks that nothing but beat was signalled: decoys outlive i
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -48,7 +47,7 @@ def test_status_of_a_stopped_beat_reports_not_running_and_exits_0(fake_project):
     assert data["state"] == "stopped" and data["schedule_applied"] is None
 
 
-def test_start_then_status_then_stop(fake_project, decoys):
+def test_a_started_beat_shows_in_status_and_stops_on_sigterm(fake_project, decoys):
     project = fake_project()
     started = project.cli("start", "--json")
     assert started.code == 0, started.stdout
@@ -298,10 +297,14 @@ def test_a_second_action_while_one_is_in_flight_is_refused_and_status_shows_it(f
     assert project.cli("status", "--json").json["state"] == "stopped"
 
 
-def test_status_of_the_demo_project_when_nothing_is_configured():
+def test_with_no_config_anywhere_status_checks_the_built_in_demo_project(isolated_home):
     result = run_cli("status", "--json")
-    assert result.code == 0
-    assert result.json["running"] is False
+    assert result.code == 0, result.stderr
+    data = result.json
+    assert data["running"] is False and data["state"] == "stopped"
+    # The demo project lives in the user's data folder: its pidfile is the one checked.
+    demo_pidfile = isolated_home / "data" / "beat-panel" / "demo" / "run" / "beat.pid"
+    assert data["pidfile"]["path"] == str(demo_pidfile)
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -332,12 +335,13 @@ def test_config_found_through_the_environment_variable(fake_project):
     assert result.code == 0
     (pid,) = result.json["new_pids"]
     project.tracker.adopt(pid)
+    # The beat was started from the config the variable names: it wrote that pidfile.
     assert process.read_pidfile(project.pidfile).beat.pid == pid
-    os.kill(pid, signal.SIGTERM)
 
 
-def test_bad_usage_exits_2():
-    assert run_cli("frobnicate").code == 2
+def test_an_unknown_command_is_bad_usage_and_exits_2():
+    result = run_cli("frobnicate")
+    assert result.code == 2 and "usage: beat-panel" in result.stderr
 
 
 def test_a_beat_of_the_same_app_in_another_folder_is_not_ours_but_is_warned_about(
