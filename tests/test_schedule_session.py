@@ -167,6 +167,46 @@ def test_a_beat_that_does_not_acknowledge_says_false_with_its_own_error(path):
                           "cannot apply revision 2: boom")
 
 
+# -- the CLI on the session ------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_project(fake_project):
+    """A project (fake celery) whose schedule file has two entries, revision 1."""
+    proj = fake_project(schedule_file="schedule.json")
+    proj.schedule_path = proj.root / "schedule.json"
+    ScheduleStore(proj.schedule_path).save(Document((HELLO, REPORT)), None)
+    return proj
+
+
+def test_the_cli_says_to_restart_a_beat_that_does_not_follow_the_file(cli_project):
+    cli_project.spawn_fake("-A", cli_project.app, "beat")  # no panel scheduler, no report
+    result = cli_project.cli("schedule", "disable", "report", "--json")
+    assert result.code == 0, result.stderr
+    assert (result.json["applied"], result.json["apply_state"]) == (None, "restart_needed")
+    assert result.json["note"].endswith("only after a restart. Run: beat-panel restart")
+
+
+def test_the_cli_writes_nothing_when_nothing_changed(cli_project):
+    before = cli_project.schedule_path.read_bytes()
+    result = cli_project.cli("schedule", "enable", "hello", "--json")
+    assert result.code == 0, result.stderr
+    assert (result.json["saved"], result.json["revision"]) == (False, 1)
+    assert result.json["note"] == "Nothing changed, so nothing was saved."
+    assert cli_project.schedule_path.read_bytes() == before
+
+
+def test_the_cli_restores_over_a_damaged_file(cli_project):
+    assert cli_project.cli("schedule", "remove", "report").code == 0
+    cli_project.schedule_path.write_text('{"format": "beat-panel-schedule", "version"')
+    assert cli_project.cli("schedule", "list").code == 2
+    result = cli_project.cli("schedule", "restore", "1", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json["message"] == "Restored revision 1 as revision 2."
+    names = [e["name"] for e in cli_project.cli("schedule", "list", "--json").json["entries"]]
+    assert names == ["hello", "report"]
+
+
 # -- plan_import --------------------------------------------------------------------------
 
 

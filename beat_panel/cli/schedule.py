@@ -1,6 +1,8 @@
 """`beat-panel schedule ...`: list, add, remove, enable, disable, import, history, restore.
 
 Bad input exits 2 with a message that names the field, and leaves the file untouched.
+Each workflow (save and wait for "applied", import, restore) is the schedule session's;
+this module only turns arguments into calls and answers into text or JSON.
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ from beat_panel.cli import exit_codes
 from beat_panel.config import Config
 from beat_panel.control import activity
 from beat_panel.control.status import check_status
-from beat_panel.schedule import Document, ScheduleError, beat_report, store
-from beat_panel.schedule.store import ConflictError, ScheduleStore
+from beat_panel.errors import PanelError
+from beat_panel.schedule import Document, ScheduleError, beat_report
+from beat_panel.schedule.session import ImportPlan, ScheduleSession, plan_import
 from beat_panel.schedule.views import build_views
 
-APPLY_WAIT = 3.0
 
-
-class UsageError(Exception):
+class UsageError(PanelError):
     """Bad input from the command line (exit 2)."""
 
 
@@ -81,6 +82,7 @@ def _parse_json(text: str, flag: str) -> object:
 
 
 def entry_from_args(args: argparse.Namespace) -> schedule.Entry:
+    """The entry `schedule add` describes, checked (a date in the past is refused)."""
     if args.every is not None:
         spec: dict = {"kind": "interval", "every": args.every, "period": "seconds"}
     elif args.cron is not None:
@@ -100,35 +102,15 @@ def entry_from_args(args: argparse.Namespace) -> schedule.Entry:
     }, check_past=True)
 
 
-def _apply_note(config: Config, saved: store.Loaded) -> tuple[bool | None, str]:
-    """Tell whether the running beat picked the change up."""
-    status = check_status(config)
-    pids = [p.pid for p in status.processes if not p.embedded]
-    if not pids:
-        return None, "Beat is not running; it will use this schedule when it starts."
-    state = beat_report.read_beat_report(config.schedule_file)
-    if state is None or state.pid not in pids:
-        return None, ("The running beat does not use the panel's schedule file, so it "
-                      "will not see this change until it is restarted: beat-panel restart")
-    if saved.sha and beat_report.wait_applied(config.schedule_file, saved.sha, APPLY_WAIT):
-        return True, f"Applied by the running beat (pid {state.pid})."
-    latest = beat_report.read_beat_report(config.schedule_file)
-    why = f" It reports: {latest.error}" if latest and latest.error else ""
-    return False, f"The running beat has not applied it yet.{why}"
-
-
 def run(args: argparse.Namespace, config: Config, as_json: bool) -> int:
     if config.schedule_file is None:
         return _fail(as_json, "No schedule file is configured. Add to beat-panel.toml:\n"
                               '[schedule]\nfile = "schedule.json"', exit_codes.USAGE)
-    st = ScheduleStore(config.schedule_file)
     try:
-        return _run(args, config, st, as_json)
+        return _run(args, config, ScheduleSession(config.schedule_file), as_json)
     except (ScheduleError, UsageError) as exc:
         return _fail(as_json, str(exc), exit_codes.USAGE)
-    except ConflictError as exc:
-        return _fail(as_json, str(exc), exit_codes.FAILED)
-    except appinfo.AppInfoError as exc:
+    except PanelError as exc:  # a conflict, an app that cannot be inspected
         return _fail(as_json, str(exc), exit_codes.FAILED)
     except OSError as exc:
         return _fail(as_json, f"Cannot write {config.schedule_file}: {exc}", exit_codes.FAILED)
@@ -141,21 +123,28 @@ def _fail(as_json: bool, message: str, code: int) -> int:
     return code
 
 
-def _run(args: argparse.Namespace, config: Config, st: ScheduleStore, as_json: bool) -> int:
+def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
+         as_json: bool) -> int:
     action = args.schedule_command
-    loaded = st.load()
-    doc = loaded.document
+    if action == "restore":
+        # Without loading first: a damaged file is what a restore is for.
+        restored = session.restore(args.revision)
+        return _report_saved(config, restored, f"Restored revision {args.revision} as "
+                                               f"revision {restored.revision}.", as_json, {})
+    session = ScheduleSession.open(session.path)
+    doc = session.document
     if action == "list":
         return _list(doc, config, as_json)
     if action == "history":
         items = [{"revision": i.revision, "saved_at": i.saved_at.isoformat(),
-                  "path": str(i.path)} for i in st.history()]
+                  "path": str(i.path)} for i in session.history()]
         text = "\n".join(f"revision {i['revision']}  replaced at {i['saved_at']}"
                          for i in items) or "No earlier versions yet."
         _print(as_json, {"success": True, "current_revision": doc.revision,
                          "history": items}, text)
         return exit_codes.OK
 
+    extra: dict = {}
     if action == "add":
         new_doc, message = doc.adding(entry_from_args(args)), f"Added {args.name!r}."
     elif action == "remove":
@@ -164,57 +153,39 @@ def _run(args: argparse.Namespace, config: Config, st: ScheduleStore, as_json: b
         new_doc = doc.enabling(args.names, action == "enable")
         message = f"{action.capitalize()}d {', '.join(args.names)}."
     elif action == "import":
-        new_doc, message = _import(doc, config, args)
-    elif action == "restore":
-        match = [i for i in st.history() if i.revision == args.revision]
-        if not match:
-            raise UsageError(f"No saved version with revision {args.revision}; see "
-                             "`beat-panel schedule history`.")
-        saved = st.restore(match[0])
-        return _report_saved(config, saved, f"Restored revision {args.revision} as revision "
-                                            f"{saved.document.revision}.", as_json)
+        plan = plan_import(doc, appinfo.inspect_app(config, args.app), args.replace)
+        new_doc, message, extra = plan.document, _import_message(plan), plan.to_json()
     else:  # pragma: no cover - argparse allows only the actions above
         raise UsageError(f"unknown action {action}")
-    saved = st.save(new_doc, loaded.sha)
-    return _report_saved(config, saved, message, as_json)
+    edited = session.editing(new_doc)
+    if not edited.dirty:
+        # Writing the same schedule again would only add a revision and a history file.
+        note = "Nothing changed, so nothing was saved."
+        _print(as_json, {"success": True, "message": message, "revision": session.revision,
+                         "saved": False, "applied": None, "note": note, **extra},
+               f"{message} {note}")
+        return exit_codes.OK
+    return _report_saved(config, edited.save(), message, as_json, extra)
 
 
-def _report_saved(config: Config, saved: store.Loaded, message: str, as_json: bool) -> int:
-    activity.record(config.project_id, "save", True,
-                   f"Schedule revision {saved.document.revision}: {message}")
-    applied, note = _apply_note(config, saved)
-    _print(as_json, {"success": True, "message": message, "revision": saved.document.revision,
-                     "applied": applied, "note": note}, f"{message} {note}")
+def _import_message(plan: ImportPlan) -> str:
+    if plan.conflicting:
+        return (f"{plan.summary} Run again with --replace to overwrite "
+                f"{', '.join(plan.conflicting)} with the app's.")
+    return plan.summary
+
+
+def _report_saved(config: Config, saved: ScheduleSession, message: str, as_json: bool,
+                  extra: dict) -> int:
+    activity.record(config.project_id, activity.Kind.SAVE, True,
+                    f"Schedule revision {saved.revision}: {message}")
+    status = check_status(config)
+    check = saved.wait_applied([p.pid for p in status.processes if not p.embedded])
+    note = check.note + (" Run: beat-panel restart" if check.restart_needed else "")
+    _print(as_json, {"success": True, "message": message, "revision": saved.revision,
+                     "saved": True, "applied": check.applied, "apply_state": str(check.state),
+                     "note": note, **extra}, f"{message} {note}")
     return exit_codes.OK
-
-
-def _import(doc: Document, config: Config, args: argparse.Namespace) -> tuple[Document, str]:
-    info = appinfo.inspect_app(config, args.app)
-    added, replaced, skipped = [], [], []
-    for raw in info.beat_schedule:
-        name = raw.get("name", "?")
-        try:
-            if raw.get("problem"):
-                raise ScheduleError([("", raw["problem"])])
-            entry = schedule.parse_entry({k: v for k, v in raw.items() if k != "problem"})
-        except ScheduleError as exc:
-            skipped.append(f"{name} ({exc})")
-            continue
-        if doc.get(entry.name) is None:
-            doc, _ = doc.adding(entry), added.append(entry.name)
-        elif args.replace:
-            doc, _ = doc.replacing(entry.name, entry), replaced.append(entry.name)
-        else:
-            skipped.append(f"{entry.name} (already in the schedule; --replace to overwrite)")
-    if doc.timezone is None and info.timezone:
-        doc = Document(doc.entries, doc.revision, info.timezone)
-    parts = [f"Imported {len(added)} entr{'y' if len(added) == 1 else 'ies'}"
-             + (f": {', '.join(added)}" if added else "")]
-    if replaced:
-        parts.append(f"replaced {', '.join(replaced)}")
-    if skipped:
-        parts.append(f"skipped {'; '.join(skipped)}")
-    return doc, "; ".join(parts) + "."
 
 
 def _list(doc: Document, config: Config, as_json: bool) -> int:
