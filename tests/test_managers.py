@@ -61,10 +61,12 @@ def test_systemd_restart_goes_through_systemctl(fake_systemctl, monkeypatch):
         "--no-ask-password", "restart", "celerybeat.service"]
 
 
-def test_systemd_user_unit_uses_dash_dash_user(fake_systemctl, monkeypatch):
+def test_systemd_user_unit_is_restarted_with_dash_dash_user(fake_systemctl, monkeypatch):
     monkeypatch.setenv("FAKE_SYSTEMCTL", "ok")
-    run_action(Manager("systemd", "beat.service", user_scope=True), "restart")
-    assert fake_systemctl.read_text().split()[:2] == ["--user", "--no-ask-password"]
+    outcome = run_action(Manager("systemd", "beat.service", user_scope=True), "restart")
+    assert outcome.success
+    assert fake_systemctl.read_text().split() == [
+        "--user", "--no-ask-password", "restart", "beat.service"]
 
 
 def test_systemd_access_denied_is_permission_denied_with_the_command(fake_systemctl,
@@ -73,6 +75,7 @@ def test_systemd_access_denied_is_permission_denied_with_the_command(fake_system
     manager = Manager("systemd", "celerybeat.service")
     outcome = run_action(manager, "restart")
     assert not outcome.success and outcome.permission_denied
+    assert "Access denied" in outcome.message
     assert manager.command("restart") == "sudo systemctl restart celerybeat.service"
     assert Manager("systemd", "b.service", user_scope=True).command("stop") == \
         "systemctl --user stop b.service"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from beat_panel import schedule
+from beat_panel import demo, schedule
 from beat_panel.schedule import Crontab, Document, Entry, Interval, ScheduleError
 from beat_panel.schedule.store import ConflictError, ScheduleStore
 
@@ -98,6 +98,8 @@ def test_add_list_disable_enable_remove(project):
     assert listed["hello"]["enabled"] is False and listed["nightly"]["enabled"] is True
 
     assert schedule_cli(project, "enable", "report").code == 0
+    listed = {e["name"]: e for e in schedule_cli(project, "list", "--json").json["entries"]}
+    assert listed["report"]["enabled"] is True and listed["report"]["next_run"] is not None
     assert schedule_cli(project, "remove", "report").code == 0
     names = [e["name"] for e in schedule_cli(project, "list", "--json").json["entries"]]
     assert names == ["hello", "nightly"]
@@ -111,7 +113,7 @@ def test_unknown_names_exit_2_and_list_what_exists(project):
     assert project.schedule_path.read_bytes() == before
 
 
-def test_clocked_and_one_off_entries(project):
+def test_clocked_and_one_off_entries_are_added_and_listed(project):
     assert schedule_cli(project, "add", "once", "--task", "proj.once", "--at", FUTURE).code == 0
     assert schedule_cli(project, "add", "soon", "--task", "proj.soon", "--every", "60",
                         "--one-off").code == 0
@@ -237,8 +239,8 @@ def test_killing_the_process_in_the_middle_of_a_save_leaves_the_old_or_the_new_f
         saver = procs.popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE)
         # Wait until a save is under way, then kill at an arbitrary moment inside it.
         target = f"saving {rng.randint(2, 4)}".encode()
-        while saver.stdout.readline().strip() != target:
-            pass
+        while (line := saver.stdout.readline()).strip() != target:
+            assert line, f"the saver exited ({saver.wait()}) before {target!r}"
         time.sleep(rng.uniform(0, 0.08))
         os.kill(saver.pid, signal.SIGKILL)
         saver.wait()
@@ -262,11 +264,11 @@ def test_demo_project_starts_with_a_seeded_schedule():
     listed = run_cli("schedule", "list", "--json")
     assert listed.code == 0, listed.stderr
     names = [e["name"] for e in listed.json["entries"]]
-    assert names == [e.name for e in __import__("beat_panel.demo").demo.default_document()
-                     .entries]
+    assert names == [e.name for e in demo.default_document().entries]
+    assert names, "the demo's schedule has entries to show"
 
 
-def test_description_of_a_crontab_reads_like_a_sentence():
+def test_crontab_and_interval_descriptions_read_like_sentences():
     assert Crontab.from_expression("*/5 9-17 * * mon-fri").describe().startswith(
         "every 5 minutes, between 09:00 AM and 05:59 PM")
     assert schedule.Interval(1, "hours").describe() == "every hour"
