@@ -8,21 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTableView,
-    QToolBar,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from beat_panel import schedule
 from beat_panel.celeryapp import appinfo
@@ -33,8 +20,10 @@ from beat_panel.schedule import Document, Entry, ScheduleError, beat_report, sto
 from beat_panel.schedule.store import ConflictError, ScheduleStore
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.schedule.conflict_bar import ConflictBar
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
-from beat_panel.ui.schedule.table import EntryFilter, EntryTableModel
+from beat_panel.ui.schedule.table import EntryFilter, EntryTable, EntryTableModel
+from beat_panel.ui.schedule.toolbar import EditorState, EditorToolbar
 
 APPLY_WAIT = 5.0
 
@@ -70,17 +59,7 @@ class ScheduleEditor(QWidget):
         self.model.enabled_toggled.connect(self._toggle_one)
         self.proxy = EntryFilter()
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((36, 160, 240, 210, 170, 170, 50)):
-            self.table.setColumnWidth(column, width)
+        self.table = EntryTable(self.proxy)
         self.table.doubleClicked.connect(lambda _: self.edit_selected())
 
         self.search = QLineEdit()
@@ -88,48 +67,23 @@ class ScheduleEditor(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.proxy.set_needle)
 
-        self.toolbar = QToolBar()
-        self.actions: dict[str, QAction] = {}
-        for key, label, slot, shortcut in (
-            ("add", "Add…", self.add_entry, "Ctrl+N"),
-            ("edit", "Edit…", self.edit_selected, "Return"),
-            ("duplicate", "Duplicate", self.duplicate_selected, "Ctrl+D"),
-            ("delete", "Delete", self.delete_selected, QKeySequence.StandardKey.Delete),
-            ("enable", "Enable", lambda: self.set_selected_enabled(True), None),
-            ("disable", "Disable", lambda: self.set_selected_enabled(False), None),
-            ("run", "Run now", self.run_selected_now, None),
-            ("import", "Import from app…", self.import_from_app, None),
-            ("reload", "Reload", self.reload, "F5"),
-            ("save", "Save", self.save, QKeySequence.StandardKey.Save),
-        ):
-            action = QAction(label, self)
-            action.triggered.connect(slot)
-            if shortcut is not None:
-                action.setShortcut(QKeySequence(shortcut))
-                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.toolbar.addAction(action)
-            self.actions[key] = action
-        self.toolbar.insertSeparator(self.actions["run"])
-        self.toolbar.insertSeparator(self.actions["reload"])
+        self.toolbar = EditorToolbar(self, self.table, {
+            "add": self.add_entry, "edit": self.edit_selected,
+            "duplicate": self.duplicate_selected, "delete": self.delete_selected,
+            "enable": lambda: self.set_selected_enabled(True),
+            "disable": lambda: self.set_selected_enabled(False),
+            "run": self.run_selected_now, "import": self.import_from_app,
+            "reload": self.reload, "save": self.save,
+        })
+        self.actions = self.toolbar.actions
 
         self.notice = QLabel()
         self.notice.setObjectName("scheduleNotice")
         self.notice.setWordWrap(True)
-        self.conflict_bar = QFrame()
-        self.conflict_bar.setObjectName("conflictBar")
-        self.conflict_bar.setStyleSheet("QFrame#conflictBar { background: #fef7e0; "
-                                        "border: 1px solid #f9ab00; border-radius: 4px; }")
-        bar = QHBoxLayout(self.conflict_bar)
-        self.conflict_text = QLabel()
-        self.conflict_text.setWordWrap(True)
-        reload_theirs = QPushButton("Reload theirs")
-        reload_theirs.clicked.connect(self.reload)
-        keep_mine = QPushButton("Keep mine (save over it)")
-        keep_mine.clicked.connect(lambda: self.save(force=True))
-        bar.addWidget(self.conflict_text, 1)
-        bar.addWidget(reload_theirs)
-        bar.addWidget(keep_mine)
-        self.conflict_bar.hide()
+        self.conflict_bar = ConflictBar()
+        self.conflict_bar.reload_requested.connect(self.reload)
+        self.conflict_bar.keep_mine_requested.connect(lambda: self.save(force=True))
+        self.conflict_text = self.conflict_bar.text
 
         top = QHBoxLayout()
         top.addWidget(self.toolbar, 1)
@@ -153,7 +107,7 @@ class ScheduleEditor(QWidget):
         names = set(self.selected_names())
         self.document = document
         self.model.set_entries(list(document.entries), self.beat_state, document.timezone)
-        self._reselect(names)
+        self.table.add_to_selection(names)
         self._set_dirty(dirty)
 
     def _set_dirty(self, dirty: bool) -> None:
@@ -163,36 +117,15 @@ class ScheduleEditor(QWidget):
         self._update_actions()
 
     def _update_actions(self) -> None:
-        editable = self.loaded and not self.saving
-        selected = bool(self.selected_names())
-        single = len(self.selected_names()) == 1
-        for key in ("add", "import"):
-            self.actions[key].setEnabled(editable)
-        for key in ("delete", "enable", "disable"):
-            self.actions[key].setEnabled(editable and selected)
-        for key in ("edit", "duplicate", "run"):
-            self.actions[key].setEnabled(editable and single)
-        self.actions["save"].setEnabled(editable and self.dirty)
-        self.actions["reload"].setEnabled(self.path is not None and not self.saving)
+        self.toolbar.update_enabled(EditorState(
+            editable=self.loaded and not self.saving, selected=len(self.selected_names()),
+            dirty=self.dirty, reloadable=self.path is not None and not self.saving))
 
     def selected_names(self) -> list[str]:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() \
-            else []
-        return [self.proxy.data(r, Qt.ItemDataRole.UserRole) for r in rows]
-
-    def _reselect(self, names: set[str]) -> None:
-        if not names:
-            return
-        selection = self.table.selectionModel()
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
-            if self.proxy.data(index, Qt.ItemDataRole.UserRole) in names:
-                selection.select(index, selection.SelectionFlag.Select
-                                 | selection.SelectionFlag.Rows)
+        return self.table.selected_names()
 
     def select(self, names: list[str]) -> None:
-        self.table.clearSelection()
-        self._reselect(set(names))
+        self.table.select_names(names)
 
     # -- loading and saving ------------------------------------------------------------
 
@@ -266,8 +199,7 @@ class ScheduleEditor(QWidget):
                           "Nothing was written; your changes are still here.")
 
     def _show_conflict(self, text: str) -> None:
-        self.conflict_text.setText(text)
-        self.conflict_bar.show()
+        self.conflict_bar.show_conflict(text)
 
     def _after_save(self, loaded: store.Loaded) -> None:
         status = self.status

@@ -1,5 +1,6 @@
-"""The schedule as a Qt table: one row per entry, computed lazily so that ten thousand
-entries open and filter quickly (next runs only for the rows someone looks at)."""
+"""The schedule as a Qt table (model, search filter and view): one row per entry,
+computed lazily so that ten thousand entries open and filter quickly (next runs only for
+the rows someone looks at)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from beat_panel import schedule
 from beat_panel.schedule.beat_report import BeatReport
@@ -183,3 +185,42 @@ class EntryFilter(QSortFilterProxyModel):
         model = self.sourceModel()
         assert isinstance(model, EntryTableModel)
         return self._needle in model.haystack(source_row)
+
+
+class EntryTable(QTableView):
+    """The table of entries, selected by name (names outlive rows across edits)."""
+
+    COLUMN_WIDTHS = (36, 160, 240, 210, 170, 170, 50)
+
+    def __init__(self, proxy: EntryFilter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(proxy)
+        self.proxy = proxy
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(24)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate(self.COLUMN_WIDTHS):
+            self.setColumnWidth(column, width)
+
+    def selected_names(self) -> list[str]:
+        selection = self.selectionModel()
+        rows = selection.selectedRows() if selection else []
+        return [self.proxy.data(r, Qt.ItemDataRole.UserRole) for r in rows]
+
+    def add_to_selection(self, names: set[str]) -> None:
+        if not names:
+            return
+        selection = self.selectionModel()
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if self.proxy.data(index, Qt.ItemDataRole.UserRole) in names:
+                selection.select(index, selection.SelectionFlag.Select
+                                 | selection.SelectionFlag.Rows)
+
+    def select_names(self, names: list[str]) -> None:
+        self.clearSelection()
+        self.add_to_selection(set(names))

@@ -1,0 +1,35 @@
+"""The bar shown above the schedule when the file changed on disk under the editor: it
+says what happened and offers the two ways out, their version or mine."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+
+class ConflictBar(QFrame):
+    """Hidden until `show_conflict`; the editor hides it once a load or save landed."""
+
+    reload_requested = Signal()  # take their version
+    keep_mine_requested = Signal()  # save over theirs, an explicit choice
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("conflictBar")
+        self.setStyleSheet("QFrame#conflictBar { background: #fef7e0; "
+                           "border: 1px solid #f9ab00; border-radius: 4px; }")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        reload_theirs = QPushButton("Reload theirs")
+        reload_theirs.clicked.connect(self.reload_requested)
+        keep_mine = QPushButton("Keep mine (save over it)")
+        keep_mine.clicked.connect(self.keep_mine_requested)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(reload_theirs)
+        layout.addWidget(keep_mine)
+        self.hide()
+
+    def show_conflict(self, text: str) -> None:
+        self.text.setText(text)
+        self.show()

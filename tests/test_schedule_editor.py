@@ -1,0 +1,86 @@
+"""The schedule editor on its own, driven with keys and clicks: shortcuts work from the
+table."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from beat_panel.schedule import Document, Entry, Interval
+from beat_panel.schedule.store import ScheduleStore
+from beat_panel.ui.dialogs import Dialogs, Prompt
+from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.schedule.editor import ScheduleEditor
+
+
+class ScriptedDialogs(Dialogs):
+    """Answers prompts from a queue (else the default) and remembers what was shown."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.shown: list[Prompt] = []
+        self.answers: list[str] = []
+
+    def launch(self, prompt: Prompt) -> str:
+        self.shown.append(prompt)
+        return self.answers.pop(0) if self.answers else prompt.default
+
+
+@pytest.fixture
+def project(fake_project):
+    """A project (fake celery) with a schedule of two entries, beat not running."""
+    proj = fake_project(schedule_file="schedule.json")
+    proj.schedule_path = proj.root / "schedule.json"
+    ScheduleStore(proj.schedule_path).save(Document((
+        Entry("hello", "proj.hello", Interval(30)),
+        Entry("report", "proj.report", Interval(1, "hours")),
+    )), None)
+    return proj
+
+
+@pytest.fixture
+def editor(project, qtbot):
+    widget = ScheduleEditor(project.load(), JobRunner(), ScriptedDialogs())
+    qtbot.addWidget(widget)
+    widget.resize(1400, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.reload()
+    qtbot.waitUntil(lambda: widget.loaded, timeout=15000)
+    yield widget
+    widget.runner.wait()
+
+
+def focus(qtbot, widget) -> None:
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=5000)
+
+
+def test_ctrl_s_saves_while_the_focus_is_in_the_table(editor, project, qtbot):
+    editor.select(["hello"])
+    editor.actions["disable"].trigger()
+    assert editor.dirty
+    focus(qtbot, editor.table)
+    with qtbot.waitSignal(editor.saved, timeout=15000):
+        qtbot.keyClick(editor.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert ScheduleStore(project.schedule_path).load().document.require("hello").enabled \
+        is False
+    assert not editor.dirty
+    assert editor.notice.text() == ("Saved revision 2. Beat is not running; it will use "
+                                    "this schedule when it starts.")
+
+
+def test_return_edits_in_the_table_but_not_in_the_search_box(editor, qtbot):
+    opened = []
+    editor.run_dialog = lambda dialog: opened.append(dialog.name.text())
+    editor.select(["report"])
+    focus(qtbot, editor.search)
+    qtbot.keyClicks(editor.search, "rep")
+    qtbot.keyClick(editor.search, Qt.Key.Key_Return)
+    assert opened == []
+    qtbot.keyClick(editor.search, Qt.Key.Key_Delete)  # edits the search, not the schedule
+    assert editor.dialogs.shown == [] and not editor.dirty
+    focus(qtbot, editor.table)
+    qtbot.keyClick(editor.table, Qt.Key.Key_Return)
+    assert opened == ["report"]
+
