@@ -223,13 +223,6 @@ def test_a_crontab_value_out_of_range_is_rejected_naming_its_field(
 
 
 @FAST
-@given(minute=st.integers(60, 200))
-def test_a_minute_past_59_is_rejected_naming_schedule_minute(minute: int) -> None:
-    assert "schedule.minute" in rejected_fields(**cron_entry(minute=str(minute)))
-    assert "schedule.minute" in rejected_fields(**cron_entry(minute=minute))
-
-
-@FAST
 @given(every=st.one_of(st.integers(max_value=0), st.floats(max_value=0),
                        st.just(float("nan")), st.just(float("inf")), st.booleans(), st.none(),
                        st.text()),
@@ -335,31 +328,52 @@ def test_the_panel_and_celery_agree_on_which_crontabs_are_valid(day_of_month: st
 
 @FAST
 @example(every=1e9, period="days")
-@given(every=st.floats(min_value=1, max_value=1e300), period=periods)
-def test_an_interval_the_panel_accepts_can_be_built_and_previewed(every: float,
-                                                                  period: str) -> None:
+@example(every=schedule.MAX_INTERVAL, period="seconds")
+@given(every=st.floats(min_value=1, max_value=1e6) | st.floats(min_value=1, max_value=1e300),
+       period=periods)
+def test_an_interval_is_accepted_exactly_when_in_range_and_then_runs_that_often_in_celery(
+        every: float, period: str) -> None:
+    seconds = every * schedule.PERIODS[period]
+    in_range = schedule.MIN_INTERVAL <= seconds <= schedule.MAX_INTERVAL
     try:
         spec = schedule.parse_schedule({"kind": "interval", "every": every, "period": period})
     except ScheduleError as exc:
         assert [f for f, _ in exc.problems] == ["schedule.every"]
+        assert not in_range, f"{every} {period} is in range but was refused: {exc}"
         return
-    spec.celery(app=timing._preview_app("UTC"))
-    schedule.next_runs(spec, datetime(2026, 1, 1, tzinfo=UTC), count=2)
+    assert in_range, f"{every} {period} ({seconds} s) is out of range but was accepted"
+    assert spec.seconds == pytest.approx(seconds)
+    celery_every = spec.celery(app=timing._preview_app("UTC")).run_every.total_seconds()
+    assert celery_every == pytest.approx(seconds, abs=1e-6)
+    # Previewed over the whole range (a silent overflow would give no runs at all).
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    runs = schedule.next_runs(spec, now, count=2)
+    assert len(runs) == 2
+    assert (runs[0] - now).total_seconds() == pytest.approx(seconds, abs=1e-3)
+    assert (runs[1] - runs[0]).total_seconds() == pytest.approx(seconds, abs=1e-3)
 
 
 @FAST
 @example(text="\ud83d")
+@example(text="\ud83d\ude00")
 @given(text=st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
                     min_size=1, max_size=3))
-def test_a_document_loaded_from_a_file_can_be_saved_again(text: str) -> None:
+def test_escaped_surrogates_are_refused_on_load_or_saved_and_loaded_back_unchanged(
+        text: str) -> None:
     raw = {**BASE_ENTRY, "description": text}
     file_text = json.dumps({"format": schedule.FORMAT_NAME, "version": 1, "entries": [raw]})
+    decoded = json.loads(file_text)["entries"][0]["description"]  # pairs become one char
+    lone = any(0xD800 <= ord(c) <= 0xDFFF for c in decoded)
     try:
         doc = schedule.loads(file_text)  # ASCII-only JSON: a valid UTF-8 file
     except ScheduleError as exc:
+        assert lone, f"{decoded!r} is valid Unicode but was refused: {exc}"
         assert "not valid Unicode" in str(exc)  # refused on load, with a reason
         return
-    doc.dumps().encode("utf-8")
+    assert not lone, f"{decoded!r} holds a lone surrogate but was accepted"
+    assert doc.entries[0].description == decoded
+    saved = doc.dumps().encode("utf-8")  # a lone surrogate here would raise
+    assert schedule.loads(saved.decode("utf-8")) == doc
 
 
 # ---------------------------------------------------------------------------
@@ -489,20 +503,29 @@ def test_adding_an_entry_with_a_new_name_appends_it(doc: Document,
 
 
 @FAST
-@given(doc=documents, unknown=names, enabled=st.booleans())
-def test_removing_or_enabling_an_unknown_name_is_refused(doc: Document, unknown: str,
-                                                          enabled: bool) -> None:
-    if unknown in doc.names():
-        return
-    with pytest.raises(ScheduleError) as exc:
-        doc.removing([unknown])
-    assert fields_of(exc) == ["name"]
-    with pytest.raises(ScheduleError) as exc:
-        doc.enabling([unknown], enabled)
-    assert fields_of(exc) == ["name"]
-    if doc.entries:  # one unknown name among known ones still refuses the whole change
-        with pytest.raises(ScheduleError):
-            doc.enabling([doc.names()[0], unknown], enabled)
+@given(doc=documents, data=st.data(), enabled=st.booleans())
+def test_removing_or_enabling_an_unknown_name_is_refused_naming_it(
+        doc: Document, data: st.DataObject, enabled: bool) -> None:
+    unknown = data.draw(names.filter(lambda n: n not in doc.names()), label="unknown name")
+    for change in (lambda: doc.removing([unknown]), lambda: doc.enabling([unknown], enabled)):
+        with pytest.raises(ScheduleError) as exc:
+            change()
+        assert fields_of(exc) == ["name"]
+        assert f"no entry is named {unknown!r}" in str(exc.value)
+
+
+@FAST
+@given(doc=docs_with_entries, data=st.data(), enabled=st.booleans())
+def test_one_unknown_name_among_known_ones_refuses_the_whole_change(
+        doc: Document, data: st.DataObject, enabled: bool) -> None:
+    known = data.draw(st.lists(st.sampled_from(doc.names()), min_size=1, unique=True),
+                      label="known names")
+    unknown = data.draw(names.filter(lambda n: n not in doc.names()), label="unknown name")
+    chosen = data.draw(st.permutations([*known, unknown]), label="as given")
+    for change in (lambda: doc.removing(chosen), lambda: doc.enabling(chosen, enabled)):
+        with pytest.raises(ScheduleError) as exc:
+            change()
+        assert fields_of(exc) == ["name"]
 
 
 @FAST
