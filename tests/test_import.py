@@ -1,5 +1,7 @@
 """Bringing an app's own `beat_schedule` into the panel, read in a subprocess."""
 
+import sys
+
 import pytest
 
 from beat_panel.celeryapp import appinfo
@@ -25,9 +27,9 @@ def test_import_brings_in_the_apps_beat_schedule(panel_project):
     assert "already in the schedule" in again.json["message"]
 
 
-def test_the_app_is_inspected_without_importing_it_here(panel_project):
-    import sys
-
+def test_the_app_is_inspected_without_importing_it_here(panel_project, monkeypatch):
+    # Whatever ran before in this process, the app module is not loaded here now.
+    monkeypatch.delitem(sys.modules, "beat_panel.demo.app", raising=False)
     info = appinfo.inspect_app(panel_project.load())
     assert "beat_panel.demo.app.say_hello" in info.tasks
     assert info.timezone == "UTC" and info.broker.startswith("filesystem://")
@@ -48,7 +50,7 @@ def test_broker_passwords_are_masked(tmp_path, panel_project, monkeypatch):
                       "app = Celery('s', broker='redis://user:hunter2@localhost:6379/0')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     info = appinfo.inspect_app(panel_project.load(), app="secretapp")
-    assert "hunter2" not in info.broker and "**" in info.broker
+    assert info.broker == "redis://user:**@localhost:6379/0"
 
 
 def test_run_now_sends_the_task_through_the_apps_broker(panel_project):
