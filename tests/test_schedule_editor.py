@@ -1,11 +1,12 @@
 """The schedule editor on its own, driven with keys and clicks: shortcuts work from the
-table."""
+table, and a save that the running beat cannot follow offers a restart."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
 
+from beat_panel.control.status import check_status
 from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.store import ScheduleStore
 from beat_panel.ui.dialogs import Dialogs, Prompt
@@ -84,3 +85,19 @@ def test_return_edits_in_the_table_but_not_in_the_search_box(editor, qtbot):
     qtbot.keyClick(editor.table, Qt.Key.Key_Return)
     assert opened == ["report"]
 
+
+def test_a_save_the_running_beat_cannot_follow_offers_a_restart(editor, project, qtbot):
+    project.spawn_fake("-A", project.app, "beat")  # a beat without the panel's scheduler
+    status = check_status(project.load())
+    assert status.running
+    editor.on_status(status)
+    editor.select(["report"])
+    editor.actions["disable"].trigger()
+    editor.dialogs.answers = ["restart"]
+    with qtbot.waitSignal(editor.restart_requested, timeout=15000):
+        editor.actions["save"].trigger()
+    (prompt,) = editor.dialogs.shown
+    assert prompt.title == "Restart beat now?"
+    assert editor.notice.text() == (
+        "Saved revision 2. The running beat does not follow the panel's schedule file, so "
+        "it applies this change only after a restart.")

@@ -1,15 +1,19 @@
 """The schedule session: each workflow once, for the CLI and the editor alike. Load, edit,
-save with conflict detection, restore, "was it applied?", and import from the app."""
+save with conflict detection, restore, "was it applied?", and import from the app, which
+the CLI and the editor's toolbar must do identically on a real Celery app."""
 
 from __future__ import annotations
 
 import json
+import textwrap
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
+from beat_panel import config as config_module
 from beat_panel.celeryapp.appinfo import AppInfo
 from beat_panel.errors import PanelError
 from beat_panel.schedule import Crontab, Document, Entry, Interval, ScheduleError, beat_report
@@ -22,6 +26,11 @@ from beat_panel.schedule.session import (
     plan_import,
 )
 from beat_panel.schedule.store import ScheduleStore, sha256
+from beat_panel.ui.dialogs import Dialogs, Prompt
+from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.schedule.editor import ScheduleEditor
+
+from conftest import run_cli
 
 HELLO = Entry("hello", "proj.hello", Interval(30))
 REPORT = Entry("report", "proj.report", Crontab.from_expression("0 9 * * mon-fri"))
@@ -291,3 +300,148 @@ def test_an_import_that_changes_nothing_returns_the_same_document():
     assert plan.document is ours
     assert plan.summary == ("Imported 0 entries; skipped same (already in the schedule, the "
                             "same as the app's).")
+
+
+# -- the CLI and the editor import the same way ---------------------------------------------
+
+APP = '''
+    from datetime import datetime
+
+    from celery import Celery
+    from celery.schedules import crontab
+
+    app = Celery("cmpapp", broker="memory://")
+    app.conf.timezone = "Europe/Paris"
+    app.conf.beat_schedule = {
+        "usable": {"task": "cmpapp.ping", "schedule": 30.0, "args": [1, "a"]},
+        "usable-cron": {"task": "cmpapp.ping",
+                        "schedule": crontab(minute="*/15", hour="9-17")},
+        "unusable-datetime": {"task": "cmpapp.ping", "schedule": 60.0,
+                              "kwargs": {"when": datetime(2030, 1, 1)}},
+        "unusable-set": {"task": "cmpapp.ping", "schedule": 60.0, "args": [{1, 2}]},
+        "invalid": {"task": "cmpapp.ping", "schedule": 0.01},
+        "existing": {"task": "cmpapp.other", "schedule": 10.0},
+        "same": {"task": "cmpapp.ping", "schedule": 45.0},
+    }
+
+
+    @app.task(name="cmpapp.ping")
+    def ping(*args, **kwargs):
+        return args
+'''
+SKIPPED = ["unusable-datetime", "unusable-set", "invalid", "existing", "same"]
+START = Document((Entry("existing", "cmpapp.ping", Interval(60)),
+                  Entry("mine", "cmpapp.mine", Interval(5)),
+                  Entry("same", "cmpapp.ping", Interval(45))))
+
+
+class ScriptedDialogs(Dialogs):
+    """Answers prompts from a queue (else the default) and remembers what was shown."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.shown: list[Prompt] = []
+        self.answers: list[str] = []
+
+    def launch(self, prompt: Prompt) -> str:
+        self.shown.append(prompt)
+        return self.answers.pop(0) if self.answers else prompt.default
+
+
+@pytest.fixture
+def app_project(tmp_path: Path) -> Path:
+    """A throwaway Celery project with two configs, each with its own copy of the same
+    schedule: one for the CLI, one for the editor."""
+    root = tmp_path / "cmp"
+    root.mkdir()
+    (root / "cmpapp.py").write_text(textwrap.dedent(APP))
+    for face in ("cli", "gui"):
+        (root / f"{face}.toml").write_text(
+            f'[beat]\napp = "cmpapp"\nworkdir = "."\n\n[schedule]\nfile = "{face}.json"\n')
+        ScheduleStore(root / f"{face}.json").save(START, None)
+    return root
+
+
+@pytest.fixture
+def open_editor(qtbot):
+    editors: list[ScheduleEditor] = []
+
+    def make(config: config_module.Config) -> ScheduleEditor:
+        editor = ScheduleEditor(config, JobRunner(), ScriptedDialogs())
+        qtbot.addWidget(editor)
+        editor.resize(1400, 600)  # every toolbar button visible, none in an overflow menu
+        editor.show()
+        editor.reload()
+        qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
+        editors.append(editor)
+        return editor
+
+    yield make
+    for editor in editors:
+        editor.runner.wait()
+
+
+def click(qtbot, editor: ScheduleEditor, key: str) -> None:
+    button = editor.toolbar.widgetForAction(editor.actions[key])
+    assert button.isVisible() and button.isEnabled(), key
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["keep", "replace"])
+def test_the_cli_and_the_editor_import_the_same_entries_and_skip_the_same(
+        app_project, open_editor, qtbot, replace):
+    cli_file, gui_file = app_project / "cli.json", app_project / "gui.json"
+    result = run_cli("--config", str(app_project / "cli.toml"), "schedule", "import",
+                     *(["--replace"] if replace else []), "--json")
+    assert result.code == 0, result.stderr
+    cli = result.json
+
+    editor = open_editor(config_module.load_file(app_project / "gui.toml"))
+    dialogs = editor.dialogs
+    dialogs.answers = ["replace" if replace else "keep"]
+    click(qtbot, editor, "import")
+    qtbot.waitUntil(lambda: len(dialogs.shown) == 2, timeout=60000)
+    asked, told = dialogs.shown
+    assert asked.title == "Replace existing entries?" and "existing" in asked.text
+    assert editor.dirty
+    with qtbot.waitSignal(editor.saved, timeout=15000):
+        click(qtbot, editor, "save")
+
+    # Both saved the same schedule, byte for byte (revision and time zone included).
+    assert gui_file.read_bytes() == cli_file.read_bytes()
+    saved = ScheduleStore(gui_file).load().document
+    assert saved.names() == ["existing", "mine", "same", "usable", "usable-cron"]
+    assert saved.timezone == "Europe/Paris" and saved.revision == 2
+    assert saved.require("usable").args == (1, "a")
+    expected_task = "cmpapp.other" if replace else "cmpapp.ping"
+    assert saved.require("existing").task == expected_task
+
+    skipped = [name for name in SKIPPED if not (replace and name == "existing")]
+    assert [s["name"] for s in cli["skipped"]] == skipped
+    assert [line.split(":")[0].removeprefix("skipped ") for line in told.details.splitlines()
+            if line.startswith("skipped ")] == skipped
+    assert cli["replaced"] == (["existing"] if replace else [])
+    assert cli["changed"] == ["time zone set to Europe/Paris (the app's)"]
+    assert "changed: time zone set to Europe/Paris (the app's)" in told.details.splitlines()
+    # The same words in both faces: the CLI's message and the editor's notice line.
+    summary = cli["message"].split(".", 1)[0]
+    assert "skipped unusable-datetime (its args or kwargs are not JSON values)" in summary
+    assert told.level == "warning" and told.title == "Some entries were not imported"
+    assert told.informative.startswith(summary)
+    assert editor.notice.text().startswith("Saved revision 2. Beat is not running")
+
+
+def test_the_editor_import_reports_what_it_skipped_before_saving(app_project, open_editor,
+                                                                 qtbot):
+    editor = open_editor(config_module.load_file(app_project / "gui.toml"))
+    click(qtbot, editor, "import")
+    qtbot.waitUntil(lambda: len(editor.dialogs.shown) == 2, timeout=60000)
+    notice = editor.notice.text()
+    assert notice.startswith("Imported 2 entries: usable, usable-cron; skipped "
+                             "unusable-datetime (its args or kwargs are not JSON values); "
+                             "unusable-set (its args or kwargs are not JSON values); invalid")
+    assert notice.endswith("time zone set to Europe/Paris (the app's). Save to keep the "
+                           "changes.")
+    assert editor.document.get("unusable-datetime") is None
+    on_disk = ScheduleStore(app_project / "gui.json").load().document
+    assert on_disk == Document(START.entries, 1), "nothing is written until Save"

@@ -1,1 +1,3 @@
-"""The schedule editor: table, entry dialog, and the editor that ties them together."""
+"""The schedule editor and its parts: the table (table.py), the entry dialog, the toolbar,
+the conflict bar and the import conversation, tied together by editor.py on the core's
+schedule session."""

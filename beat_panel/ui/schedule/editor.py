@@ -1,35 +1,30 @@
 """The schedule editor: the table, search, add / edit / duplicate / delete, enable or
 disable several at once, save with conflict handling, and "Applied ✓" once beat has it.
 
-Files and subprocesses are only touched from jobs; the GUI thread edits a copy.
+The workflows are the core's schedule session (the CLI runs the same ones); this widget
+runs the ones that touch files or subprocesses in jobs and edits on the GUI thread.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from beat_panel import schedule
 from beat_panel.celeryapp import appinfo
 from beat_panel.config import Config
 from beat_panel.control import activity
 from beat_panel.control.status import Status
-from beat_panel.schedule import Document, Entry, ScheduleError, beat_report, store
-from beat_panel.schedule.store import ConflictError, ScheduleStore
+from beat_panel.schedule import Document, Entry
+from beat_panel.schedule.beat_report import BeatReport
+from beat_panel.schedule.session import ApplyCheck, OnDisk, ScheduleSession
+from beat_panel.schedule.store import ConflictError
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.schedule import importing
 from beat_panel.ui.schedule.conflict_bar import ConflictBar
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
 from beat_panel.ui.schedule.table import EntryFilter, EntryTable, EntryTableModel
 from beat_panel.ui.schedule.toolbar import EditorState, EditorToolbar
-
-APPLY_WAIT = 5.0
-
-
-def _load(path: Path) -> tuple[store.Loaded, beat_report.BeatReport | None]:
-    return ScheduleStore(path).load(), beat_report.read_beat_report(path)
 
 
 class ScheduleEditor(QWidget):
@@ -46,14 +41,11 @@ class ScheduleEditor(QWidget):
         self.config = config
         self.runner = runner
         self.dialogs = dialogs
-        self.document = Document()
-        self.base_sha: str | None = None
-        self.loaded = False
+        self.session: ScheduleSession | None = None  # None until a load landed
         self.dirty = False
         self.saving = False
         self.tasks: list[str] = []
         self.status: Status | None = None
-        self.beat_state: beat_report.BeatReport | None = None
 
         self.model = EntryTableModel()
         self.model.enabled_toggled.connect(self._toggle_one)
@@ -83,7 +75,6 @@ class ScheduleEditor(QWidget):
         self.conflict_bar = ConflictBar()
         self.conflict_bar.reload_requested.connect(self.reload)
         self.conflict_bar.keep_mine_requested.connect(lambda: self.save(force=True))
-        self.conflict_text = self.conflict_bar.text
 
         top = QHBoxLayout()
         top.addWidget(self.toolbar, 1)
@@ -103,12 +94,34 @@ class ScheduleEditor(QWidget):
     def path(self) -> str | None:
         return str(self.config.schedule_file) if self.config.schedule_file else None
 
-    def _set_document(self, document: Document, dirty: bool) -> None:
+    @property
+    def loaded(self) -> bool:
+        return self.session is not None
+
+    @property
+    def document(self) -> Document:
+        return self.session.document if self.session else Document()
+
+    @property
+    def base_sha(self) -> str | None:
+        return self.session.base_sha if self.session else None
+
+    @property
+    def beat_state(self) -> BeatReport | None:
+        return self.session.report if self.session else None
+
+    @property
+    def conflict_text(self) -> QLabel:
+        return self.conflict_bar.text
+
+    def _set_session(self, session: ScheduleSession) -> None:
+        """Show `session`'s document, keeping the selection by name."""
         names = set(self.selected_names())
-        self.document = document
-        self.model.set_entries(list(document.entries), self.beat_state, document.timezone)
+        self.session = session
+        self.model.set_entries(list(session.document.entries), session.report,
+                               session.document.timezone)
         self.table.add_to_selection(names)
-        self._set_dirty(dirty)
+        self._set_dirty(session.dirty)
 
     def _set_dirty(self, dirty: bool) -> None:
         if dirty != self.dirty:
@@ -131,27 +144,26 @@ class ScheduleEditor(QWidget):
 
     def reload(self) -> None:
         """Load the file from disk (in a job)."""
-        if self.path is None:
+        if self.config.schedule_file is None:
+            self.session = None  # the schedule shown belonged to another project
+            self.model.set_entries([], None, None)
+            self._update_actions()
             self.notice.setText("No schedule file is configured: add [schedule] file = "
                                 "\"schedule.json\" to beat-panel.toml.")
             return
-        self.runner.submit(_load, self.config.schedule_file, on_done=self._loaded,
-                           on_error=self._load_failed)
+        self.runner.submit(ScheduleSession.open, self.config.schedule_file,
+                           on_done=self._loaded, on_error=self._load_failed)
 
-    def _loaded(self, result: tuple[store.Loaded, beat_report.BeatReport | None]) -> None:
-        loaded, state = result
-        self.beat_state = state
-        self.base_sha = loaded.sha
-        self.loaded = True
+    def _loaded(self, session: ScheduleSession) -> None:
         self.conflict_bar.hide()
-        self._set_document(loaded.document, dirty=False)
-        count = len(loaded.document.entries)
+        self._set_session(session)
+        count = len(session.document.entries)
         self.notice.setText(f"{count} entr{'y' if count == 1 else 'ies'}, revision "
-                            f"{loaded.document.revision}.")
+                            f"{session.revision}.")
         self.load_finished.emit()
 
     def _load_failed(self, error: Exception) -> None:
-        self.loaded = False
+        self.session = None
         self.model.set_entries([], None, None)
         self.notice.setText(
             f"<b>The schedule file cannot be used.</b> {error}<br>Beat Panel will not "
@@ -161,109 +173,94 @@ class ScheduleEditor(QWidget):
         self.load_finished.emit()
 
     def save(self, force: bool = False) -> None:
-        if not self.loaded or self.saving or (not self.dirty and not force):
+        """Save the edited schedule (in a job); `force` saves over a change on disk."""
+        session = self.session
+        if session is None or self.saving or (not self.dirty and not force):
             return
         self.saving = True
         self._update_actions()
         self.notice.setText("Saving…")
-        document, base = self.document, self.base_sha
-        path = self.config.schedule_file
-        assert path is not None
-        self.runner.submit(lambda: ScheduleStore(path).save(document, base, force=force),
-                           on_done=self._saved, on_error=self._save_failed)
+        self.runner.submit(session.save, force, on_done=self._saved,
+                           on_error=self._save_failed)
 
-    def _saved(self, loaded: store.Loaded) -> None:
+    def _saved(self, saved: ScheduleSession) -> None:
         self.saving = False
-        self.base_sha = loaded.sha
-        self.document = loaded.document
         self.conflict_bar.hide()
+        # The entries are the ones shown: no model reset, so the view keeps its place.
+        self.session = saved
         self._set_dirty(False)
-        revision = loaded.document.revision
+        revision = saved.revision
         self.saved.emit(revision)
-        self.runner.submit(activity.record, self.config.project_id, "save", True,
+        self.runner.submit(activity.record, self.config.project_id, activity.Kind.SAVE, True,
                            f"Schedule saved as revision {revision} "
-                           f"({len(loaded.document.entries)} entries).")
-        self._after_save(loaded)
+                           f"({len(saved.document.entries)} entries).")
+        status = self.status
+        pids = [p.pid for p in status.processes if not p.embedded] if status else []
+        if not pids:
+            # With no beat the session answers at once and reads no file.
+            self._applied(saved.wait_applied(pids))
+            return
+        self.notice.setText(f"Saved revision {revision}. Waiting for beat to apply it…")
+        self.runner.submit(saved.wait_applied, pids, on_done=self._applied)
 
     def _save_failed(self, error: Exception) -> None:
         self.saving = False
         self._update_actions()
         if isinstance(error, ConflictError):
-            self._show_conflict("The schedule file was changed by someone else since you "
-                                "loaded it. Reload to see their change (yours are lost), "
-                                "or keep yours and save over theirs.")
+            self.conflict_bar.show_conflict(
+                "The schedule file was changed by someone else since you loaded it. Reload "
+                "to see their change (yours are lost), or keep yours and save over theirs.")
             self.notice.setText("Not saved: the file changed on disk.")
             return
         self.notice.setText(f"Not saved: {error}")
         self.dialogs.tell("error", "Could not save the schedule", str(error),
                           "Nothing was written; your changes are still here.")
 
-    def _show_conflict(self, text: str) -> None:
-        self.conflict_bar.show_conflict(text)
-
-    def _after_save(self, loaded: store.Loaded) -> None:
-        status = self.status
-        pids = [p.pid for p in status.processes if not p.embedded] if status else []
-        revision = loaded.document.revision
-        if not pids:
-            self.notice.setText(f"Saved revision {revision}. Beat is not running; it will "
-                                "use this schedule when it starts.")
-            return
-        state = self.beat_state
-        if state is None or state.pid not in pids:
-            self.notice.setText(f"Saved revision {revision}. The running beat loads its "
-                                "schedule only at start.")
+    def _applied(self, check: ApplyCheck) -> None:
+        if self.session is not None and self.session.revision != check.revision:
+            return  # a later save or load landed meanwhile; its own answer follows
+        if check.report is not None and self.session is not None:
+            self.session = self.session.with_report(check.report)
+            self.model.refresh_times(check.report)
+        self.notice.setText(f"Saved revision {check.revision}. {check.note}")
+        if check.restart_needed:
             answer = self.dialogs.ask(
                 "Restart beat now?", "The running beat does not follow the schedule file, "
                 "so it applies this change only after a restart.",
                 (("restart", "Restart now"), ("later", "Later")), "restart")
             if answer == "restart":
                 self.restart_requested.emit()
-            return
-        self.notice.setText(f"Saved revision {revision}. Waiting for beat to apply it…")
-        path = self.config.schedule_file
-        self.runner.submit(lambda: (beat_report.wait_applied(path, loaded.sha, APPLY_WAIT),
-                                    beat_report.read_beat_report(path)),
-                           on_done=lambda r: self._applied(revision, *r))
-
-    def _applied(self, revision: int, ok: bool, state: beat_report.BeatReport | None) -> None:
-        self.beat_state = state
-        self.model.refresh_times(state)
-        if ok:
-            self.notice.setText(f"Saved revision {revision}. Applied ✓ by the running beat "
-                                f"(pid {state.pid if state else '?'}).")
-        else:
-            why = f" It reports: {state.error}" if state and state.error else ""
-            self.notice.setText(f"Saved revision {revision}, but beat has not applied it "
-                                f"within {APPLY_WAIT:g} s.{why}")
 
     def on_status(self, status: Status) -> None:
         """Each status refresh: note beat's state and look for changes on disk."""
         self.status = status
-        if self.path is None or self.saving:
-            return
-        path = self.config.schedule_file
-        self.runner.submit(lambda: (ScheduleStore(path).current_sha(),
-                                    beat_report.read_beat_report(path)),
-                           on_done=self._disk_checked, on_error=lambda _: None)
+        session = self.session
+        if session is None or self.saving:
+            return  # a file that could not be loaded is reloaded by a person, not here
+        # A failed look is logged by the runner; the next refresh looks again.
+        self.runner.submit(session.look, on_done=lambda found: self._looked(session, found))
 
-    def _disk_checked(self, result: tuple[str | None, beat_report.BeatReport | None]) -> None:
-        sha, state = result
-        self.beat_state = state
-        self.model.refresh_times(state)
-        if not self.loaded or self.saving or sha == self.base_sha:
+    def _looked(self, asked: ScheduleSession, on_disk: OnDisk) -> None:
+        current = self.session
+        if current is None or self.saving or current.base_sha != asked.base_sha:
+            return  # not loaded, or a load or save landed since: this look is stale
+        self.session = current.with_report(on_disk.report)
+        self.model.refresh_times(on_disk.report)
+        if not current.changed_on_disk(on_disk):
             return
         if not self.dirty:
             self.reload()
             self.notice.setText("The schedule file changed on disk; reloaded.")
         else:
-            self._show_conflict("The schedule file changed on disk while you were editing. "
-                                "Reload to take their version, or keep yours and save.")
+            self.conflict_bar.show_conflict(
+                "The schedule file changed on disk while you were editing. Reload to take "
+                "their version, or keep yours and save.")
 
     # -- editing -----------------------------------------------------------------------
 
     def _edit(self, change: Document) -> None:
-        self._set_document(change, dirty=True)
+        assert self.session is not None  # editing is enabled only once loaded
+        self._set_session(self.session.editing(change))
 
     def _toggle_one(self, name: str, enabled: bool) -> None:
         if self.loaded and not self.saving:
@@ -334,6 +331,8 @@ class ScheduleEditor(QWidget):
                                "error", "Could not send the task", str(err)))
 
     def import_from_app(self) -> None:
+        """Read the app's beat_schedule (in a job), then import it like
+        `beat-panel schedule import` does."""
         self.notice.setText("Reading the app's beat_schedule…")
         self.runner.submit(appinfo.inspect_app, self.config, on_done=self._import_read,
                            on_error=lambda err: self.dialogs.tell(
@@ -341,29 +340,24 @@ class ScheduleEditor(QWidget):
 
     def _import_read(self, info: appinfo.AppInfo) -> None:
         self.tasks = info.tasks
-        document, added, skipped = self.document, [], []
-        for raw in info.beat_schedule:
-            try:
-                entry = schedule.parse_entry({k: v for k, v in raw.items() if k != "problem"})
-                document = document.adding(entry)
-                added.append(entry.name)
-            except ScheduleError as exc:
-                skipped.append(f"{raw.get('name')}: {exc}")
-        if added:
-            self._edit(document)
-        self.notice.setText(f"Imported {len(added)} entries from the app"
-                            + (f"; skipped {len(skipped)}." if skipped else ".")
-                            + (" Save to keep them." if added else ""))
-        if skipped:
-            self.dialogs.tell("warning", "Some entries were not imported",
-                              f"{len(skipped)} entries were skipped.", details="\n".join(skipped))
+        if not self.loaded or self.saving:
+            # Importing now would be lost under the save or the failed load that landed.
+            self.notice.setText("The app's schedule was not imported: the schedule was "
+                                "being saved or could not be loaded. Import again.")
+            return
+        # Planned against the document as it is now, so edits made meanwhile are kept.
+        plan = importing.choose_plan(self.dialogs, self.document, info)
+        if plan.document is not self.document:
+            self._edit(plan.document)
+        self.notice.setText(plan.summary + (" Save to keep the changes." if self.dirty
+                                            else ""))
+        importing.tell_outcome(self.dialogs, plan)
 
     def load_tasks(self) -> None:
         """Learn the app's registered task names for the task field (in a job)."""
         if self.config.beat.app:
             self.runner.submit(appinfo.inspect_app, self.config,
-                               on_done=lambda info: setattr(self, "tasks", info.tasks),
-                               on_error=lambda _: None)
+                               on_done=lambda info: setattr(self, "tasks", info.tasks))
 
     def maybe_discard(self) -> bool:
         """Before closing: True when there is nothing unsaved or the person chose."""
@@ -383,3 +377,4 @@ def _free_name(base: str, taken: set[str]) -> str:
     while name in taken:
         name, n = f"{base} {n}", n + 1
     return name
+
