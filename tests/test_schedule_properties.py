@@ -222,6 +222,24 @@ def test_a_crontab_value_out_of_range_is_rejected_naming_its_field(
     assert rejected_fields(**cron_entry(**{name: typed})) == [f"schedule.{name}"]
 
 
+PARSE_EXCEPTION_BUG = pytest.mark.xfail(strict=True, reason=(
+    "bug: schedule/validation.py does not catch celery.schedules.ParseException "
+    "(not a ValueError), raised for '*/', '-1', '1,': a traceback instead of a refusal"))
+
+
+@PARSE_EXCEPTION_BUG
+@pytest.mark.parametrize("name", schedule.CRON_FIELDS)
+@FAST
+@example(text="*/")
+@given(text=st.text(alphabet="0123456789*/-, adefhimnorstuwy", max_size=6))
+def test_any_text_in_a_crontab_field_is_accepted_or_refused_naming_that_field(
+        name: str, text: str) -> None:
+    try:
+        schedule.parse_schedule({"kind": "crontab", name: text})
+    except ScheduleError as exc:
+        assert [f for f, _ in exc.problems] == [f"schedule.{name}"]
+
+
 @FAST
 @given(every=st.one_of(st.integers(max_value=0), st.floats(max_value=0),
                        st.just(float("nan")), st.just(float("inf")), st.booleans(), st.none(),
