@@ -4,7 +4,8 @@ and Save stays disabled until it is fixed."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from PySide6.QtCore import QDateTime
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtGui import QGuiApplication
 
 from beat_panel.schedule import Crontab, Entry, Interval
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
@@ -25,11 +26,30 @@ def marked(widget) -> bool:
     return "c5221f" in widget.styleSheet()
 
 
-def use_crontab(dialog, expression: str) -> None:
+def type_into(qtbot, widget, text: str) -> None:
+    """Replace what the field holds by typing, as a person does: select all, then keys."""
+    qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    if text:
+        qtbot.keyClicks(widget, text)
+    else:
+        qtbot.keyClick(widget, Qt.Key.Key_Delete)
+
+
+def paste_into(qtbot, widget, text: str) -> None:
+    """Replace what the field holds by pasting, as a person does: select all, Ctrl+V."""
+    QGuiApplication.clipboard().setText(text)
+    qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(widget, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert widget.text() == text
+
+
+def use_crontab(qtbot, dialog, expression: str) -> None:
+    # Pasted whole: typed key by key, "*/5" passes through "*/", which the model does not
+    # survive yet (see test_typing_a_crontab_field_key_by_key_never_raises).
     dialog.kind.setCurrentIndex(1)
     for field, value in zip(("minute", "hour", "day_of_month", "month_of_year", "day_of_week"),
                             expression.split(), strict=True):
-        dialog.cron[field].setText(value)
+        paste_into(qtbot, dialog.cron[field], value)
 
 
 @pytest.mark.parametrize(("expression", "field"), [
@@ -40,17 +60,29 @@ def use_crontab(dialog, expression: str) -> None:
     ("0 9 * * funday", "day_of_week"),
     ("0 0 31 2 *", "day_of_month"),
 ])
-def test_bad_crontab_fields_are_marked_and_block_save(dialog, expression, field):
-    use_crontab(dialog, expression)
+def test_bad_crontab_fields_are_marked_and_block_save(qtbot, dialog, expression, field):
+    use_crontab(qtbot, dialog, expression)
     assert not dialog.save_button.isEnabled()
     assert marked(dialog.cron[field])
     assert f"schedule.{field}" in dialog.errors.text()
-    use_crontab(dialog, "*/5 9-17 * * mon-fri")
+    use_crontab(qtbot, dialog, "*/5 9-17 * * mon-fri")
     assert dialog.save_button.isEnabled() and not marked(dialog.cron[field])
 
 
-def test_crontab_page_describes_it_and_shows_the_next_five_runs(dialog):
-    use_crontab(dialog, "*/5 9-17 * * mon-fri")
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: schedule/validation.py catches ValueError and the like from celery's crontab "
+    "but not celery.schedules.ParseException, raised for '0,' '*/' '-' on the way to "
+    "'0,30' '*/5' '-1': the dialog's validate slot raises while a person types"))
+@pytest.mark.parametrize(("field", "text"), [("minute", "0,30"), ("hour", "*/2")])
+def test_typing_a_crontab_field_key_by_key_never_raises(qtbot, dialog, field, text):
+    dialog.kind.setCurrentIndex(1)
+    type_into(qtbot, dialog.cron[field], text)
+    assert dialog.cron[field].text() == text
+    assert dialog.save_button.isEnabled() and not marked(dialog.cron[field])
+
+
+def test_crontab_page_describes_it_and_shows_the_next_five_runs(qtbot, dialog):
+    use_crontab(qtbot, dialog, "*/5 9-17 * * mon-fri")
     assert "every 5 minutes" in dialog.words.text().lower()
     lines = dialog.preview.text().splitlines()
     assert lines[0] == "Next runs (local time):" and len(lines) == 6
@@ -62,24 +94,26 @@ def test_crontab_page_describes_it_and_shows_the_next_five_runs(dialog):
     ("kwargs", "[1]", "must be a JSON object"),
     ("kwargs", "{x: 1}", "not valid JSON"),
 ])
-def test_json_fields_are_checked_as_you_type(dialog, field, text, message):
-    getattr(dialog, field).setText(text)
+def test_json_fields_are_checked_as_you_type(qtbot, dialog, field, text, message):
+    type_into(qtbot, getattr(dialog, field), text)
     assert not dialog.save_button.isEnabled()
     assert marked(getattr(dialog, field))
     assert message in dialog.errors.text()
 
 
-def test_duplicate_and_empty_names_are_refused(dialog):
-    dialog.name.setText("hello")
+def test_duplicate_and_empty_names_are_refused(qtbot, dialog):
+    type_into(qtbot, dialog.name, "hello")
     assert not dialog.save_button.isEnabled() and "already exists" in dialog.errors.text()
-    dialog.name.setText("")
+    type_into(qtbot, dialog.name, "")
     assert not dialog.save_button.isEnabled() and marked(dialog.name)
     assert "name: must not be empty" in dialog.errors.text()
 
 
-def test_zero_interval_is_refused(dialog):
-    dialog.every.setValue(0)
+def test_zero_interval_is_refused(qtbot, dialog):
+    type_into(qtbot, dialog.every, "0")
+    assert dialog.every.value() == 0
     assert not dialog.save_button.isEnabled() and marked(dialog.every)
+    assert "schedule.every" in dialog.errors.text()
 
 
 def test_clocked_time_in_the_past_is_refused(dialog):
@@ -90,14 +124,20 @@ def test_clocked_time_in_the_past_is_refused(dialog):
     assert dialog.save_button.isEnabled()
 
 
-def test_solar_coordinates_cannot_be_typed_out_of_range(dialog):
-    # The spin boxes hold latitude to -90..90 and longitude to -180..180; the file's
-    # values are checked by the model (see test_schedule_store).
+def test_solar_coordinates_reach_the_poles_and_the_date_line_and_no_further(qtbot, dialog):
+    # Whatever a person types, the entry stays inside what the model accepts (the file's
+    # values are checked by the model: see test_schedule_store).
     dialog.kind.setCurrentIndex(2)
-    dialog.latitude.setValue(95)
-    dialog.longitude.setValue(-200)
-    assert dialog.latitude.value() == 90 and dialog.longitude.value() == -180
+    type_into(qtbot, dialog.latitude, "-90")
+    type_into(qtbot, dialog.longitude, "180")
     assert dialog.validate()
+    spec = dialog.entry().schedule
+    assert (spec.latitude, spec.longitude) == (-90, 180)
+    type_into(qtbot, dialog.latitude, "95")
+    type_into(qtbot, dialog.longitude, "-200")
+    assert dialog.validate() and dialog.save_button.isEnabled()
+    spec = dialog.entry().schedule
+    assert -90 <= spec.latitude <= 90 and -180 <= spec.longitude <= 180
 
 
 def test_editing_fills_every_field_and_gives_back_the_same_entry(qtbot):
@@ -118,14 +158,14 @@ def test_options_are_validated_and_kept(dialog):
     assert (options.queue, options.priority, options.expires) == ("periodic", 5, 120)
 
 
-def test_interval_entry_round_trip(qtbot):
+def test_editing_an_interval_entry_gives_back_the_same_entry(qtbot):
     entry = Entry("tick", "t", Interval(2, "hours"), one_off=True)
     made = EntryDialog(None, entry, taken=set(), tasks=[])
     qtbot.addWidget(made)
     assert made.validate() and made.entry() == entry
 
 
-def test_clocked_entry_keeps_its_time(qtbot):
+def test_editing_a_clocked_entry_keeps_its_time(qtbot):
     at = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
     from beat_panel.schedule import Clocked
 
