@@ -95,7 +95,9 @@ def test_start_that_dies_at_once_fails_with_the_log_tail(fake_project):
 
 def test_start_that_finds_its_pidfile_held_explains_exit_73(fake_project):
     project = fake_project(mode="lock")
-    data = project.cli("start", "--json").json
+    result = project.cli("start", "--json")
+    assert result.code == 1
+    data = result.json
     assert data["success"] is False
     assert "exit 73" in data["message"] and "pidfile" in data["message"]
 
@@ -117,7 +119,7 @@ def test_start_refuses_a_second_beat_unless_forced_and_status_warns_of_duplicate
     assert stopped["success"] and sorted(stopped["old_pids"]) == sorted(status["pids"])
 
 
-def test_restart_reports_old_and_new_pids(fake_project, decoys):
+def test_restart_replaces_beat_and_reports_old_and_new_pids(fake_project, decoys):
     project = fake_project()
     (old,) = project.cli("start", "--json").json["new_pids"]
     result = project.cli("restart", "--json")
@@ -265,7 +267,7 @@ def test_permission_denied_when_beat_belongs_to_another_user(fake_project, procs
 
 
 @pytest.mark.slow
-def test_real_celery_beat_start_restart_stop(demo_project, decoys):
+def test_real_celery_beat_starts_restarts_and_stops_on_sigterm(demo_project, decoys):
     started = demo_project.cli("start", "--json")
     assert started.code == 0, started.stdout
     (pid,) = started.json["new_pids"]

@@ -130,7 +130,7 @@ def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
 
 
 @pytest.mark.slow
-def test_restart_keeps_run_state(running):
+def test_a_restarted_beat_carries_on_the_run_counts_of_the_old_one(running):
     wait_until(lambda: beat_report.read_beat_report(running.schedule_path).run_count("tick") >= 2,
                what="tick to run twice")
     before = beat_report.read_beat_report(running.schedule_path)

@@ -82,7 +82,7 @@ def test_bad_input_exits_2_names_the_problem_and_leaves_the_file_untouched(proje
     assert project.schedule_path.read_bytes() == before
 
 
-def test_add_list_disable_enable_remove(project):
+def test_entries_are_added_listed_disabled_enabled_and_removed_through_the_cli(project):
     added = schedule_cli(project, "add", "report", "--task", "proj.report", "--cron",
                          "*/15 9-17 * * mon-fri", "--kwargs", '{"to": "ops"}', "--json")
     assert added.code == 0, added.stderr
