@@ -1,0 +1,227 @@
+"""A non-editable wheel installed in a fresh virtual environment, run from outside the
+checkout: it finds its icon and start script, and a real `celery beat` it starts in a
+project's own environment imports the panel's scheduler but nothing else of the checkout
+or of the panel's environment (`tests`, `bench`, `packaging`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, ProcessTracker, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+PROBE_APP = '''
+"""A throwaway Celery app that writes, as beat imports it, what beat could import."""
+import importlib.util
+import json
+import os
+import sys
+
+from celery import Celery
+
+
+def _where(name):
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return None
+    return spec.origin or list(spec.submodule_search_locations or [])
+
+
+with open(os.environ["PROBE_OUT"], "w") as out:
+    json.dump({"sys_path": sys.path, "executable": sys.executable,
+               "found": {name: _where(name) for name in
+                         ("tests", "bench", "packaging", "conftest", "beat_panel")}}, out)
+
+app = Celery("probeapp", broker="filesystem://")
+app.conf.update(broker_transport_options={
+    "data_folder_in": os.environ["PROBE_BROKER"], "data_folder_out": os.environ["PROBE_BROKER"],
+}, broker_connection_retry_on_startup=True, task_ignore_result=True, timezone="UTC")
+
+
+@app.task
+def noop():
+    return None
+'''
+
+
+def run(argv: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess:
+    kwargs.setdefault("timeout", 600)
+    done = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                          check=False, **kwargs)
+    assert done.returncode == 0, f"{argv}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def copy_checkout(target: Path) -> None:
+    """The files a fresh checkout has, with the working tree's contents (links kept)."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                 cwd=REPO).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if not os.path.lexists(source):
+            continue  # deleted in the working tree
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            (target / name).symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target / name)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test's environment (its XDG folders) without anything pointing at the checkout
+    or at the test's own virtual environment."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONSTARTUP")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if not Path(p).resolve().is_relative_to(REPO))
+    env.update(extra)
+    return env
+
+
+def make_venv(folder: Path, *requirements: str | Path) -> tuple[Path, float]:
+    """A fresh virtual environment with `requirements` installed from the package index
+    (pip's cache kept, so a second run is fast); returns it and the install's seconds."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    run([base, "-m", "venv", folder])
+    began = time.monotonic()
+    run([folder / "bin" / "python", "-m", "pip", "install", "-q", *requirements],
+        env=clean_env())
+    return folder, time.monotonic() - began
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[Path]:
+    # Outside pytest's tmp_path (and outside the checkout), removed at the end.
+    folder = Path(tempfile.mkdtemp(prefix="beat-panel-wheel-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def wheel(scratch: Path) -> Path:
+    tree = scratch / "checkout"
+    copy_checkout(tree)
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", scratch / "dist", tree],
+        env=clean_env())
+    (built,) = (scratch / "dist").glob("beat_panel-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def panel_venv(scratch: Path, wheel: Path) -> Path:
+    venv, seconds = make_venv(scratch / "panel-venv", wheel)
+    print(f"\nwheel and its dependencies installed in {seconds:.1f} s")
+    return venv
+
+
+@pytest.fixture(scope="module")
+def project_venv(scratch: Path) -> Path:
+    """The project's own environment: celery and nothing of the panel's."""
+    venv, seconds = make_venv(scratch / "project-venv", "celery>=5.3")
+    print(f"\nthe project's celery installed in {seconds:.1f} s")
+    return venv
+
+
+def site_packages(venv: Path) -> Path:
+    (found,) = venv.glob("lib/python*/site-packages")
+    return found
+
+
+def test_the_installed_panel_finds_its_icon_and_start_script_inside_its_venv(
+        panel_venv: Path, tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    code = ("import json, beat_panel; from beat_panel import paths;"
+            "print(json.dumps({'package': beat_panel.__file__,"
+            " 'icon': str(paths.resource('icons/beat-panel.svg')),"
+            " 'desktop': str(paths.resource('beat-panel.desktop')),"
+            " 'script': str(paths.resource('start_celery_beat.sh'))}))")
+    found = json.loads(run([panel_venv / "bin" / "python", "-c", code], cwd=outside,
+                           env=clean_env()).stdout)
+    installed = site_packages(panel_venv) / "beat_panel"
+    assert Path(found["package"]) == installed / "__init__.py"
+    for key in ("icon", "desktop", "script"):
+        path = Path(found[key])
+        assert path.is_file() and not path.is_symlink(), key
+        assert path.is_relative_to(installed / "resources"), path
+    assert "<svg" in Path(found["icon"]).read_text()
+    script = Path(found["script"])
+    assert os.access(script, os.X_OK)
+    usage = run([script, "--help"], cwd=outside, env=clean_env()).stdout
+    assert "Usage: start_celery_beat.sh --app APP" in usage
+
+
+def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
+        panel_venv: Path, project_venv: Path, tmp_path: Path, procs: ProcessTracker):
+    project = tmp_path / "project"
+    (project / "broker").mkdir(parents=True)
+    app = f"probeapp_{uuid.uuid4().hex[:8]}"  # ours alone, for the tracker to end
+    (project / f"{app}.py").write_text(PROBE_APP)
+    probe = project / "probe.json"
+    config = project / "beat-panel.toml"
+    config.write_text(
+        f'[beat]\napp = "{app}"\nworkdir = "."\n'
+        f'command = [{json.dumps(str(project_venv / "bin" / "celery"))}]\n'
+        'pidfile = "run/beat.pid"\nlogfile = "run/beat.log"\nstop_timeout = 10\n'
+        'args = ["--loglevel=INFO", "--schedule=run/celerybeat-schedule"]\n'
+        f'[beat.env]\nPROBE_OUT = {json.dumps(str(probe))}\n'
+        f'PROBE_BROKER = {json.dumps(str(project / "broker"))}\n'
+        '[schedule]\nfile = "schedule.json"\n')
+    procs.own_beats_of(app=app, pidfile=project / "run" / "beat.pid")
+    panel = panel_venv / "bin" / "beat-panel"
+    env = clean_env()
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run([str(panel), "--config", str(config), *args, "--json"],
+                              capture_output=True, text=True, timeout=120, cwd=project,
+                              env=env, check=False)
+        result = json.loads(done.stdout)
+        for pid in result.get("new_pids", []):
+            procs.adopt(pid)
+        return result
+
+    run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
+         "--every", "60"], cwd=project, env=env)
+    started = cli("start")
+    log = project / "run" / "beat.log"
+    assert started["success"], json.dumps(started, indent=1) + (
+        log.read_text() if log.exists() else "")
+    # The plugin runs in the project's environment and has loaded the saved schedule.
+    wait_until(lambda: cli("status")["schedule_applied"] is True, timeout=30,
+               what="beat to apply the schedule through the plugin")
+
+    seen = json.loads(probe.read_text())
+    assert Path(seen["executable"]).parent == project_venv / "bin"
+    # The one entry of the panel's: its link folder, in the state folder.
+    (import_dir,) = [Path(p) for p in seen["sys_path"]
+                     if Path(p).is_relative_to(Path(os.environ["XDG_STATE_HOME"]))]
+    print("beat's sys.path:", *seen["sys_path"], sep="\n  ")
+    assert sorted(p.name for p in import_dir.iterdir()) == ["beat_panel"]
+    assert (import_dir / "beat_panel").resolve() == site_packages(panel_venv) / "beat_panel"
+    found = seen["found"]
+    assert found["beat_panel"] == str(import_dir / "beat_panel" / "__init__.py")
+    assert found["tests"] is None and found["bench"] is None and found["conftest"] is None
+    # `packaging` is whatever the project's own environment has (today: none), never the
+    # checkout's folder nor the panel's copy.
+    own = run([project_venv / "bin" / "python", "-c", "import importlib.util as u;"
+               "s = u.find_spec('packaging'); print(s.origin if s else None)"],
+              cwd=project, env=env).stdout.strip()
+    assert str(found["packaging"]) == own
+    for entry in seen["sys_path"]:
+        assert not Path(entry or ".").resolve().is_relative_to(REPO), entry
+        assert not Path(entry or ".").resolve().is_relative_to(panel_venv), entry
+
+    stopped = cli("stop")
+    assert stopped["success"], stopped
