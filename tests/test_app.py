@@ -13,8 +13,7 @@ def test_with_no_tray_the_window_opens_instead_and_says_why(fake_project, qtbot)
     qtbot.addWidget(panel.window)
     assert panel.tray is None and panel.window.isVisible()
     assert "No system tray appeared" in panel.window.statusBar().currentMessage()
-    panel.window.runner.wait()
-    panel.window.timer.stop()
+    panel.shutdown()
 
 
 def test_a_second_instance_hands_over_to_the_first(qtbot):

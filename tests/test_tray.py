@@ -11,32 +11,53 @@ import time
 
 import pytest
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
 
 from beat_panel import autostart
+from beat_panel.control import activity
 from beat_panel.control.keepalive import KeepAlive
 from beat_panel.control.status import check_status
 from beat_panel.ui import state_style
+from beat_panel.ui.app import Panel
+from beat_panel.ui.monitor import Origin
 from beat_panel.ui.tray import Tray, state_icon
 
-from conftest import is_alive, wait_until
+from conftest import wait_until
+from scripted_dialogs import ScriptedDialogs
 
 
 @pytest.fixture
 def make_tray(qtbot):
-    made = []
+    """A real panel (monitor, settings, job runner) with its tray indicator."""
+    panels = []
+    app = QApplication.instance()
 
-    def make(project, **kwargs) -> Tray:
-        tray = Tray(project.load(), refresh_seconds=kwargs.pop("refresh_seconds", 30),
-                    **kwargs)
+    def make(project, keep_alive: KeepAlive | None = None) -> Tray:
+        panel = Panel(project.load(), app, refresh_seconds=30, dialogs=ScriptedDialogs())
+        panels.append(panel)
+        if keep_alive is not None:
+            panel.monitor.keep_alive = keep_alive
+        tray = panel.add_tray()
         tray.notes = []
         tray.notified.connect(lambda title, text: tray.notes.append((title, text)))
-        made.append(tray)
         return tray
 
     yield make
-    for tray in made:
-        tray.timer.stop()
-        tray.runner.wait()
+    for panel in panels:
+        panel.shutdown()
+    app.setQuitOnLastWindowClosed(True)
+
+
+def menu_item(tray: Tray, text: str):
+    """The menu item as a person sees it when opening the menu."""
+    tray.menu.aboutToShow.emit()
+    return tray.actions_by_text()[text]
+
+
+def choose(tray: Tray, text: str) -> None:
+    item = menu_item(tray, text)
+    assert item.isEnabled(), f"{text} is disabled"
+    item.trigger()
 
 
 def centre_colour(key: str) -> QColor:
@@ -59,16 +80,19 @@ def test_states_differ_by_shape_not_only_by_colour(qapp):
 
 
 def landed(tray, qtbot):
-    qtbot.waitUntil(lambda: tray.status is not None, timeout=15000)
-    return tray.status
+    qtbot.waitUntil(lambda: tray.monitor.status is not None, timeout=15000)
+    return tray.monitor.status
+
+
+def running(tray) -> bool:
+    return bool(tray.monitor.status and tray.monitor.status.running)
 
 
 def test_menu_enables_what_the_state_allows(fake_project, make_tray, qtbot):
     project = fake_project()
     tray = make_tray(project)
-    tray.refresh()
     landed(tray, qtbot)
-    tray.rebuild_menu()
+    tray.menu.aboutToShow.emit()
     actions = tray.actions_by_text()
     assert actions["⚠ Stopped"].isEnabled() is False
     assert actions["Start"].isEnabled() and not actions["Stop"].isEnabled()
@@ -77,9 +101,9 @@ def test_menu_enables_what_the_state_allows(fake_project, make_tray, qtbot):
         assert always in actions
 
     project.spawn_fake("-A", project.app, "beat")
-    tray.refresh()
-    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
-    tray.rebuild_menu()
+    tray.monitor.refresh()
+    qtbot.waitUntil(lambda: running(tray), timeout=15000)
+    tray.menu.aboutToShow.emit()
     actions = tray.actions_by_text()
     assert "✓ Active" in actions
     assert not actions["Start"].isEnabled() and actions["Stop"].isEnabled()
@@ -90,15 +114,16 @@ def test_notifies_when_beat_dies_and_when_it_comes_back(fake_project, make_tray,
     project = fake_project()
     beat = project.spawn_fake("-A", project.app, "beat")
     tray = make_tray(project)
-    tray.refresh()
-    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    qtbot.waitUntil(lambda: running(tray), timeout=15000)
     beat.kill()
     beat.wait()
-    tray.refresh()
-    qtbot.waitUntil(lambda: bool(tray.notes), timeout=15000)
+    # No refresh asked: the monitor watches the beat it knows.
+    qtbot.waitUntil(lambda: bool(tray.notes), timeout=2000)
     assert tray.notes[-1][0] == "Beat stopped unexpectedly"
+    assert "killed by SIGKILL" not in tray.notes[-1][1], "not our child: not known how"
+    assert "not started by this panel" in tray.notes[-1][1]
     project.spawn_fake("-A", project.app, "beat")
-    tray.refresh()
+    tray.monitor.refresh()
     qtbot.waitUntil(lambda: len(tray.notes) == 2, timeout=15000)
     assert tray.notes[-1][0] == "Beat is running again"
 
@@ -107,10 +132,9 @@ def test_notifies_when_a_second_beat_appears(fake_project, make_tray, qtbot):
     project = fake_project(pidfile=None)
     project.spawn_fake("-A", project.app, "beat")
     tray = make_tray(project)
-    tray.refresh()
-    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    qtbot.waitUntil(lambda: running(tray), timeout=15000)
     project.spawn_fake("-A", project.app, "beat")
-    tray.refresh()
+    tray.monitor.refresh()
     qtbot.waitUntil(lambda: bool(tray.notes), timeout=15000)
     assert tray.notes[-1][0] == "A second beat appeared"
 
@@ -119,28 +143,36 @@ def test_own_actions_are_not_reported_as_unexpected(fake_project, make_tray, qtb
     project = fake_project()
     project.cli("start", "--json")
     tray = make_tray(project)
-    tray.refresh()
-    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
-    tray.run_action("stop")
+    qtbot.waitUntil(lambda: running(tray), timeout=15000)
+    choose(tray, "Stop")
     qtbot.waitUntil(lambda: bool(tray.notes), timeout=30000)
-    tray.runner.wait()
-    qtbot.waitUntil(lambda: bool(tray.status and not tray.status.running), timeout=15000)
+    tray.monitor.runner.wait()
+    qtbot.waitUntil(lambda: not running(tray), timeout=15000)
     assert [title for title, _ in tray.notes] == ["Beat stopped"]
 
 
 def test_restart_outcomes_are_notifications_with_the_window_one_click_away(
         fake_project, make_tray, qtbot):
     tray = make_tray(fake_project())
-    tray.refresh()
     landed(tray, qtbot)
     wanted = []
     tray.outcome_needs_window.connect(wanted.append)
-    tray.run_action("restart")
+    # Beat is not running, so the menu offers no Restart; a restart asked anyway (the
+    # window's Beat menu, a script) answers "not running" in the tray.
+    assert not menu_item(tray, "Restart").isEnabled()
+    tray.monitor.run_action("restart", Origin.TRAY)
     qtbot.waitUntil(lambda: bool(tray.notes), timeout=30000)
     title, text = tray.notes[-1]
     assert title == "Beat is not running" and "Click for details." in text
-    tray._message_clicked()
+    tray.monitor.runner.wait()
+    tray.icon.messageClicked.emit()  # what the desktop does when the bubble is clicked
     assert wanted and wanted[0].offer_start
+    # The window opened with the message box, which offers to start beat.
+    window = tray.parent().window
+    qtbot.addWidget(window)
+    assert window.isVisible()
+    (prompt,) = window.dialogs.shown
+    assert prompt.title == "Beat is not running" and ("start", "Start now") in prompt.buttons
 
 
 def test_keep_alive_restarts_beat_at_most_three_times_in_ten_minutes():
@@ -168,39 +200,55 @@ def test_keep_alive_brings_a_dead_beat_back_then_gives_up(fake_project, make_tra
     project = fake_project()
     now = [0.0]
     tray = make_tray(project, keep_alive=KeepAlive(max_restarts=2, clock=lambda: now[0]))
-    tray.keep_alive_enabled = True
+    choose(tray, "Keep beat alive")
+    assert menu_item(tray, "Keep beat alive").isChecked()
     project.cli("start", "--json")
-    tray.refresh()
-    qtbot.waitUntil(lambda: bool(tray.status and tray.status.running), timeout=15000)
+    tray.monitor.refresh()
+    qtbot.waitUntil(lambda: running(tray), timeout=15000)
     for round_ in range(2):
-        (pid,) = tray.status.pids
+        (pid,) = tray.monitor.status.pids
         os.kill(pid, 9)
-        wait_until(lambda p=pid: not is_alive(p))
-        tray.refresh()
-        qtbot.waitUntil(lambda p=pid: bool(tray.status and tray.status.running
-                                           and tray.status.pids != [p]), timeout=30000)
-        project.tracker.adopt(tray.status.pids[0])
-        assert ("Beat started again" in [t for t, _ in tray.notes]), round_
-    (pid,) = tray.status.pids
+        # Nobody asks for a check: the death is seen, and keep-alive starts beat again.
+        qtbot.waitUntil(lambda p=pid: running(tray) and tray.monitor.status.pids != [p],
+                        timeout=30000)
+        project.tracker.adopt(tray.monitor.status.pids[0])
+        assert "Beat started again" in [t for t, _ in tray.notes], round_
+    (pid,) = tray.monitor.status.pids
     os.kill(pid, 9)
-    wait_until(lambda: not is_alive(pid))
-    tray.refresh()
     qtbot.waitUntil(lambda: "stopped restarting it" in (tray.notes[-1][1] if tray.notes
                                                         else ""), timeout=15000)
-    tray.runner.wait()
+    tray.monitor.runner.wait()
     assert not check_status(project.load()).running
+    # Given up: the menu shows keep-alive off, and it stays off for the next panel.
+    assert not menu_item(tray, "Keep beat alive").isChecked()
+    assert not tray.settings.keep_alive
+    kinds = [e.kind for e in activity.read(project.load().project_id)]
+    assert kinds.count(activity.Kind.DIED) == 3
+    assert kinds.count(activity.Kind.KEEP_ALIVE) == 2
+    assert kinds[0] is activity.Kind.GAVE_UP
+
+
+def test_keep_alive_is_remembered_by_the_next_panel(fake_project, make_tray, qtbot):
+    project = fake_project()
+    first = make_tray(project)
+    choose(first, "Keep beat alive")
+    first.monitor.runner.wait()
+    second = make_tray(project)  # as after quitting and starting the tray again
+    assert second.settings.keep_alive
+    assert menu_item(second, "Keep beat alive").isChecked()
 
 
 def test_start_at_login_writes_and_removes_the_autostart_entry(fake_project, make_tray):
     project = fake_project()
     tray = make_tray(project)
     assert not autostart.is_enabled()
-    tray.toggle_autostart()
+    choose(tray, "Start at login")
+    assert menu_item(tray, "Start at login").isChecked()
     text = autostart.entry_path().read_text()
     assert "Exec=" in text and " -m beat_panel --config " in text and text.rstrip().endswith(
         "X-GNOME-Autostart-enabled=true")
     assert str(project.config_path) in text
-    tray.toggle_autostart()
+    choose(tray, "Start at login")
     assert not autostart.is_enabled()
 
 

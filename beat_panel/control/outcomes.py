@@ -3,14 +3,26 @@ message boxes and the tray's notifications."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from beat_panel.control.result import ActionResult
 
 
+class Level(str, enum.Enum):
+    """How much a message matters to the person reading it."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Message:
-    level: str  # info | warning | error
+    level: Level
     title: str
     text: str
     informative: str = ""
@@ -26,19 +38,19 @@ _FAILED_TITLES = {"start": "Beat did not start", "stop": "Beat did not stop",
 def describe(result: ActionResult) -> Message:
     """The message for one outcome: restarted, not running, permission denied, failed."""
     if result.success:
-        level = "warning" if result.killed else "info"
+        level = Level.WARNING if result.killed else Level.INFO
         note = ("It ignored SIGTERM, so it was killed with SIGKILL; it could not save its "
                 "schedule state.") if result.killed else ""
         return Message(level, _DONE_TITLES[result.action], result.message, note)
     if result.not_running:
         manual = result.manual_start_command or ""
-        return Message("warning", "Beat is not running", result.message,
+        return Message(Level.WARNING, "Beat is not running", result.message,
                        f"Start it now, or start it by hand with:\n{manual}" if manual else "",
                        offer_start=True)
     if result.permission_denied:
-        return Message("error", "Permission denied", result.message,
+        return Message(Level.ERROR, "Permission denied", result.message,
                        result.instructions or "")
     if result.already_running:
-        return Message("warning", "Beat is already running", result.message)
-    return Message("error", _FAILED_TITLES[result.action], result.message,
+        return Message(Level.WARNING, "Beat is already running", result.message)
+    return Message(Level.ERROR, _FAILED_TITLES[result.action], result.message,
                    result.instructions or "", details=result.log_tail or "")

@@ -1,8 +1,10 @@
-"""Start the Qt side: the window, the tray, or both; one instance per user; and a
+"""Start the Qt side: one panel per user, with its one beat monitor and its faces (the
+window, made when first needed, and the tray indicator when there is a tray); and a
 screenshot of the window for docs and tests."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -11,12 +13,20 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from beat_panel import paths
+from beat_panel import panel_log, paths
 from beat_panel.config import Config
 from beat_panel.control import outcomes
+from beat_panel.control.states import Action
+from beat_panel.ui import crash
+from beat_panel.ui.dialogs import Dialogs
+from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.monitor import BeatMonitor
+from beat_panel.ui.settings import PanelSettings
 from beat_panel.ui.single_instance import SingleInstance
 from beat_panel.ui.tray import Tray
-from beat_panel.ui.window.main_window import MainWindow, settings
+from beat_panel.ui.window.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 SCREENSHOT_TIMEOUT_MS = 60000
 TRAY_WAIT_SECONDS = 60
@@ -28,29 +38,39 @@ def application() -> QApplication:
     app.setApplicationName("Beat Panel")
     app.setOrganizationName("beat-panel")
     app.setDesktopFileName("beat-panel")
-    icon = paths.resources_dir() / "icons" / "beat-panel.svg"
+    icon = paths.resource("icons/beat-panel.svg")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
     return app  # type: ignore[return-value]
 
 
 class Panel(QObject):
-    """Owns the window (made when first needed) and the tray (when there is one)."""
+    """One panel process: its settings, job runner and beat monitor, and the faces on
+    them. The monitor starts with the panel and stops only when the panel ends, so checks
+    go on whichever faces are open."""
 
-    def __init__(self, config: Config, app: QApplication,
-                 refresh_seconds: int | None = None) -> None:
+    def __init__(self, config: Config, app: QApplication, refresh_seconds: int | None = None,
+                 dialogs: Dialogs | None = None, tray_mode: bool = False) -> None:
         super().__init__()
-        self.config = config
         self.app = app
-        self.refresh_seconds = refresh_seconds
+        self.dialogs = dialogs
+        self.tray_mode = tray_mode  # started as `beat-panel tray`: the tray stays
+        self.settings = PanelSettings(config.path, refresh_seconds, self)
+        self.runner = JobRunner(self)
+        self.monitor = BeatMonitor(config, self.settings, self.runner, parent=self)
         self.window: MainWindow | None = None
         self.tray: Tray | None = None
+        self.settings.changed.connect(self._setting_changed)
+        app.aboutToQuit.connect(self.shutdown)
+        self.monitor.start()
+
+    @property
+    def config(self) -> Config:
+        return self.monitor.config
 
     def show_window(self) -> MainWindow:
         if self.window is None:
-            self.window = MainWindow(self.config, refresh_seconds=self.refresh_seconds)
-            if self.tray is not None:
-                self._connect(self.window, self.tray)
+            self.window = MainWindow(self.monitor, self.settings, self.dialogs)
             self.window.show()
             self.window.start()
         self.window.showNormal()
@@ -59,28 +79,35 @@ class Panel(QObject):
         return self.window
 
     def add_tray(self) -> Tray:
-        self.tray = Tray(self.config, refresh_seconds=self.refresh_seconds or
-                         settings().value("refresh_seconds", 30, type=int) or 30)
-        self.tray.open_panel_requested.connect(self.show_window)
-        self.tray.outcome_needs_window.connect(self._show_outcome)
+        if self.tray is None:
+            self.tray = Tray(self.monitor, self.settings, self)
+            self.tray.open_panel_requested.connect(self.show_window)
+            self.tray.outcome_needs_window.connect(self._show_outcome)
+            self.tray.show()
         self.app.setQuitOnLastWindowClosed(False)
-        if self.window is not None:
-            self._connect(self.window, self.tray)
-        self.tray.start()
         return self.tray
 
-    @staticmethod
-    def _connect(window: MainWindow, tray: Tray) -> None:
-        # One status for both faces; the window's own actions are not "unexpected".
-        window.status_changed.connect(tray.on_status)
-        tray.timer.stop()  # the window's checks serve both
-        window.action_started.connect(lambda name: setattr(tray, "in_flight", name))
-        window.action_finished.connect(lambda _: _action_over(tray))
+    def remove_tray(self) -> None:
+        """Take the indicator away (the window is open): closing the window quits."""
+        if self.tray is not None:
+            self.tray.hide()
+            self.tray.deleteLater()
+            self.tray = None
+        self.app.setQuitOnLastWindowClosed(True)
+
+    def _setting_changed(self, name: str) -> None:
+        if name != "keep_in_tray" or self.tray_mode:
+            return
+        if self.settings.keep_in_tray and QSystemTrayIcon.isSystemTrayAvailable():
+            self.add_tray()
+        elif not self.settings.keep_in_tray and self.window is not None and \
+                self.window.isVisible():
+            self.remove_tray()
 
     def _show_outcome(self, message: outcomes.Message) -> None:
         window = self.show_window()
         if window.dialogs.outcome(message) == "start":
-            window.run_action("start")
+            window.run_action(Action.START)
 
     def tray_or_window(self, wait_seconds: float, poll_ms: int = 1000) -> None:
         """Put the indicator in the tray as soon as there is one; after `wait_seconds`
@@ -103,16 +130,10 @@ class Panel(QObject):
     def handle_request(self, request: str) -> None:
         self.show_window()
 
-    def wait(self) -> None:
-        for runner in (self.window.runner if self.window else None,
-                       self.tray.runner if self.tray else None):
-            if runner is not None:
-                runner.wait()
-
-
-def _action_over(tray: Tray) -> None:
-    tray.in_flight = None
-    tray.refresh_after_action()
+    def shutdown(self) -> None:
+        """Stop checking and wait for every job (at quit, and by tests)."""
+        self.monitor.shutdown()
+        self.runner.wait()
 
 
 def _guard_single_instance(panel: Panel) -> bool:
@@ -126,23 +147,29 @@ def _guard_single_instance(panel: Panel) -> bool:
     return False
 
 
+def _begin(app: QApplication) -> None:
+    """The panel's log and the dialog for unexpected errors."""
+    log_file = panel_log.setup()
+    crash.install(Dialogs(None), log_file)
+    log.info("Beat Panel started")
+
+
 def run_gui(config: Config, screenshot: Path | None = None,
             refresh_seconds: int | None = None) -> int:
     """Open the window; with `screenshot`, save it once the first status check and
     the schedule have landed, then exit (0 when the PNG was written)."""
     app = application()
-    panel = Panel(config, app, refresh_seconds)
     if screenshot is not None:
-        return _screenshot(panel, screenshot)
+        return _screenshot(Panel(config, app, refresh_seconds), screenshot)
+    _begin(app)
+    panel = Panel(config, app, refresh_seconds)
     if _guard_single_instance(panel):
+        panel.shutdown()
         return 0
     panel.show_window()
-    if settings().value("keep_in_tray", False, type=bool) and \
-            QSystemTrayIcon.isSystemTrayAvailable():
+    if panel.settings.keep_in_tray and QSystemTrayIcon.isSystemTrayAvailable():
         panel.add_tray()
-    code = app.exec()
-    panel.wait()
-    return code
+    return app.exec()
 
 
 def run_tray(config: Config, wait_seconds: float = TRAY_WAIT_SECONDS,
@@ -150,31 +177,28 @@ def run_tray(config: Config, wait_seconds: float = TRAY_WAIT_SECONDS,
     """The tray indicator. At login the tray may come up after us: wait for it, and if
     none ever comes, open the window rather than exit."""
     app = application()
-    panel = Panel(config, app, refresh_seconds)
+    _begin(app)
+    panel = Panel(config, app, refresh_seconds, tray_mode=True)
     if _guard_single_instance(panel):
+        panel.shutdown()
         return 0
     panel.tray_or_window(wait_seconds)
-    code = app.exec()
-    panel.wait()
-    return code
+    return app.exec()
 
 
 def _screenshot(panel: Panel, target: Path) -> int:
-    window = MainWindow(panel.config)
-    window.show()
-    window.start()
+    window = panel.show_window()
     outcome = {"code": 1}
 
     def capture() -> None:
         panel.app.processEvents()
         outcome["code"] = 0 if window.grab().save(str(target)) else 1
-        window.close()
         panel.app.quit()
 
     window.ready.connect(lambda: QTimer.singleShot(400, capture))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, panel.app.quit)
     panel.app.exec()
-    window.runner.wait()
+    panel.shutdown()
     if outcome["code"]:
         print(f"beat-panel: could not save a screenshot to {target}", file=sys.stderr)
     return outcome["code"]

@@ -8,10 +8,13 @@ runs thousands of jobs a day: status checks, log polls).
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
 
 Done = Callable[[Any], None]
 Failed = Callable[[Exception], None]
@@ -61,8 +64,13 @@ class JobRunner(QObject):
         on_done, on_error = self._callbacks.pop(number, (None, None))
         if succeeded and on_done is not None:
             on_done(value)
-        elif not succeeded and on_error is not None:
-            on_error(value)  # type: ignore[arg-type]
+        elif not succeeded:
+            if on_error is not None:
+                on_error(value)  # type: ignore[arg-type]
+            else:  # nobody handles it: never lost, always in the panel's log
+                error: BaseException = value  # type: ignore[assignment]
+                log.error("A background job failed", exc_info=(type(error), error,
+                                                                error.__traceback__))
 
     @property
     def busy(self) -> bool:

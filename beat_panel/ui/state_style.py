@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from beat_panel.control.states import Phase
 from beat_panel.control.status import Status
 
 
@@ -29,29 +30,35 @@ LOOKS: dict[str, Look] = {
 }
 
 
-def state_key(status: Status | None) -> str:
+def state_key(status: Status | None, working: Phase | None = None) -> str:
+    """The look to show: `working` (an action of this panel in flight) wins."""
+    if working is not None:
+        return working.value
     if status is None:
         return "unknown"
-    if status.state == "running" and status.duplicate:
+    if status.state is Phase.RUNNING and status.duplicate:
         return "duplicate"
-    return status.state
+    return status.state.value
 
 
-def badge_text(status: Status | None) -> str:
-    look = LOOKS[state_key(status)]
-    if status is not None and state_key(status) == "duplicate":
+def badge_text(status: Status | None, working: Phase | None = None) -> str:
+    key = state_key(status, working)
+    look = LOOKS[key]
+    if status is not None and key == "duplicate":
         return f"{look.glyph} {status.count} {look.label}"
     return f"{look.glyph} {look.label}"
 
 
-def tooltip(status: Status | None) -> str:
+def tooltip(status: Status | None, working: Phase | None = None) -> str:
+    if working is not None:
+        return f"Beat is {working.value}…"
     if status is None:
         return "Checking whether beat is running…"
     lines = [status.message]
     if status.pids:
         lines.append("pids: " + ", ".join(map(str, status.pids)))
     lines += status.warnings
-    if status.state == "stopped":
+    if status.state is Phase.STOPPED:
         lines.append("Click for what to do.")
     return "\n".join(lines)
 

@@ -1,4 +1,5 @@
-"""The history of starts, stops, restarts and schedule saves, newest first."""
+"""The activity log (the window's History tab): starts, stops, restarts, schedule saves,
+deaths and keep-alive restarts, newest first."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from beat_panel.control import activity
 from beat_panel.ui.jobs import JobRunner
 
 
-class HistoryView(QTableWidget):
+class ActivityView(QTableWidget):
     def __init__(self, project: str, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(0, 4, parent)
         self.project = project
@@ -24,8 +25,7 @@ class HistoryView(QTableWidget):
         self.setColumnWidth(2, 70)
 
     def refresh(self) -> None:
-        self.runner.submit(activity.read, self.project, on_done=self._show,
-                           on_error=lambda _: None)
+        self.runner.submit(activity.read, self.project, on_done=self._show)
 
     def _show(self, events: list[activity.Event]) -> None:
         self.setRowCount(len(events))
@@ -33,7 +33,8 @@ class HistoryView(QTableWidget):
             when = datetime.fromtimestamp(event.at).strftime("%Y-%m-%d %H:%M:%S")
             result = QTableWidgetItem("ok" if event.success else "failed")
             result.setForeground(QColor("#1e8e3e" if event.success else "#c5221f"))
-            for column, item in enumerate((QTableWidgetItem(when), QTableWidgetItem(event.what),
-                                           result, QTableWidgetItem(event.message))):
+            cells = (QTableWidgetItem(when), QTableWidgetItem(event.kind.value), result,
+                     QTableWidgetItem(event.message))
+            for column, item in enumerate(cells):
                 item.setToolTip(event.message)
                 self.setItem(row, column, item)

@@ -46,15 +46,24 @@ class LogView(QWidget):
                              "No log file is configured ([beat] logfile).")
 
     def start(self) -> None:
-        self.poll()
-        self.timer.start()
+        """Follow the log (while the window is shown)."""
+        if not self.timer.isActive():
+            self.poll()
+            self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
 
     def poll(self) -> None:
         if self.reading or self.path is None:
             return
         self.reading = True
         self.runner.submit(logtail.read_new, self.path, self.offset, on_done=self._read,
-                           on_error=lambda _: setattr(self, "reading", False))
+                           on_error=self._failed)
+
+    def _failed(self, error: Exception) -> None:
+        self.reading = False
+        self.caption.setText(f"Cannot read beat's log {self.path}: {error}")
 
     def _read(self, result: tuple[str, int]) -> None:
         self.reading = False

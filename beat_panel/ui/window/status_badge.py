@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
+from beat_panel.control.states import Phase
 from beat_panel.control.status import Status
 from beat_panel.ui import state_style
 
@@ -28,15 +29,15 @@ class StatusBadge(QLabel):
     def state_key(self) -> str:
         return state_style.state_key(self.status)
 
-    def show_status(self, status: Status | None, working: str | None = None) -> None:
+    def show_status(self, status: Status | None, working: Phase | None = None) -> None:
         """Show a status; `working` (starting/stopping/restarting) overrides it while an
         action of this window is in flight."""
         self.status = status
-        key = working or state_style.state_key(status)
+        key = state_style.state_key(status, working)
         look = state_style.LOOKS[key]
-        text = f"{look.glyph} {look.label}" if working else state_style.badge_text(status)
+        text = state_style.badge_text(status, working)
         self.setText(text)
-        self.setToolTip(state_style.tooltip(status))
+        self.setToolTip(state_style.tooltip(status, working))
         self.setStyleSheet(
             f"QLabel#statusBadge {{ background: {look.colour}; color: white; "
             "border-radius: 12px; padding: 4px 14px; font-weight: bold; font-size: 14px; }"

@@ -1,0 +1,349 @@
+"""The beat monitor: one per panel process, the single owner of "what is beat doing now".
+
+It runs the status checks (a full scan on a timer, and at once when a known beat process
+ends), the one start / stop / restart in flight, keep-alive, and the activity log of
+deaths and automatic restarts. The window and the tray are views: they subscribe to its
+signals and send it actions, so whatever either does, both show the same state.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import signal
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
+
+from beat_panel import process
+from beat_panel.config import Config
+from beat_panel.control import actions, activity
+from beat_panel.control.keepalive import KeepAlive
+from beat_panel.control.outcomes import Level
+from beat_panel.control.result import ActionResult
+from beat_panel.control.states import Action, Phase
+from beat_panel.control.status import Status, check_status
+from beat_panel.process import BeatProcess
+from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.settings import PanelSettings
+
+log = logging.getLogger(__name__)
+
+FALLBACK_POLL_MS = 1000  # where pidfd is not available: known pids checked this often
+
+
+class Origin(str, enum.Enum):
+    """Who asked for an action: the face that shows its outcome in full."""
+
+    WINDOW = "window"
+    TRAY = "tray"
+    KEEP_ALIVE = "keep-alive"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something that happened without anyone here asking: a death, a comeback, a second
+    beat, keep-alive stepping in or giving up."""
+
+    level: Level
+    title: str
+    text: str
+
+
+class DeathWatch(QObject):
+    """Says the moment a known beat process ends.
+
+    Each process gets a pidfd (Linux 5.3+), which becomes readable when the process
+    exits, whoever its parent is: no polling, and a reused pid can never be mistaken for
+    it. Where pidfds are not available, the known pids are checked once a second.
+    """
+
+    ended = Signal(int)  # pid
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._watched: dict[int, tuple[float, int | None, QSocketNotifier | None]] = {}
+        self._poll = QTimer(self)
+        self._poll.setInterval(FALLBACK_POLL_MS)
+        self._poll.timeout.connect(self._poll_known)
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted(self._watched)
+
+    def watch(self, beats: list[BeatProcess]) -> None:
+        """Watch exactly these processes (from the latest status)."""
+        wanted = {b.pid: b.create_time for b in beats}
+        for pid in [p for p, (ct, _, _) in self._watched.items() if wanted.get(p) != ct]:
+            self._forget(pid)
+        for pid, create_time in wanted.items():
+            if pid not in self._watched:
+                self._add(pid, create_time)
+        polled = any(notifier is None for _, _, notifier in self._watched.values())
+        if polled and not self._poll.isActive():
+            self._poll.start()
+        elif not polled:
+            self._poll.stop()
+
+    def clear(self) -> None:
+        for pid in list(self._watched):
+            self._forget(pid)
+        self._poll.stop()
+
+    def _add(self, pid: int, create_time: float) -> None:
+        fd: int | None
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError) as exc:
+            # ESRCH: it is already gone; others (old kernel, seccomp): poll instead.
+            if isinstance(exc, ProcessLookupError):
+                QTimer.singleShot(0, lambda: self.ended.emit(pid))
+                return
+            fd = None
+        # The pid may have been reused between the scan and pidfd_open: the pidfd then
+        # refers to another process, so make sure it is still the one the scan saw.
+        if not process.is_alive(pid, create_time):
+            if fd is not None:
+                os.close(fd)
+            QTimer.singleShot(0, lambda: self.ended.emit(pid))
+            return
+        notifier = None
+        if fd is not None:
+            notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
+            notifier.activated.connect(lambda *_: self._fired(pid))
+        self._watched[pid] = (create_time, fd, notifier)
+
+    def _forget(self, pid: int) -> None:
+        _, fd, notifier = self._watched.pop(pid)
+        if notifier is not None:
+            notifier.setEnabled(False)
+            notifier.deleteLater()
+        if fd is not None:
+            os.close(fd)
+
+    def _fired(self, pid: int) -> None:
+        if pid in self._watched:
+            self._forget(pid)
+            self.ended.emit(pid)
+
+    def _poll_known(self) -> None:
+        for pid, (create_time, _, notifier) in list(self._watched.items()):
+            if notifier is None and not process.is_alive(pid, create_time):
+                self._forget(pid)
+                self.ended.emit(pid)
+
+
+class BeatMonitor(QObject):
+    """Owns the checks, the action in flight, keep-alive and the record of what happened.
+
+    `changed` is emitted whenever `status`, `in_flight` or `phase` may read differently.
+    """
+
+    changed = Signal()
+    action_started = Signal(object, object)  # Action, Origin
+    action_finished = Signal(object, object)  # ActionResult, Origin
+    noticed = Signal(object)  # Notice
+    activity_recorded = Signal()  # the activity log has a new line
+
+    def __init__(self, config: Config, settings: PanelSettings, runner: JobRunner,
+                 keep_alive: KeepAlive | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.settings = settings
+        self.runner = runner
+        self.keep_alive = keep_alive or KeepAlive()
+        self.status: Status | None = None
+        self.in_flight: Action | None = None
+        self.origin: Origin | None = None
+        self._generation = 0  # bumped when a check's answer may be out of date
+        self._checking: int | None = None  # the generation of the check under way
+        self._check_again = False
+        self._expect_change = False  # the next status follows our own action
+        self._exits: dict[int, str] = {}  # pid -> how it ended, once known
+        self.watch = DeathWatch(self)
+        self.watch.ended.connect(self._process_ended)
+        self.timer = QTimer(self)
+        self.timer.setInterval(settings.refresh_seconds * 1000)
+        self.timer.timeout.connect(self.refresh)
+        settings.changed.connect(self._setting_changed)
+
+    # -- life ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin checking; checks go on until `shutdown`, whichever faces are open."""
+        if not self.timer.isActive():
+            self.timer.start()
+            self.refresh()
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.watch.clear()
+
+    @property
+    def phase(self) -> Phase | None:
+        """What beat is doing as the faces should show it (None before the first check)."""
+        if self.in_flight is not None:
+            return self.in_flight.phase
+        return self.status.state if self.status is not None else None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.status and self.status.running)
+
+    def set_config(self, config: Config) -> None:
+        """Work on another project from now on."""
+        self.config = config
+        self._generation += 1
+        self.status = None
+        self._exits.clear()
+        self.watch.clear()
+        self.changed.emit()
+        self.refresh()
+
+    # -- checks ---------------------------------------------------------------------------
+
+    @property
+    def checking(self) -> bool:
+        return self._checking is not None
+
+    def refresh(self) -> None:
+        """Check beat's status now (in a job); a request during a check runs after it.
+
+        A check started before an action or a change of project is not waited for: its
+        answer may be out of date, so it is dropped when it lands.
+        """
+        if self._checking == self._generation:
+            self._check_again = True
+            return
+        generation = self._checking = self._generation
+        self.runner.submit(check_status, self.config,
+                           on_done=lambda s: self._landed(s, generation),
+                           on_error=lambda exc: self._check_failed(exc, generation))
+
+    def _check_failed(self, error: Exception, generation: int) -> None:
+        log.error("Status check failed", exc_info=(type(error), error, error.__traceback__))
+        self._landed(Status(state=Phase.ERROR, error=str(error)), generation)
+
+    def _landed(self, status: Status, generation: int) -> None:
+        if self._checking == generation:
+            self._checking = None
+        if generation != self._generation:
+            if self._checking is None:
+                self.refresh()  # asked before an action or a new project: ask again
+            return
+        previous, self.status = self.status, status
+        if self._expect_change:
+            self._expect_change = False
+        elif previous is not None and self.in_flight is None:
+            self._notice(previous, status)
+        self.watch.watch(status.processes)
+        self.changed.emit()
+        if self._check_again:
+            self._check_again = False
+            self.refresh()
+
+    def _process_ended(self, pid: int) -> None:
+        self._exits[pid] = _how_it_ended(pid)
+        log.info("Beat process %d ended: %s", pid, self._exits[pid])
+        self.refresh()
+
+    # -- what nobody here asked for --------------------------------------------------------
+
+    def _notice(self, before: Status, after: Status) -> None:
+        if before.state is Phase.RUNNING and before.running and after.state is Phase.STOPPED:
+            self._died(before)
+        elif not before.running and after.running and not before.state.working:
+            self._tell(Level.INFO, "Beat is running again", after.message)
+        elif after.count > before.count and after.count > 1:
+            self._tell(Level.ERROR, "A second beat appeared",
+                       f"{after.count} beats are running (pids "
+                       f"{', '.join(map(str, after.pids))}): every task is sent "
+                       f"{after.count} times.")
+
+    def _died(self, before: Status) -> None:
+        how = "; ".join(f"pid {p}: {self._exits.get(p) or _how_it_ended(p)}"
+                        for p in before.pids)
+        text = f"Beat stopped without anyone asking ({how}). Periodic tasks are not sent."
+        self._record(activity.Kind.DIED, False, text)
+        if not self.settings.keep_alive:
+            self._tell(Level.WARNING, "Beat stopped unexpectedly", text)
+            return
+        if self.keep_alive.allow():
+            count = len(self.keep_alive.attempts)
+            self._record(activity.Kind.KEEP_ALIVE, True,
+                         f"Keep-alive is starting beat again (restart {count} of at most "
+                         f"{self.keep_alive.max_restarts} in "
+                         f"{self.keep_alive.window / 60:g} minutes).")
+            self._tell(Level.WARNING, "Beat stopped unexpectedly",
+                       f"{text} Keep-alive is starting it again.")
+            self.run_action(Action.START, Origin.KEEP_ALIVE)
+            return
+        limit = self.keep_alive.describe_limit()
+        self._record(activity.Kind.GAVE_UP, False, limit)
+        # Keep-alive is off now, and every face shows it off: a person turns it back on.
+        self.settings.set_keep_alive(False)
+        self._tell(Level.ERROR, "Beat stopped unexpectedly", f"{text} {limit}")
+
+    def _tell(self, level: Level, title: str, text: str) -> None:
+        self.noticed.emit(Notice(level, title, text))
+
+    def _record(self, kind: activity.Kind, success: bool, message: str) -> None:
+        self.runner.submit(activity.record, self.config.project_id, kind, success, message,
+                           on_done=lambda _: self.activity_recorded.emit())
+
+    # -- actions -------------------------------------------------------------------------
+
+    def run_action(self, action: Action | str, origin: Origin) -> bool:
+        """Start, stop or restart in a job; False when another action is in flight."""
+        action = Action(action)
+        if self.in_flight is not None:
+            return False
+        if origin is not Origin.KEEP_ALIVE:
+            self.keep_alive.reset()  # a person took over
+        self.in_flight, self.origin = action, origin
+        self._generation += 1
+        self.action_started.emit(action, origin)
+        self.changed.emit()
+        self.runner.submit(getattr(actions, action.value), self.config,
+                           on_done=lambda result: self._action_done(result, origin),
+                           on_error=lambda exc: self._action_failed(exc, action, origin))
+        return True
+
+    def _action_failed(self, error: Exception, action: Action, origin: Origin) -> None:
+        log.error("%s failed", action.label, exc_info=(type(error), error, error.__traceback__))
+        self._action_done(ActionResult(action, False, f"Beat Panel failed while trying to "
+                                                      f"{action.value} beat: {error}"), origin)
+
+    def _action_done(self, result: ActionResult, origin: Origin) -> None:
+        self.in_flight = self.origin = None
+        self._generation += 1
+        self._expect_change = True  # the next status is the new normal, not a surprise
+        self.action_finished.emit(result, origin)
+        self.activity_recorded.emit()  # the core recorded the action itself
+        self.changed.emit()
+        self.refresh()
+
+    # -- settings ------------------------------------------------------------------------
+
+    def _setting_changed(self, name: str) -> None:
+        if name == "refresh_seconds":
+            self.timer.setInterval(self.settings.refresh_seconds * 1000)
+            self.changed.emit()
+        elif name == "keep_alive":
+            if self.settings.keep_alive:
+                self.keep_alive.reset()
+            self.changed.emit()
+
+
+def _how_it_ended(pid: int) -> str:
+    code = process.exit_status(pid)
+    if code is None:
+        return "how it ended is not known (it was not started by this panel)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}"
+    return f"exited with status {code}"
