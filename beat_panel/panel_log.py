@@ -45,3 +45,12 @@ def setup(level: int = logging.INFO) -> Path | None:
     handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(handler)
     return path
+
+
+def close() -> None:
+    """Stop writing the log file (tests, and a panel that switches homes)."""
+    root = logging.getLogger("beat_panel")
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            root.removeHandler(handler)
+            handler.close()

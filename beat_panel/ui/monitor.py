@@ -262,9 +262,8 @@ class BeatMonitor(QObject):
                        f"{after.count} times.")
 
     def _died(self, before: Status) -> None:
-        how = "; ".join(f"pid {p}: {self._exits.get(p) or _how_it_ended(p)}"
-                        for p in before.pids)
-        text = f"Beat stopped without anyone asking ({how}). Periodic tasks are not sent."
+        how = "; ".join(self._exits.get(p) or _how_it_ended(p) for p in before.pids)
+        text = f"Beat stopped without anyone asking: {how}. Periodic tasks are not being sent."
         self._record(activity.Kind.DIED, False, text)
         if not self.settings.keep_alive:
             self._tell(Level.WARNING, "Beat stopped unexpectedly", text)
@@ -337,13 +336,14 @@ class BeatMonitor(QObject):
 
 
 def _how_it_ended(pid: int) -> str:
+    """One clause for a person: how process `pid` ended, as far as it can be known."""
     code = process.exit_status(pid)
     if code is None:
-        return "how it ended is not known (it was not started by this panel)"
+        return f"pid {pid} ended; this panel did not start it, so how is not known"
     if code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return f"killed by {name}"
-    return f"exited with status {code}"
+        return f"pid {pid} was killed by {name}"
+    return f"pid {pid} exited with status {code}"

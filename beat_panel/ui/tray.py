@@ -148,12 +148,17 @@ class Tray(QObject):
                          lambda: self.settings.set_keep_alive(not self.settings.keep_alive))
         keep.setCheckable(True)
         keep.setChecked(self.settings.keep_alive)
-        login = self._add("Start at login", lambda: self.settings.set_start_at_login(
-            not self.settings.start_at_login))
+        login = self._add("Start at login", self._toggle_start_at_login)
         login.setCheckable(True)
         login.setChecked(self.settings.start_at_login)
         self.menu.addSeparator()
         self._add("Quit", QApplication.quit)
+
+    def _toggle_start_at_login(self) -> None:
+        try:
+            self.settings.set_start_at_login(not self.settings.start_at_login)
+        except OSError as exc:
+            self.notify(Level.ERROR, "Could not change start at login", str(exc))
 
     def _add(self, text: str, slot: Callable[[], object], enabled: bool = True) -> QAction:
         action = self.menu.addAction(text)

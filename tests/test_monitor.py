@@ -1,0 +1,158 @@
+"""The beat monitor behind both faces (offscreen, fake beats): deaths are seen at once
+and recorded with how they ended, checks never stop while a face is alive, settings
+take effect in every face at once, and no failure is silent."""
+
+import logging
+import os
+import signal
+import sys
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from beat_panel import panel_log
+from beat_panel.control.states import Action
+from beat_panel.ui import crash
+from beat_panel.ui import monitor as monitor_module
+from beat_panel.ui.app import Panel
+from beat_panel.ui.jobs import JobRunner
+
+from conftest import wait_until
+from scripted_dialogs import ScriptedDialogs
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    panels = []
+    app = QApplication.instance()
+
+    def make(project, refresh_seconds: int = 30) -> Panel:
+        panel = Panel(project.load(), app, refresh_seconds, dialogs=ScriptedDialogs())
+        panels.append(panel)
+        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
+        return panel
+
+    yield make
+    for panel in panels:
+        if panel.window is not None:
+            panel.window.close()
+        panel.shutdown()
+    app.setQuitOnLastWindowClosed(True)
+
+
+def history_rows(window) -> list[tuple[str, str]]:
+    view = window.activity_view
+    return [(view.item(r, 1).text(), view.item(r, 3).text()) for r in range(view.rowCount())]
+
+
+def test_a_beat_the_panel_started_is_seen_dying_at_once_with_its_signal(
+        fake_project, make_panel, qtbot):
+    project = fake_project()
+    panel = make_panel(project)
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(panel.monitor.action_finished, timeout=30000) as done:
+        qtbot.mouseClick(window.buttons[Action.START], Qt.MouseButton.LeftButton)
+    (pid,) = done.args[0].new_pids
+    qtbot.waitUntil(lambda: window.badge.text() == "✓ Active", timeout=15000)
+
+    os.kill(pid, signal.SIGKILL)
+    # Nobody clicks Check now, and the refresh is 30 s: the watch sees the death.
+    qtbot.waitUntil(lambda: window.badge.text() == "⚠ Stopped", timeout=2000)
+    assert f"pid {pid} was killed by SIGKILL" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: ("died", f"Beat stopped without anyone asking: pid {pid} was "
+                             "killed by SIGKILL. Periodic tasks are not being sent.")
+                    in history_rows(window), timeout=5000)
+    assert [kind for kind, _ in history_rows(window)][:2] == ["died", "start"]
+
+
+def test_checks_go_on_after_the_window_is_closed(fake_project, make_panel, qtbot):
+    project = fake_project()
+    panel = make_panel(project, refresh_seconds=1)
+    tray = panel.add_tray()
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    window.close()
+    assert not window.isVisible()
+    beat = project.spawn_fake("-A", project.app, "beat")  # started from a terminal
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=5000)
+    assert tray.state_key == "running" and str(beat.pid) in tray.icon.toolTip()
+    # Reopened: the window shows what the monitor knows, without a check of its own.
+    window = panel.show_window()
+    assert window.badge.text() == "✓ Active"
+
+
+def test_a_setting_changed_in_one_face_shows_in_the_other_at_once(fake_project, make_panel,
+                                                                  qtbot):
+    panel = make_panel(fake_project())
+    tray = panel.add_tray()
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    assert not window.keep_alive_action.isChecked()
+    tray.menu.aboutToShow.emit()
+    tray.actions_by_text()["Keep beat alive"].trigger()
+    assert window.keep_alive_action.isChecked()
+    window.login_action.trigger()  # Settings → Start the tray indicator at login
+    tray.menu.aboutToShow.emit()
+    assert tray.actions_by_text()["Start at login"].isChecked()
+    panel.settings.set_refresh_seconds(7)
+    assert panel.monitor.timer.interval() == 7000
+    assert "every 7 s" in window.header.checked.text()
+
+
+def test_a_refresh_given_on_the_command_line_is_not_stored(fake_project, make_panel):
+    project = fake_project()
+    assert make_panel(project, refresh_seconds=2).settings.refresh_seconds == 2
+    assert make_panel(project, refresh_seconds=None).settings.refresh_seconds == 30
+
+
+def test_deaths_are_still_seen_where_pidfds_are_not_available(fake_project, make_panel,
+                                                              qtbot, monkeypatch):
+    def no_pidfd(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")
+    panel = make_panel(project)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    assert panel.monitor.watch.pids == [beat.pid]
+    beat.kill()
+    beat.wait()
+    qtbot.waitUntil(lambda: not panel.monitor.running, timeout=2000 +
+                    monitor_module.FALLBACK_POLL_MS)
+
+
+def test_a_job_that_fails_with_nobody_listening_is_logged(qtbot, caplog):
+    runner = JobRunner()
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    with caplog.at_level(logging.ERROR, logger="beat_panel.ui.jobs"):
+        runner.submit(broken)
+        runner.wait()
+        qtbot.waitUntil(lambda: "disk on fire" in caplog.text, timeout=5000)
+    assert "Traceback" in caplog.text
+
+
+@pytest.mark.qt_no_exception_capture
+def test_an_unexpected_error_in_the_gui_shows_a_dialog_naming_the_log(qtbot):
+    log_file = panel_log.setup()
+    dialogs = ScriptedDialogs()
+    previous = crash.install(dialogs, log_file)
+    try:
+        def broken_slot() -> None:
+            raise ValueError("a bug in a slot")
+
+        QTimer.singleShot(0, broken_slot)
+        qtbot.waitUntil(lambda: bool(dialogs.shown), timeout=5000)
+        (prompt,) = dialogs.shown
+        assert prompt.text == "ValueError: a bug in a slot"
+        assert str(log_file) in prompt.informative and "broken_slot" in prompt.details
+        wait_until(lambda: "a bug in a slot" in log_file.read_text())
+        assert "Traceback" in log_file.read_text()
+    finally:
+        sys.excepthook = previous
+        panel_log.close()
