@@ -264,32 +264,38 @@ class BeatMonitor(QObject):
     def _died(self, before: Status) -> None:
         how = "; ".join(self._exits.get(p) or _how_it_ended(p) for p in before.pids)
         text = f"Beat stopped without anyone asking: {how}. Periodic tasks are not being sent."
-        self._record(activity.Kind.DIED, False, text)
+        records = [(activity.Kind.DIED, False, text)]
         if not self.settings.keep_alive:
             self._tell(Level.WARNING, "Beat stopped unexpectedly", text)
-            return
-        if self.keep_alive.allow():
+        elif self.keep_alive.allow():
             count = len(self.keep_alive.attempts)
-            self._record(activity.Kind.KEEP_ALIVE, True,
-                         f"Keep-alive is starting beat again (restart {count} of at most "
-                         f"{self.keep_alive.max_restarts} in "
-                         f"{self.keep_alive.window / 60:g} minutes).")
+            records.append((activity.Kind.KEEP_ALIVE, True,
+                            f"Keep-alive is starting beat again (restart {count} of at most "
+                            f"{self.keep_alive.max_restarts} in "
+                            f"{self.keep_alive.window / 60:g} minutes)."))
             self._tell(Level.WARNING, "Beat stopped unexpectedly",
                        f"{text} Keep-alive is starting it again.")
             self.run_action(Action.START, Origin.KEEP_ALIVE)
-            return
-        limit = self.keep_alive.describe_limit()
-        self._record(activity.Kind.GAVE_UP, False, limit)
-        # Keep-alive is off now, and every face shows it off: a person turns it back on.
-        self.settings.set_keep_alive(False)
-        self._tell(Level.ERROR, "Beat stopped unexpectedly", f"{text} {limit}")
+        else:
+            limit = self.keep_alive.describe_limit()
+            records.append((activity.Kind.GAVE_UP, False, limit))
+            # Keep-alive is off now, and every face shows it off: a person turns it on.
+            self.settings.set_keep_alive(False)
+            self._tell(Level.ERROR, "Beat stopped unexpectedly", f"{text} {limit}")
+        self._record(records)
 
     def _tell(self, level: Level, title: str, text: str) -> None:
         self.noticed.emit(Notice(level, title, text))
 
-    def _record(self, kind: activity.Kind, success: bool, message: str) -> None:
-        self.runner.submit(activity.record, self.config.project_id, kind, success, message,
-                           on_done=lambda _: self.activity_recorded.emit())
+    def _record(self, records: list[tuple[activity.Kind, bool, str]]) -> None:
+        """Append to the activity log in one job, so the lines keep their order."""
+        project = self.config.project_id
+
+        def write() -> None:
+            for kind, success, message in records:
+                activity.record(project, kind, success, message)
+
+        self.runner.submit(write, on_done=lambda _: self.activity_recorded.emit())
 
     # -- actions -------------------------------------------------------------------------
 
