@@ -69,10 +69,6 @@ def test_bad_crontab_fields_are_marked_and_block_save(qtbot, dialog, expression,
     assert dialog.save_button.isEnabled() and not marked(dialog.cron[field])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: schedule/validation.py catches ValueError and the like from celery's crontab "
-    "but not celery.schedules.ParseException, raised for '0,' '*/' '-' on the way to "
-    "'0,30' '*/5' '-1': the dialog's validate slot raises while a person types"))
 @pytest.mark.parametrize(("field", "text"), [("minute", "0,30"), ("hour", "*/2")])
 def test_typing_a_crontab_field_key_by_key_never_raises(qtbot, dialog, field, text):
     dialog.kind.setCurrentIndex(1)

@@ -222,12 +222,6 @@ def test_a_crontab_value_out_of_range_is_rejected_naming_its_field(
     assert rejected_fields(**cron_entry(**{name: typed})) == [f"schedule.{name}"]
 
 
-PARSE_EXCEPTION_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug: schedule/validation.py does not catch celery.schedules.ParseException "
-    "(not a ValueError), raised for '*/', '-1', '1,': a traceback instead of a refusal"))
-
-
-@PARSE_EXCEPTION_BUG
 @pytest.mark.parametrize("name", schedule.CRON_FIELDS)
 @FAST
 @example(text="*/")

@@ -348,6 +348,7 @@ def test_a_corrupt_schedule_file_is_reported_and_not_editable(schedule_project, 
     assert not window.editor.actions["add"].isEnabled()
 
 
+@pytest.mark.slow
 def test_adding_through_the_dialog_and_applied_by_a_running_beat(panel_project, open_window,
                                                                  qtbot):
     path = panel_project.root / "schedule.json"

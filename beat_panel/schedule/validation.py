@@ -132,25 +132,30 @@ def parse_schedule(data: Any, now: datetime | None = None,
     raise ScheduleError([("schedule.kind", f"unknown kind {kind!r}; known kinds: {known}")])
 
 
-_CRON_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError)
+# What celery's crontab raises for text it cannot read: ParseException (for '*/', '1,',
+# '-1') is not a ValueError, and must never escape as a traceback.
+_CRON_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, IndexError,
+                                             ZeroDivisionError)
 
 
 @lru_cache(maxsize=4096)
 def _crontab_problems(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """Celery's verdict on a crontab, cached: schedules repeat the same few expressions.
     One check of the whole crontab; only when it fails, field by field to say which."""
-    from celery.schedules import crontab
+    from celery.schedules import ParseException, crontab
+
+    errors = (*_CRON_ERRORS, ParseException)
 
     values = dict(zip(CRON_FIELDS, fields, strict=True))
     try:
         crontab(**values)
         return ()
-    except _CRON_ERRORS as whole:
+    except errors as whole:
         problems = []
         for name, value in values.items():
             try:
                 crontab(**{name: value})
-            except _CRON_ERRORS as exc:
+            except errors as exc:
                 problems.append((f"schedule.{name}", f"{value!r} is not valid: {exc}"))
         # Valid alone but impossible together (31 February): name the day of month.
         return tuple(problems) or (("schedule.day_of_month", str(whole)),)
