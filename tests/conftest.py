@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,19 +147,14 @@ class ProcessTracker:
         assert not left, f"still running after the test's cleanup: pids {sorted(left)}"
 
 
-class UnmarkedSlowTest(pytest.PytestWarning):
-    """A test started a real celery beat or worker but is not marked `slow`."""
-
-
 @pytest.fixture
 def procs(request: pytest.FixtureRequest) -> Iterator[ProcessTracker]:
     tracker = ProcessTracker()
     yield tracker
     tracker.cleanup()
     if tracker.started_real_celery and request.node.get_closest_marker("slow") is None:
-        warnings.warn(UnmarkedSlowTest(
-            f"{request.node.nodeid} starts a real celery beat or worker: mark it "
-            "@pytest.mark.slow so that `-m 'not slow'` leaves it out"), stacklevel=1)
+        pytest.fail(f"{request.node.nodeid} starts a real celery beat or worker: mark it "
+                    "@pytest.mark.slow so that `-m 'not slow'` leaves it out")
 
 
 @pytest.fixture(autouse=True)
