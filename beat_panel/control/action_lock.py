@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from pathlib import Path
 from beat_panel.config import Config
 from beat_panel.control.states import Action, Phase
 from beat_panel.errors import PanelError
+
+log = logging.getLogger(__name__)
 
 
 class Busy(PanelError):
@@ -33,8 +36,10 @@ def action_lock(config: Config, action: Action | str) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        yield  # no writable state folder (another user's HOME): run unguarded
+    except OSError as exc:
+        # No writable state folder (another user's HOME): run unguarded, but say so.
+        log.warning("Cannot take the action lock %s (%s): running unguarded", path, exc)
+        yield
         return
     try:
         try:

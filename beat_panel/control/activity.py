@@ -48,8 +48,21 @@ class Event:
                 "success": self.success, "message": self.message}
 
 
+ACTIVITY_NAME = "activity.jsonl"
+_OLD_NAME = "history.jsonl"  # what versions before 0.2 called it
+
+
 def activity_file() -> Path:
-    return paths.data_dir() / "history.jsonl"
+    """The log file, taken over from its old name the first time it is asked for."""
+    path = paths.data_dir() / ACTIVITY_NAME
+    old = path.with_name(_OLD_NAME)
+    if not path.exists() and old.exists():
+        try:
+            os.replace(old, path)
+        except OSError as exc:
+            log.warning("Could not rename %s to %s: %s", old, path, exc)
+            return old
+    return path
 
 
 def record(project: str, kind: Kind | str, success: bool, message: str) -> None:

@@ -1,4 +1,4 @@
-"""The activity log (the window's History tab): starts, stops, restarts, schedule saves,
+"""The activity log (the window's Activity tab): starts, stops, restarts, schedule saves,
 deaths and keep-alive restarts, newest first."""
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.editor, "Schedule")
         self.tabs.addTab(self.log_view, "Log")
-        self.tabs.addTab(self.activity_view, "History")
+        self.tabs.addTab(self.activity_view, "Activity")
         self.tabs.currentChanged.connect(self._tab_changed)
 
         central = QWidget()
