@@ -2,12 +2,7 @@
 the keep-alive limit (offscreen); and a real X11 tray host under Xvfb with trayer."""
 
 import os
-import re
-import shutil
-import subprocess
 import sys
-import textwrap
-import time
 
 import pytest
 from PySide6.QtGui import QColor
@@ -253,109 +248,31 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(fake_project, mak
 
 # -- a real tray host -------------------------------------------------------------------
 
-GRAB = textwrap.dedent("""
-    import sys
-    from PySide6.QtGui import QGuiApplication
-    app = QGuiApplication([])
-    x, y = int(sys.argv[1]), int(sys.argv[2])
-    image = app.primaryScreen().grabWindow(0, x, y, 1, 1).toImage()
-    print(image.pixelColor(0, 0).name())
-""")
-
-
-def _start_x_server(procs) -> tuple[subprocess.Popen, dict]:
-    """An Xvfb on a free display that accepts connections; a server that does not
-    answer within a few seconds is replaced by one on the next display."""
-    for number in range(90, 130):
-        if os.path.exists(f"/tmp/.X{number}-lock"):
-            continue
-        env = dict(os.environ, DISPLAY=f":{number}")
-        env.pop("QT_QPA_PLATFORM", None)
-        server = procs.popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24",
-                              "-nolisten", "tcp"])
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and server.poll() is None:
-            if subprocess.run(["xwininfo", "-root"], env=env, capture_output=True)\
-                    .returncode == 0:
-                return server, env
-            time.sleep(0.1)
-        server.terminate()
-        server.wait(timeout=10)
-    pytest.fail("no X server could be started on displays :90 to :129")
-
-
-@pytest.fixture
-def x11_tray(procs, tmp_path):
-    """Xvfb with trayer as the tray host; yields the environment to run clients in."""
-    for tool in ("Xvfb", "trayer", "xwininfo"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing: `bash packaging/setup.sh test` installs it")
-    server, env = _start_x_server(procs)
-    log = tmp_path / "trayer.log"
-    with open(log, "wb") as out:
-        host = procs.popen(["trayer", "--edge", "top", "--align", "right", "--widthtype",
-                            "pixel", "--width", "120", "--heighttype", "pixel", "--height",
-                            "40", "--transparent", "false", "--tint", "0x333333"], env=env,
-                           stdout=out, stderr=out)
-
-    def tray_host_up() -> bool:
-        assert host.poll() is None, f"trayer exited: {log.read_text()}"
-        tree = subprocess.run(["xwininfo", "-root", "-tree"], env=env, capture_output=True,
-                              text=True).stdout
-        return '("panel" "trayer")' in tree
-
-    wait_until(tray_host_up, what="trayer's panel")
-    yield env
-    # End the X server gracefully so it removes its lock and socket for the next one.
-    for proc in (host, server):
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def icon_position(env) -> tuple[int, int] | None:
-    tree = subprocess.run(["xwininfo", "-root", "-tree"], env=env, capture_output=True,
-                          text=True).stdout
-    match = re.search(r'"Beat Panel": \("[^"]*" "Beat Panel"\)\s+(\d+)x(\d+)\+\S+\s+'
-                      r"\+(\d+)\+(\d+)", tree)
-    if not match:
-        return None
-    width, height, x, y = map(int, match.groups())
-    return x + width // 4, y + height // 2
-
-
-def pixel(env, x: int, y: int, script) -> str:
-    return subprocess.run([sys.executable, str(script), str(x), str(y)], env=env,
-                          capture_output=True, text=True, timeout=30).stdout.strip()
-
 
 def test_the_icon_appears_in_a_real_tray_and_changes_colour_with_beat(fake_project, procs,
-                                                                      x11_tray, tmp_path):
+                                                                      desktop, tmp_path):
     project = fake_project()
-    grab = tmp_path / "grab.py"
-    grab.write_text(GRAB)
     log = tmp_path / "tray.log"
     with open(log, "wb") as out:
         tray = procs.popen([sys.executable, "-m", "beat_panel", "--config",
                             str(project.config_path), "tray", "--refresh", "1",
-                            "--wait-for-tray", "5"], env=x11_tray, stdout=out, stderr=out)
+                            "--wait-for-tray", "5"], env=desktop.env, stdout=out, stderr=out)
 
     def embedded() -> bool:
         assert tray.poll() is None, f"the tray exited: {log.read_text()}"
-        return icon_position(x11_tray) is not None
+        return desktop.tray_icon() is not None
 
     wait_until(embedded, timeout=30, what="the icon to be embedded in trayer")
-    red, green = state_style.RED, state_style.GREEN
 
     def icon_colour() -> str:
-        where = icon_position(x11_tray)  # looked up each time: Qt may re-embed the icon
-        return pixel(x11_tray, *where, grab) if where else ""
+        where = desktop.tray_icon()  # looked up each time: Qt may re-embed the icon
+        return desktop.pixel(*where) if where else ""
 
+    red, green = state_style.RED, state_style.GREEN
     wait_until(lambda: icon_colour() == red, timeout=30, what="a red icon")
-
     started = project.cli("start", "--json")
     assert started.code == 0
     wait_until(lambda: icon_colour() == green, timeout=30, what="a green icon")
-
     (pid,) = started.json["new_pids"]
     os.kill(pid, 9)
     wait_until(lambda: icon_colour() == red, timeout=30, what="the icon to turn red again")
