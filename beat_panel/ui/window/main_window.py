@@ -188,7 +188,7 @@ class MainWindow(QMainWindow):
             self._maybe_ready()
 
     def _noticed(self, notice: Notice) -> None:
-        self.statusBar().showMessage(f"{notice.title}: {notice.text}", STATUS_BAR_MS)
+        self.statusBar().showMessage(notice.text, STATUS_BAR_MS)
 
     def _schedule_landed(self) -> None:
         if not self._schedule_landed_once:
