@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from beat_panel import panel_log
+from beat_panel.control import activity
 from beat_panel.control.states import Action
 from beat_panel.ui import crash
 from beat_panel.ui import monitor as monitor_module
@@ -65,6 +66,25 @@ def test_a_beat_the_panel_started_is_seen_dying_at_once_with_its_signal(
                              "killed by SIGKILL. Periodic tasks are not being sent.")
                     in history_rows(window), timeout=5000)
     assert [kind for kind, _ in history_rows(window)][:2] == ["died", "start"]
+
+
+def test_a_stop_from_the_command_line_is_not_reported_as_a_death(fake_project, make_panel,
+                                                                qtbot):
+    project = fake_project()
+    project.cli("start", "--json")
+    panel = make_panel(project)
+    tray = panel.add_tray()
+    notes = []
+    tray.notified.connect(lambda title, text: notes.append(title))
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    assert project.cli("stop", "--json").code == 0
+    qtbot.waitUntil(lambda: not panel.monitor.running, timeout=2000)
+    panel.runner.wait()
+    panel.monitor.refresh()
+    panel.runner.wait()
+    assert notes == []
+    kinds = [e.kind for e in activity.read(project.load().project_id)]
+    assert activity.Kind.DIED not in kinds and kinds[0] is activity.Kind.STOP
 
 
 def test_checks_go_on_after_the_window_is_closed(fake_project, make_panel, qtbot):

@@ -97,14 +97,16 @@ def test_two_beats_at_once_are_a_loud_amber_warning(fake_project, open_window, q
     assert "every periodic task is sent 2 times" in window.header.duplicate_banner.text()
 
 
-def test_error_badge_carries_the_reason(fake_project, open_window):
+def test_error_badge_carries_the_reason(fake_project, open_window, qtbot, monkeypatch):
     window = open_window(fake_project())
-    # The check itself failing (unreadable /proc) cannot be made here as root: the
-    # monitor is handed the Status its check returns in that case.
-    window.monitor._landed(Status(state=Phase.ERROR, error="cannot read /proc"),
-                           window.monitor._generation)
-    assert window.badge.text() == "✖ Error" and badge_colour(window) == RED
-    assert "cannot read /proc" in window.badge.toolTip()
+    # The check itself failing (an unreadable /proc) cannot be made here as root: the
+    # monitor is handed the Status the core returns in that case.
+    monkeypatch.setattr(monitor_module, "check_status", lambda config: Status(
+        state=Phase.ERROR, error="cannot read the process table: [Errno 13] /proc"))
+    click(qtbot, window.header.check_now)
+    qtbot.waitUntil(lambda: window.badge.text() == "✖ Error", timeout=5000)
+    assert badge_colour(window) == RED
+    assert "cannot read the process table" in window.badge.toolTip()
 
 
 def test_working_states_are_amber(fake_project, open_window):

@@ -39,13 +39,19 @@ _MANAGER_APPEAR_WAIT = 20.0
 
 def _exclusive(config: Config, action: str,
                body: Callable[[], ActionResult]) -> ActionResult:
-    """Run one action under the project's lock, and record how it went."""
+    """Run one action under the project's lock, and record how it went.
+
+    The record is written before the lock is let go, so a panel watching beat sees
+    either the lock (an action under way) or its record, never a beat that went away
+    with neither: that would look like a death.
+    """
     try:
         with action_lock(config, action):
             result = body()
+            activity.record(config.project_id, result.action, result.success,
+                            result.message)
     except Busy as exc:
         return ActionResult(action, False, str(exc))
-    activity.record(config.project_id, result.action, result.success, result.message)
     return result
 
 

@@ -87,6 +87,31 @@ def _trim(path: Path) -> None:
     os.replace(tmp, path)
 
 
+ACTIONS = (Kind.START, Kind.STOP, Kind.RESTART)
+_TAIL_BYTES = 64 * 1024
+
+
+def last_action_at(project: str) -> float | None:
+    """When the latest start / stop / restart of `project` was recorded, by any Beat
+    Panel process (reads only the end of the log: it runs with every status check)."""
+    path = activity_file()
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - _TAIL_BYTES))
+            tail = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            data = json.loads(line)
+            if data["project"] == project and Kind(data["what"]) in ACTIONS:
+                return float(data["at"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
 def read(project: str | None = None, limit: int = 500) -> list[Event]:
     """The latest events, newest first (only this project's when given)."""
     try:

@@ -217,15 +217,15 @@ class BeatMonitor(QObject):
             self._check_again = True
             return
         generation = self._checking = self._generation
-        self.runner.submit(check_status, self.config,
-                           on_done=lambda s: self._landed(s, generation),
+        self.runner.submit(_observe, self.config,
+                           on_done=lambda seen: self._landed(*seen, generation),
                            on_error=lambda exc: self._check_failed(exc, generation))
 
     def _check_failed(self, error: Exception, generation: int) -> None:
         log.error("Status check failed", exc_info=(type(error), error, error.__traceback__))
-        self._landed(Status(state=Phase.ERROR, error=str(error)), generation)
+        self._landed(Status(state=Phase.ERROR, error=str(error)), None, generation)
 
-    def _landed(self, status: Status, generation: int) -> None:
+    def _landed(self, status: Status, last_action_at: float | None, generation: int) -> None:
         if self._checking == generation:
             self._checking = None
         if generation != self._generation:
@@ -236,7 +236,9 @@ class BeatMonitor(QObject):
         if self._expect_change:
             self._expect_change = False
         elif previous is not None and self.in_flight is None:
-            self._notice(previous, status)
+            acted_elsewhere = last_action_at is not None and \
+                last_action_at >= previous.checked_at
+            self._notice(previous, status, acted_elsewhere)
         self.watch.watch(status.processes)
         self.changed.emit()
         if self._check_again:
@@ -250,7 +252,11 @@ class BeatMonitor(QObject):
 
     # -- what nobody here asked for --------------------------------------------------------
 
-    def _notice(self, before: Status, after: Status) -> None:
+    def _notice(self, before: Status, after: Status, acted_elsewhere: bool) -> None:
+        """Tell about changes nobody here asked for. A change that another Beat Panel
+        process (the CLI, a script) made and recorded is no surprise: no notice."""
+        if acted_elsewhere:
+            return
         if before.state is Phase.RUNNING and before.running and after.state is Phase.STOPPED:
             self._died(before)
         elif not before.running and after.running and not before.state.working:
@@ -339,6 +345,12 @@ class BeatMonitor(QObject):
             if self.settings.keep_alive:
                 self.keep_alive.reset()
             self.changed.emit()
+
+
+def _observe(config: Config) -> tuple[Status, float | None]:
+    """One check (in a job): beat's status, and when any Beat Panel last acted on it."""
+    status = check_status(config)
+    return status, activity.last_action_at(config.project_id)
 
 
 def _how_it_ended(pid: int) -> str:
