@@ -31,6 +31,7 @@ from beat_panel.ui.settings import PanelSettings
 log = logging.getLogger(__name__)
 
 FALLBACK_POLL_MS = 1000  # where pidfd is not available: known pids checked this often
+MAX_REMEMBERED_EXITS = 64
 
 
 class Origin(str, enum.Enum):
@@ -246,6 +247,8 @@ class BeatMonitor(QObject):
             self.refresh()
 
     def _process_ended(self, pid: int) -> None:
+        if len(self._exits) >= MAX_REMEMBERED_EXITS:
+            self._exits.pop(next(iter(self._exits)))
         self._exits[pid] = _how_it_ended(pid)
         log.info("Beat process %d ended: %s", pid, self._exits[pid])
         self.refresh()
