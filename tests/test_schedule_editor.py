@@ -9,22 +9,10 @@ from PySide6.QtCore import Qt
 from beat_panel.control.status import check_status
 from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.store import ScheduleStore
-from beat_panel.ui.dialogs import Dialogs, Prompt
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.schedule.editor import ScheduleEditor
 
-
-class ScriptedDialogs(Dialogs):
-    """Answers prompts from a queue (else the default) and remembers what was shown."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.shown: list[Prompt] = []
-        self.answers: list[str] = []
-
-    def launch(self, prompt: Prompt) -> str:
-        self.shown.append(prompt)
-        return self.answers.pop(0) if self.answers else prompt.default
+from scripted_dialogs import ScriptedDialogs
 
 
 @pytest.fixture

@@ -26,11 +26,11 @@ from beat_panel.schedule.session import (
     plan_import,
 )
 from beat_panel.schedule.store import ScheduleStore, sha256
-from beat_panel.ui.dialogs import Dialogs, Prompt
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.schedule.editor import ScheduleEditor
 
 from conftest import run_cli
+from scripted_dialogs import ScriptedDialogs
 
 HELLO = Entry("hello", "proj.hello", Interval(30))
 REPORT = Entry("report", "proj.report", Crontab.from_expression("0 9 * * mon-fri"))
@@ -333,19 +333,6 @@ SKIPPED = ["unusable-datetime", "unusable-set", "invalid", "existing", "same"]
 START = Document((Entry("existing", "cmpapp.ping", Interval(60)),
                   Entry("mine", "cmpapp.mine", Interval(5)),
                   Entry("same", "cmpapp.ping", Interval(45))))
-
-
-class ScriptedDialogs(Dialogs):
-    """Answers prompts from a queue (else the default) and remembers what was shown."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.shown: list[Prompt] = []
-        self.answers: list[str] = []
-
-    def launch(self, prompt: Prompt) -> str:
-        self.shown.append(prompt)
-        return self.answers.pop(0) if self.answers else prompt.default
 
 
 @pytest.fixture
