@@ -14,8 +14,7 @@ from PySide6.QtWidgets import QApplication
 from beat_panel import panel_log
 from beat_panel.control import activity
 from beat_panel.control.states import Action
-from beat_panel.ui import crash
-from beat_panel.ui import monitor as monitor_module
+from beat_panel.ui import crash, death_watch
 from beat_panel.ui.app import Panel
 from beat_panel.ui.jobs import JobRunner
 
@@ -141,7 +140,7 @@ def test_deaths_are_still_seen_where_pidfds_are_not_available(fake_project, make
     beat.kill()
     beat.wait()
     qtbot.waitUntil(lambda: not panel.monitor.running, timeout=2000 +
-                    monitor_module.FALLBACK_POLL_MS)
+                    death_watch.FALLBACK_POLL_MS)
 
 
 def test_a_job_that_fails_with_nobody_listening_is_logged(qtbot, caplog):
