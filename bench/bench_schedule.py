@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -15,10 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, Timing, environ, measure, wait_for
+from harness import Row, Spawned, Timing, environ, measure, wait_for, xdg_dirs
 
 from beat_panel.schedule import Crontab, Document, Entry, Interval, Options
-from beat_panel.schedule.store import ScheduleStore, read_beat_report
+from beat_panel.schedule.beat_report import read_beat_report, report_path
+from beat_panel.schedule.store import ScheduleStore
 
 BIG_ENTRIES = 10_000
 LOAD_MAX_MS = 300.0
@@ -41,7 +41,7 @@ Summary = tuple[str | None, int]  # what a timed load or save call returns
 CRON_EXPRESSIONS = ("*/5 * * * *", "0 * * * *", "30 2 * * mon-fri", "15 */6 1,15 * *")
 
 
-def _big_document(count: int) -> Document:
+def big_document(count: int) -> Document:
     """Half intervals, half crontabs; unique names, some args, kwargs, options, disabled."""
     crons = [Crontab.from_expression(e) for e in CRON_EXPRESSIONS]
     entries = []
@@ -67,7 +67,7 @@ def _ms(value: float) -> str:
 
 def _load_save_rows(tmp: Path, quick: bool) -> list[Row]:
     runs = 5 if quick else 20
-    doc = _big_document(BIG_ENTRIES)
+    doc = big_document(BIG_ENTRIES)
     data = doc.to_json()
     store = ScheduleStore(tmp / "big" / "schedule.json")
     current = [store.save(doc, base_sha=None)]
@@ -149,7 +149,6 @@ def _tick_rows(tmp: Path, quick: bool) -> list[Row]:
     import celery
 
     from beat_panel.plugin import PanelScheduler
-    from beat_panel.schedule import state_path
 
     runs = 30 if quick else 100
     path = tmp / "tick" / "schedule.json"
@@ -162,7 +161,7 @@ def _tick_rows(tmp: Path, quick: bool) -> list[Row]:
     sched = PanelScheduler(app=app, lazy=False)
     loaded_ok = sched._sha == saved.sha and len(sched.schedule) == TICK_ENTRIES
     key_before = sched._file_key
-    state_before = state_path(path).stat().st_mtime_ns
+    state_before = report_path(path).stat().st_mtime_ns
 
     base = "plugin: os.stat (baseline)"
     check, tick = "plugin: per-tick file check", "plugin: full tick (info)"
@@ -174,7 +173,7 @@ def _tick_rows(tmp: Path, quick: bool) -> list[Row]:
     })
     # Exact: the file was never re-read and the state file never rewritten.
     untouched = (loaded_ok and sched._file_key == key_before and sched._sha == saved.sha
-                 and state_path(path).stat().st_mtime_ns == state_before)
+                 and report_path(path).stat().st_mtime_ns == state_before)
     nothing_sent = all(isinstance(d, float) and d > 0 for d in timings[tick].results)
 
     per_call = {base: STAT_BATCH, check: STAT_BATCH, tick: TICK_BATCH}
@@ -198,19 +197,6 @@ def _tick_rows(tmp: Path, quick: bool) -> list[Row]:
 # ---------------------------------------------------------------------------
 # 3. Save to applied in a running `celery beat`
 # ---------------------------------------------------------------------------
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the beat (it syncs and exits), SIGKILL it if it does not; reap it."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-    proc.wait()
 
 
 def _tail(log: Path, lines: int = 15) -> str:
@@ -245,9 +231,7 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
     path = folder / "schedule.json"
     store = ScheduleStore(path)
     current = store.save(default_document(), None)
-    env = {**os.environ,
-           **{name: str(folder / name.lower())
-              for name in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")},
+    env = {**os.environ, **xdg_dirs(folder),
            "BEAT_PANEL_DEMO_DIR": str(folder / "demo-data"),
            "BEAT_PANEL_SCHEDULE": str(path)}
     celery_bin = Path(sys.executable).with_name("celery")
@@ -266,8 +250,8 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
     times: list[float] = []
     results: list[bool] = []
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
+        spawned = Spawned()
+        proc = spawned.popen(argv, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             first = applied(current.sha)
 
@@ -296,7 +280,7 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
                                and state.applied_revision == current.document.revision
                                and state.error is None and state.pid == proc.pid)
         finally:
-            _stop(proc)
+            spawned.end(proc, timeout=STOP_TIMEOUT_S)  # SIGTERM: it syncs and exits
 
     timing = Timing(times, results)
     exact = all(results)
@@ -313,8 +297,6 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
 def run(quick: bool) -> list[Row]:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bp-bench-")))
-        stack.enter_context(environ(**{
-            name: str(tmp / name.lower())
-            for name in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")}))
+        stack.enter_context(environ(**xdg_dirs(tmp)))
         return [*_load_save_rows(tmp, quick), *_tick_rows(tmp, quick),
                 *_applied_rows(tmp, quick)]

@@ -10,27 +10,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, Spawned, environ, measure, wait_for
+from harness import FAKE_APP, Row, Spawned, environ, measure, start_fake_beat, xdg_dirs
 
 IDLE_PROCESSES = 1000
-APP = "benchapp"
 PGREP = ["pgrep", "-f", "celery.*beat"]
 FAST_PATH_MAX_MS = 1.0
 SCAN_MAX_RATIO = 0.25
-
-# A stand-in for `celery -A benchapp beat --pidfile=PATH`: writes its pidfile, then idles.
-# Written into a file named `celery` after a `#!<this python>` line.
-FAKE_CELERY = """\
-import os
-import sys
-import time
-
-pidfile = next(a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--pidfile="))
-with open(pidfile, "w") as fh:
-    fh.write(f"{os.getpid()}\\n")
-while True:
-    time.sleep(3600)
-"""
 
 
 def _pgrep() -> list[int]:
@@ -38,31 +23,11 @@ def _pgrep() -> list[int]:
     return [int(word) for word in out.split()]
 
 
-def _start_fake_beat(spawned: Spawned, folder: Path) -> int:
-    celery = folder / "celery"
-    celery.write_text(f"#!{sys.executable}\n{FAKE_CELERY}")
-    celery.chmod(0o755)
-    pidfile = folder / "beat.pid"
-    proc = spawned.popen(
-        [str(celery), "-A", APP, "beat", f"--pidfile={pidfile}"], cwd=folder
-    )
-
-    def written() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"fake beat exited with {proc.returncode}")
-        return pidfile.exists() and pidfile.read_text().endswith("\n")
-
-    wait_for(written, timeout=15, what="the fake beat's pidfile")
-    return proc.pid
-
-
 def run(quick: bool) -> list[Row]:
     fast_runs, scan_runs = (50, 10) if quick else (200, 50)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bp-bench-")))
-        xdg = {name: tmp / name.lower() for name in ("XDG_STATE_HOME", "XDG_DATA_HOME",
-                                                      "XDG_CONFIG_HOME")}
-        stack.enter_context(environ(**{name: str(path) for name, path in xdg.items()}))
+        stack.enter_context(environ(**xdg_dirs(tmp)))
         spawned = Spawned()
         stack.callback(spawned.close)
 
@@ -74,9 +39,9 @@ def run(quick: bool) -> list[Row]:
               file=sys.stderr)
         for _ in range(IDLE_PROCESSES):
             spawned.popen(["sleep", "600"])
-        beat_pid = _start_fake_beat(spawned, tmp)
+        beat_pid = start_fake_beat(spawned, tmp).pid
 
-        beat = BeatConfig(app=APP, workdir=tmp, command=(str(tmp / "celery"),),
+        beat = BeatConfig(app=FAKE_APP, workdir=tmp, command=(str(tmp / "celery"),),
                           pidfile=tmp / "beat.pid", logfile=tmp / "beat.log")
         cfg = Config(beat=beat, path=None)
         cfg_nopid = Config(beat=dataclasses.replace(beat, pidfile=None), path=None)

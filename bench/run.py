@@ -1,6 +1,6 @@
 """Run Beat Panel's benchmarks and print one table of ratios measured in this run.
 
-    python bench/run.py [--quick] [--json]
+    python bench/run.py [--quick] [--only NAME...] [--json]
 
 A benchmark is a module `bench/bench_<name>.py` with `run(quick: bool) -> list[Row]`;
 adding such a module adds its rows. This is a report, not a test: it exits 0 whether
@@ -24,18 +24,27 @@ HERE = Path(__file__).resolve().parent
 COLUMNS = ("benchmark", "median ms", "p95 ms", "runs", "vs baseline", "target", "result")
 
 
+def names() -> list[str]:
+    """The benchmarks' names (bench_NAME.py next to this file), in the order they run."""
+    return sorted(f.stem.removeprefix("bench_") for f in HERE.glob("bench_*.py"))
+
+
 def benchmarks(only: list[str] | None = None) -> list[Callable[[bool], list[Row]]]:
-    """The `run` function of every bench_*.py next to this file (or of those named in
-    `only`, e.g. ["status", "window"]), by name."""
-    files = sorted(HERE.glob("bench_*.py"))
-    if only:
-        files = [f for f in files if f.stem.removeprefix("bench_") in only]
-    return [importlib.import_module(f.stem).run for f in files]
+    """The `run` function of every benchmark (or of those named in `only`, e.g.
+    ["status", "window"]), by name."""
+    unknown = sorted(set(only or ()) - set(names()))
+    if unknown:
+        raise SystemExit(f"no benchmark named {', '.join(unknown)}; there are "
+                         f"{', '.join(names())}")
+    return [importlib.import_module(f"bench_{name}").run for name in names()
+            if not only or name in only]
 
 
 def _ratio(ratio: float | None) -> str:
     if ratio is None:
         return "—"
+    if 0 < ratio < 0.001:
+        return f"{ratio:.1e}×"
     return f"{ratio:.3f}×" if ratio < 0.01 else f"{ratio:.2f}×"
 
 
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--json", action="store_true", help="write the rows as JSON")
     parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="run only these benchmarks (status, schedule, tray, window)")
+                        help=f"run only these benchmarks ({', '.join(names())})")
     args = parser.parse_args(argv)
     # A SIGTERM unwinds like Ctrl-C, so every benchmark's cleanup still runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
