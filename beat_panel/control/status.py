@@ -12,7 +12,7 @@ from beat_panel.config import Config
 from beat_panel.control.action_lock import action_in_flight
 from beat_panel.control.states import Phase
 from beat_panel.process import BeatProcess, PidfileState
-from beat_panel.schedule import beat_report
+from beat_panel.schedule import access, beat_report
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Status:
     app: str | None = None  # the configured app
     checked_at: float = field(default_factory=time.time)
     schedule_applied: bool | None = None
+    # The running beat cannot use the schedule file (it may not read it): why, and the fix.
+    schedule_problem: str | None = None
 
     def __post_init__(self) -> None:
         self.state = Phase(self.state)
@@ -66,8 +68,14 @@ class Status:
         return out + [same_app_warning(other) for other in self.same_app_elsewhere]
 
     @property
+    def alerts(self) -> list[str]:
+        """What the window shows in red: duplicates, and a schedule beat cannot use."""
+        return self.duplicate_warnings + ([self.schedule_problem] if self.schedule_problem
+                                          else [])
+
+    @property
     def warnings(self) -> list[str]:
-        out = self.duplicate_warnings
+        out = self.alerts
         if self.pidfile is not None and self.pidfile.problem:
             out.append(f"Pidfile {self.pidfile.path}: {self.pidfile.problem}.")
         return out
@@ -101,6 +109,7 @@ class Status:
             "pids": self.pids,
             "count": self.count,
             "schedule_applied": self.schedule_applied,
+            "schedule_problem": self.schedule_problem,
             "state": self.state.value,
             "duplicate": self.duplicate,
             "embedded": self.embedded,
@@ -163,9 +172,21 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
     except OSError as exc:
         return Status(state=Phase.ERROR, error=f"cannot read the process table: {exc}")
     state = Phase(in_flight) if in_flight else (Phase.RUNNING if found else Phase.STOPPED)
-    applied = None
+    applied = problem = None
     if config.schedule_file is not None:
+        standalone = [p for p in found if not p.embedded]
         applied = beat_report.schedule_applied(config.schedule_file,
-                                         [p.pid for p in found if not p.embedded])
+                                               [p.pid for p in standalone])
+        problem = _schedule_problem(config.schedule_file, standalone)
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
-                  scan=scan, schedule_applied=applied, app=config.beat.app)
+                  scan=scan, schedule_applied=applied, app=config.beat.app,
+                  schedule_problem=problem)
+
+
+def _schedule_problem(path: Path, beats: list[BeatProcess]) -> str | None:
+    """The first user among the running beats' that cannot read the schedule file."""
+    for uid in dict.fromkeys(b.uid for b in beats):
+        problem = access.read_problem(path, uid)
+        if problem is not None:
+            return problem.message
+    return None

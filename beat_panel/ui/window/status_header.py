@@ -74,9 +74,9 @@ class StatusHeader(QWidget):
                                  else f"Beat is {working.value}…")
             self.checked.setText(f"Checked {status_time(status)}; every "
                                  f"{monitor.settings.refresh_seconds} s.")
-            warnings = status.duplicate_warnings
-            self.duplicate_banner.setText("⚠ " + "\n⚠ ".join(warnings))
-            self.duplicate_banner.setVisible(bool(warnings))
+            alerts = status.alerts
+            self.duplicate_banner.setText("⚠ " + "\n⚠ ".join(alerts))
+            self.duplicate_banner.setVisible(bool(alerts))
         idle = monitor.in_flight is None and status is not None
         running = monitor.running
         self.buttons[Action.START].setEnabled(idle and not running)
@@ -89,7 +89,9 @@ def context_text(status: Status) -> str:
     where = state_style.context(status)
     if where:
         parts.append(f"Runs {where}.")
-    if status.schedule_applied is True:
+    if status.schedule_problem:
+        parts.append("Beat cannot read the schedule file: see the red note.")
+    elif status.schedule_applied is True:
         parts.append("Schedule applied ✓")
     elif status.schedule_applied is False:
         parts.append("Latest schedule not applied yet.")

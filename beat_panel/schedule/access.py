@@ -1,0 +1,104 @@
+"""Can the user a beat runs as read the schedule file? Worked out from the file's and its
+folders' modes, owners and groups, with the command that would fix it when not.
+
+A beat under a service user that cannot read the panel's file runs nothing while the
+person who saved it sees a file that looks fine; this names the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shlex
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AccessProblem:
+    """Why user `user` cannot read `path`, and what would fix it."""
+
+    path: Path
+    user: str
+    why: str
+    fix: str
+
+    @property
+    def message(self) -> str:
+        return (f"Beat runs as {self.user} and cannot read the schedule file {self.path}: "
+                f"{self.why}. Fix: {self.fix}")
+
+
+def _groups_of(uid: int) -> tuple[str, set[int]]:
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        return str(uid), set()
+    gids = {entry.pw_gid}
+    gids.update(g.gr_gid for g in grp.getgrall() if entry.pw_name in g.gr_mem)
+    return entry.pw_name, gids
+
+
+def _allows(info: os.stat_result, uid: int, gids: set[int], owner_bit: int, group_bit: int,
+            other_bit: int) -> bool:
+    if uid == 0:
+        return True
+    if info.st_uid == uid:
+        return bool(info.st_mode & owner_bit)
+    if info.st_gid in gids:
+        return bool(info.st_mode & group_bit)
+    return bool(info.st_mode & other_bit)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _fix(path: Path, info: os.stat_result, gids: set[int], primary_gid: int, bit: str) -> str:
+    target = shlex.quote(str(path))
+    if info.st_gid in gids:
+        return f"chmod g+{bit} {target}"
+    group = shlex.quote(_group_name(primary_gid))
+    return (f"chgrp {group} {target} && chmod g+{bit} {target}   (or, for everyone: "
+            f"chmod o+{bit} {target})")
+
+
+def read_problem(path: Path, uid: int) -> AccessProblem | None:
+    """None when user `uid` can reach and read `path` (or it cannot be told: the file
+    is missing, or this process may not look); else what stops it and the fix."""
+    name, gids = _groups_of(uid)
+    try:
+        primary = pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        primary = next(iter(gids), 0)
+    path = Path(os.path.abspath(path))
+    for folder in reversed(path.parents):
+        try:
+            info = folder.stat()
+        except OSError:
+            return None
+        if not _allows(info, uid, gids, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
+            return AccessProblem(path, name, f"it may not enter the folder {folder} (mode "
+                                 f"{stat.S_IMODE(info.st_mode):04o}, owner "
+                                 f"{_owner(info)})", _fix(folder, info, gids, primary, "x"))
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if _allows(info, uid, gids, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
+        return None
+    return AccessProblem(path, name, f"the file's mode is {stat.S_IMODE(info.st_mode):04o} "
+                         f"and its owner {_owner(info)}", _fix(path, info, gids, primary, "r"))
+
+
+def _owner(info: os.stat_result) -> str:
+    try:
+        user = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        user = str(info.st_uid)
+    return f"{user}:{_group_name(info.st_gid)}"
