@@ -10,7 +10,6 @@ beat running is a row of the tray benchmark (`bench_tray.py`), which idles under
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sys
 import tempfile
@@ -18,23 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import Row, Timing, rounds, timed_row
+from harness import Row, Timing, rounds, spread_phases, timed_row
 from qtworker import fake_beat_panel, run_worker, wait, worker_main
 
 SHOWN_P95_MAX_MS = 2000.0
 REFRESH_S = 30  # the panel's default refresh interval
 WATCH, TIMER = "watch", "timer"
-
-
-def _phases(count: int, cycle_ms: float) -> list[float]:
-    """The refresh timer's remaining time (ms) at which to kill beat in each timer run:
-    one point in each of `count` equal slices of its cycle, in shuffled order (seeded).
-    A person's beat dies at any moment of the cycle; random draws from so few runs
-    would leave gaps, so the median and p95 would show the seed."""
-    rng = random.Random(0)
-    phases = [(i + rng.random()) / count * cycle_ms for i in range(count)]
-    rng.shuffle(phases)
-    return phases
 
 
 def _death_times(folder: Path, quick: bool) -> dict[str, Any]:
@@ -44,7 +32,7 @@ def _death_times(folder: Path, quick: bool) -> dict[str, Any]:
 
     runs = {WATCH: 5, TIMER: 2} if quick else {WATCH: 20, TIMER: 6}
     out: dict[str, Any] = {case: {"shown": [], "ok": []} for case in runs}
-    phases = _phases(runs[TIMER], REFRESH_S * 1000)
+    phases = spread_phases(runs[TIMER], REFRESH_S * 1000)  # remaining ms at each kill
     with fake_beat_panel(folder, refresh_seconds=REFRESH_S) as panel:
         monitor, runner = panel.monitor, panel.runner
         window, tray = panel.show_window(), panel.add_tray()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -14,7 +13,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, Spawned, Timing, environ, measure, wait_for, xdg_dirs
+from harness import (
+    Row,
+    Spawned,
+    Timing,
+    environ,
+    measure,
+    spread_phases,
+    wait_for,
+    xdg_dirs,
+)
 
 from beat_panel.schedule import Crontab, Document, Entry, Interval, Options
 from beat_panel.schedule.beat_report import read_beat_report, report_path
@@ -206,21 +214,6 @@ def _tail(log: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _phases(count: int, cycle: float) -> list[float]:
-    """How long to wait after the last apply before each save: one point in each of
-    `count` equal slices of the beat's tick cycle, in shuffled order (seeded).
-
-    The beat applies a save at its next tick, so the wait is about `cycle` minus the
-    time since the last tick. Saving right after an apply would always wait almost a
-    full cycle; plain random delays leave gaps (seed 0 draws none below 0.25 in 20), so
-    the p95 would show the seed. Evenly spread phases cover the whole cycle, as people
-    saving at any moment do."""
-    rng = random.Random(0)
-    phases = [(i + rng.random()) / count * cycle for i in range(count)]
-    rng.shuffle(phases)
-    return phases
-
-
 def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
     from beat_panel.demo import default_document
     from beat_panel.plugin import RELOAD_INTERVAL
@@ -264,7 +257,10 @@ def _applied_rows(tmp: Path, quick: bool) -> list[Row]:
             wait_for(started, timeout=START_TIMEOUT_S, what="celery beat to apply the file")
             print(f"schedule: timing {saves} saves until the beat applies them…",
                   file=sys.stderr)
-            for delay in _phases(saves, RELOAD_INTERVAL):
+            # The beat applies a save at its next tick, so the wait is about a tick minus
+            # the time since the last one: saving right after an apply would always wait
+            # almost a full tick. Each save waits first for its own phase of the tick.
+            for delay in spread_phases(saves, RELOAD_INTERVAL):
                 time.sleep(delay)
                 enabled = current.document.require(TOGGLED).enabled
                 doc = current.document.enabling([TOGGLED], not enabled)
