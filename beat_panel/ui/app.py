@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QIcon
@@ -24,7 +25,9 @@ from beat_panel.ui.monitor import BeatMonitor
 from beat_panel.ui.settings import PanelSettings
 from beat_panel.ui.single_instance import SingleInstance
 from beat_panel.ui.tray import Tray
-from beat_panel.ui.window.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from beat_panel.ui.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,9 @@ class Panel(QObject):
 
     def show_window(self) -> MainWindow:
         if self.window is None:
+            # Imported on first use: a tray that is never opened never loads the window.
+            from beat_panel.ui.window.main_window import MainWindow
+
             self.window = MainWindow(self.monitor, self.settings, self.dialogs)
             self.window.show()
             self.window.start()
