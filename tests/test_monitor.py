@@ -6,9 +6,10 @@ import logging
 import os
 import signal
 import sys
+import time
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from beat_panel import panel_log
@@ -175,3 +176,61 @@ def test_an_unexpected_error_in_the_gui_shows_a_dialog_naming_the_log(qtbot):
     finally:
         sys.excepthook = previous
         panel_log.close()
+
+
+class HoldingDialogs(ScriptedDialogs):
+    """Keeps the first message box open (a nested event loop, as QMessageBox.exec runs)
+    while `while_open` does something; then the person closes it."""
+
+    def __init__(self, while_open) -> None:
+        super().__init__()
+        self.while_open = while_open
+
+    def launch(self, prompt):
+        self.shown.append(prompt)
+        if self.while_open is not None:
+            action, self.while_open = self.while_open, None
+            loop = QEventLoop()
+            action(loop)
+            loop.exec()
+        return prompt.default
+
+
+def test_a_death_while_the_outcome_box_is_open_is_seen_and_kept_alive(fake_project, qtbot):
+    project = fake_project()
+    seen: dict[str, float] = {}
+
+    def kill_while_open(loop: QEventLoop) -> None:
+        seen["killed"] = time.monotonic()
+        os.kill(int(seen["pid"]), signal.SIGKILL)
+
+        def look() -> None:
+            if window.badge.text() == "⚠ Stopped" or time.monotonic() - seen["killed"] > 10:
+                seen.setdefault("shown", time.monotonic())
+                loop.quit()
+            else:
+                QTimer.singleShot(20, look)
+
+        QTimer.singleShot(0, look)  # once the box's loop runs (a quit before it is lost)
+
+    panel = Panel(project.load(), QApplication.instance(), 30,
+                  dialogs=HoldingDialogs(kill_while_open))
+    try:
+        panel.settings.set_keep_alive(True)
+        panel.monitor.action_finished.connect(
+            lambda result, _origin: seen.setdefault("pid", result.new_pids[0]))
+        window = panel.show_window()
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
+        qtbot.mouseClick(window.buttons[Action.START], Qt.MouseButton.LeftButton)
+        # The box opened on "Beat started"; beat was killed while it was open.
+        qtbot.waitUntil(lambda: "shown" in seen, timeout=30000)
+        assert seen["shown"] - seen["killed"] <= 2.0, "the death showed only after the box"
+        # Keep-alive started it again, and the activity log says what happened.
+        qtbot.waitUntil(lambda: panel.monitor.running and
+                        panel.monitor.status.pids != [seen["pid"]], timeout=30000)
+        project.tracker.adopt(panel.monitor.status.pids[0])
+        kinds = [e.kind for e in activity.read(project.load().project_id)]
+        assert activity.Kind.DIED in kinds and activity.Kind.KEEP_ALIVE in kinds
+    finally:
+        panel.shutdown()

@@ -54,9 +54,11 @@ def click(qtbot, widget) -> None:
 
 def wait_for_action(qtbot, window, action: Action) -> ActionResult:
     """Click the action's button; the outcome as the window got it."""
+    shown = len(window.dialogs.shown)
     with qtbot.waitSignal(window.monitor.action_finished, timeout=60000) as blocker:
         click(qtbot, window.buttons[action])
     window.runner.wait()
+    qtbot.waitUntil(lambda: len(window.dialogs.shown) > shown, timeout=5000)  # its box
     return blocker.args[0]
 
 
@@ -146,6 +148,7 @@ def test_restart_when_not_running_offers_start_now(fake_project, open_window, qt
     with qtbot.waitSignal(window.monitor.action_finished, timeout=60000):
         window.beat_actions[Action.RESTART].setEnabled(True)
         window.beat_actions[Action.RESTART].trigger()
+    qtbot.waitUntil(lambda: bool(window.dialogs.shown), timeout=5000)
     not_running = window.dialogs.shown[0]
     assert not_running.title == "Beat is not running"
     assert "start_celery_beat.sh" in not_running.informative
@@ -175,7 +178,7 @@ def test_stop_that_needed_sigkill_says_so(fake_project, open_window, qtbot):
     assert prompt.level == "warning" and "SIGKILL" in prompt.text + prompt.informative
 
 
-def test_permission_denied_names_the_owner_and_the_command(fake_project, open_window):
+def test_permission_denied_names_the_owner_and_the_command(fake_project, open_window, qtbot):
     # As root nothing is denied, so the window gets the result the CLI gives a user
     # who does not own beat (see test_control's real permission test).
     window = open_window(fake_project())
@@ -184,6 +187,7 @@ def test_permission_denied_names_the_owner_and_the_command(fake_project, open_wi
         "so Beat Panel may not restart it.", permission_denied=True, owner="root",
         instructions="Run Beat Panel as that user: `sudo -u root beat-panel restart`"),
         Origin.WINDOW)
+    qtbot.waitUntil(lambda: bool(window.dialogs.shown), timeout=5000)
     (prompt,) = window.dialogs.shown
     assert prompt.title == "Permission denied" and "runs as root" in prompt.text
     assert "sudo -u root beat-panel restart" in prompt.informative
@@ -210,6 +214,7 @@ def test_only_one_action_at_a_time(fake_project, open_window, qtbot):
         # Even a restart asked for by another face is refused while the stop runs.
         assert window.monitor.run_action(Action.RESTART, Origin.TRAY) is False
     window.runner.wait()
+    qtbot.waitUntil(lambda: bool(window.dialogs.shown), timeout=5000)
     assert [p.title for p in window.dialogs.shown] == ["Beat stopped"]
 
 

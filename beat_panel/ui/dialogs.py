@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from beat_panel.control.outcomes import Message
@@ -36,6 +37,9 @@ class Dialogs:
 
     def launch(self, prompt: Prompt) -> str:
         box = QMessageBox(self.parent)
+        # Modal for its window only: the tray's menu stays usable meanwhile.
+        box.setWindowModality(Qt.WindowModality.WindowModal if self.parent is not None
+                              else Qt.WindowModality.NonModal)
         box.setIcon(_ICONS.get(prompt.level, QMessageBox.Icon.NoIcon))
         box.setWindowTitle(prompt.title)
         box.setText(prompt.text)

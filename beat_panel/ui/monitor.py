@@ -75,7 +75,9 @@ class BeatMonitor(QObject):
         self._generation = 0  # bumped when a check's answer may be out of date
         self._checking: int | None = None  # the generation of the check under way
         self._check_again = False
-        self._expect_change = False  # the next status follows our own action
+        # The pids our own last action started: the next status is its outcome, not a
+        # surprise, unless those pids are gone already (then they died meanwhile).
+        self._expected: list[int] | None = None
         self._exits: dict[int, str] = {}  # pid -> how it ended, once known
         self.watch = DeathWatch(self)
         self.watch.ended.connect(self._process_ended)
@@ -149,8 +151,10 @@ class BeatMonitor(QObject):
                 self.refresh()  # asked before an action or a new project: ask again
             return
         previous, self.status = self.status, status
-        if self._expect_change:
-            self._expect_change = False
+        if self._expected is not None:
+            started, self._expected = self._expected, None
+            if started and not status.running and status.state is Phase.STOPPED:
+                self._died(started)
         elif previous is not None and self.in_flight is None:
             acted_elsewhere = last_action_at is not None and \
                 last_action_at >= previous.checked_at
@@ -176,7 +180,7 @@ class BeatMonitor(QObject):
         if acted_elsewhere:
             return
         if before.state is Phase.RUNNING and before.running and after.state is Phase.STOPPED:
-            self._died(before)
+            self._died(before.pids)
         elif not before.running and after.running and not before.state.working:
             self._tell(Level.INFO, "Beat is running again", after.message)
         elif after.count > before.count and after.count > 1:
@@ -185,8 +189,8 @@ class BeatMonitor(QObject):
                        f"{', '.join(map(str, after.pids))}): every task is sent "
                        f"{after.count} times.")
 
-    def _died(self, before: Status) -> None:
-        how = "; ".join(self._exits.get(p) or _how_it_ended(p) for p in before.pids)
+    def _died(self, pids: list[int]) -> None:
+        how = "; ".join(self._exits.get(p) or _how_it_ended(p) for p in pids)
         text = f"Beat stopped without anyone asking: {how}. Periodic tasks are not being sent."
         records = [(activity.Kind.DIED, False, text)]
         if not self.settings.keep_alive:
@@ -247,11 +251,13 @@ class BeatMonitor(QObject):
     def _action_done(self, result: ActionResult, origin: Origin) -> None:
         self.in_flight = self.origin = None
         self._generation += 1
-        self._expect_change = True  # the next status is the new normal, not a surprise
-        self.action_finished.emit(result, origin)
-        self.activity_recorded.emit()  # the core recorded the action itself
+        self._expected = list(result.new_pids) if result.success else []
+        # State first, the outcome last: a face may answer the outcome with a message
+        # box, and nothing here may wait for a person to close it.
         self.changed.emit()
         self.refresh()
+        self.activity_recorded.emit()  # the core recorded the action itself
+        self.action_finished.emit(result, origin)
 
     # -- settings ------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ runs the ones that touch files or subprocesses in jobs and edits on the GUI thre
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
@@ -26,6 +28,7 @@ from beat_panel.ui.schedule.entry_dialog import EntryDialog
 from beat_panel.ui.schedule.table import EntryFilter, EntryTable, EntryTableModel
 from beat_panel.ui.schedule.toolbar import EditorState, EditorToolbar
 
+log = logging.getLogger(__name__)
 
 class ScheduleEditor(QWidget):
     """Edits the config's schedule file."""
@@ -357,7 +360,14 @@ class ScheduleEditor(QWidget):
         """Learn the app's registered task names for the task field (in a job)."""
         if self.config.beat.app:
             self.runner.submit(appinfo.inspect_app, self.config,
-                               on_done=lambda info: setattr(self, "tasks", info.tasks))
+                               on_done=lambda info: setattr(self, "tasks", info.tasks),
+                               on_error=self._tasks_unknown)
+
+    def _tasks_unknown(self, error: Exception) -> None:
+        # The editor works without the list (it only helps typing task names); the
+        # reason is kept where a person can find it.
+        self.tasks = []
+        log.info("The app's task names are not known: %s", error)
 
     def maybe_discard(self) -> bool:
         """Before closing: True when there is nothing unsaved or the person chose."""

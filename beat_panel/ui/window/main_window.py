@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -212,10 +212,13 @@ class MainWindow(QMainWindow):
 
     def _action_finished(self, result: ActionResult, origin: Origin) -> None:
         self.statusBar().showMessage(result.message, STATUS_BAR_MS)
-        if origin is not Origin.WINDOW:
-            return  # the tray tells its own outcomes
-        answer = self.dialogs.outcome(outcomes.describe(result))
-        if answer == "start":
+        if origin is Origin.WINDOW:  # the tray tells its own outcomes
+            # Shown from the event loop, not from inside the monitor's signal: the box
+            # waits for a person, the monitor never does.
+            QTimer.singleShot(0, lambda: self._tell_outcome(result))
+
+    def _tell_outcome(self, result: ActionResult) -> None:
+        if self.dialogs.outcome(outcomes.describe(result)) == "start":
             self.run_action(Action.START)
 
     def explain_state(self) -> None:
