@@ -362,3 +362,15 @@ def test_a_beat_of_the_same_app_in_another_folder_is_not_ours_but_is_warned_abou
     assert started["success"] is True and "Another beat of the same app" in started["message"]
     assert project.cli("stop", "--json").json["old_pids"] == started["new_pids"]
     assert is_alive(other), "a beat in another folder is not this project's to stop"
+
+
+def test_a_state_folder_that_cannot_be_made_is_named_not_a_traceback(fake_project, tmp_path):
+    project = fake_project(schedule_file="schedule.json")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be")
+    env = dict(os.environ, XDG_STATE_HOME=str(blocker))
+    result = project.cli("start", "--json", env=env)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "Cannot prepare the folder that lets beat import the panel's scheduler" in \
+        result.json["message"]
+    assert not project.load().beat.pidfile.exists()

@@ -14,12 +14,13 @@ from PySide6.QtWidgets import QApplication
 
 from beat_panel import panel_log
 from beat_panel.control import activity
-from beat_panel.control.states import Action
+from beat_panel.control.action_lock import action_lock
+from beat_panel.control.states import Action, Phase
 from beat_panel.ui import crash, death_watch
 from beat_panel.ui.app import Panel
 from beat_panel.ui.jobs import JobRunner
 
-from conftest import wait_until
+from conftest import run_cli, wait_until
 from scripted_dialogs import ScriptedDialogs
 
 
@@ -234,3 +235,46 @@ def test_a_death_while_the_outcome_box_is_open_is_seen_and_kept_alive(fake_proje
         assert activity.Kind.DIED in kinds and activity.Kind.KEEP_ALIVE in kinds
     finally:
         panel.shutdown()
+
+
+def test_damaged_settings_never_switch_keep_alive_on(fake_project, make_panel, caplog):
+    from beat_panel.ui.settings import settings_file
+
+    path = settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[General]\nkeep_alive=banana\nrefresh_seconds=-5\nkeep_in_tray=1\n")
+    with caplog.at_level(logging.WARNING, logger="beat_panel.ui.settings"):
+        panel = make_panel(fake_project(), refresh_seconds=None)
+        assert panel.settings.keep_alive is False
+        assert panel.settings.refresh_seconds == 30
+        assert panel.settings.keep_in_tray is True
+    assert "keep_alive='banana' is neither true nor false" in caplog.text
+    assert "refresh_seconds='-5' is not a whole number of seconds from 1 to 3600" in \
+        caplog.text
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "100000", "abc"])
+def test_a_refresh_outside_one_second_to_an_hour_is_refused_on_the_command_line(value):
+    result = run_cli("gui", "--refresh", value)
+    assert result.code == 2
+    assert "--refresh" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_action_is_offered_while_another_panel_acts_on_beat(fake_project, make_panel,
+                                                               qtbot):
+    project = fake_project()
+    project.spawn_fake("-A", project.app, "beat")
+    panel = make_panel(project)
+    tray = panel.add_tray()
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    with action_lock(project.load(), Action.STOP):  # as `beat-panel stop` holds it
+        panel.monitor.refresh()
+        qtbot.waitUntil(lambda: panel.monitor.phase is Phase.STOPPING, timeout=5000)
+        assert not any(b.isEnabled() for b in window.buttons.values())
+        tray.menu.aboutToShow.emit()
+        items = tray.actions_by_text()
+        assert not any(items[name].isEnabled() for name in ("Start", "Stop", "Restart"))
+    panel.monitor.refresh()
+    qtbot.waitUntil(lambda: window.buttons[Action.STOP].isEnabled(), timeout=5000)

@@ -27,6 +27,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(exit_codes.USAGE, f"{self.prog}: error: {message}\n")
 
 
+REFRESH_RANGE = (1, 3600)  # the same bounds the window's setting takes
+
+
+def _refresh_seconds(text: str) -> int:
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") \
+            from None
+    low, high = REFRESH_RANGE
+    if not low <= seconds <= high:
+        raise argparse.ArgumentTypeError(f"{seconds} is outside {low} to {high} seconds")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="beat-panel",
@@ -45,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the control panel window (the default)")
     refresh_help = "check beat's status every SECONDS (default: the saved setting, or 30)"
-    gui.add_argument("--refresh", type=int, metavar="SECONDS", help=refresh_help)
+    gui.add_argument("--refresh", type=_refresh_seconds, metavar="SECONDS", help=refresh_help)
     gui.add_argument("--screenshot", metavar="PATH", type=Path,
                      help="save a PNG of the window once its first status check landed, "
                           "then exit")
@@ -53,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     tray.add_argument("--wait-for-tray", type=float, default=60, metavar="SECONDS",
                       help="how long to wait for a system tray before opening the window "
                            "instead (default: 60)")
-    tray.add_argument("--refresh", type=int, metavar="SECONDS", help=refresh_help)
+    tray.add_argument("--refresh", type=_refresh_seconds, metavar="SECONDS",
+                      help=refresh_help)
     status = with_json(sub.add_parser("status", help="is beat running? (exit 0 either way)"))
     status.add_argument("--fast", action="store_true",
                         help="trust a valid pidfile instead of scanning every process "

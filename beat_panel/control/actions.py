@@ -21,6 +21,7 @@ from beat_panel.config import Config
 from beat_panel.control import activity, logtail
 from beat_panel.control.action_lock import Busy, action_lock
 from beat_panel.control.launch import (
+    LaunchError,
     LaunchSpec,
     configured_launch,
     launch_from_process,
@@ -47,7 +48,10 @@ def _exclusive(config: Config, action: str,
     """
     try:
         with action_lock(config, action):
-            result = body()
+            try:
+                result = body()
+            except LaunchError as exc:
+                result = ActionResult(action, False, str(exc))
             activity.record(config.project_id, result.action, result.success,
                             result.message)
     except Busy as exc:
@@ -107,11 +111,21 @@ def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
     if code == _EXIT_CELERY_PIDLOCK:
         why = (f"celery found its pidfile {spec.pidfile} held by another process (exit "
                f"{code}): another beat may be running under that pidfile.")
+    elif code < 0:
+        why = (f"it was killed by {_signal_name(-code)} within {settle:g} s (by someone or "
+               "something else: beat does not do that to itself).")
     else:
         why = f"it exited with code {code} within {settle:g} s."
     return ActionResult(action, False, f"Beat failed to start: {why} The log says why.",
                         log_tail=tail or "(the log is empty)",
                         instructions=f"See the log: {spec.logfile}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def start(config: Config, force: bool = False) -> ActionResult:

@@ -45,5 +45,6 @@ class KeepAlive:
         self.gave_up = False
 
     def describe_limit(self) -> str:
-        return (f"Beat died {self.max_restarts} times within {self.window / 60:g} minutes; "
-                "Beat Panel stopped restarting it. Look at the log, then start it by hand.")
+        return (f"Beat died again after {self.max_restarts} restarts within "
+                f"{self.window / 60:g} minutes, so Beat Panel stopped restarting it and "
+                "turned keep-alive off. Look at the log, then start it by hand.")

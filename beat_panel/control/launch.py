@@ -12,6 +12,7 @@ import psutil
 
 from beat_panel import paths
 from beat_panel.config import Config
+from beat_panel.errors import PanelError
 from beat_panel.process import BeatProcess
 
 PLUGIN_SCHEDULER = "beat_panel.plugin:PanelScheduler"
@@ -33,6 +34,18 @@ def logfile_for(config: Config) -> Path:
     return config.beat.logfile or config.run_dir / "beat.log"
 
 
+class LaunchError(PanelError):
+    """Beat cannot be launched as configured (a folder the launch needs is unusable)."""
+
+
+def beat_logfile(config: Config) -> Path | None:
+    """The log file the panel shows: the configured one, or where the panel's own launch
+    writes (None when the config names no app, so the panel never launches beat)."""
+    if config.beat.logfile is not None:
+        return config.beat.logfile
+    return logfile_for(config) if config.beat.app else None
+
+
 def configured_launch(config: Config) -> LaunchSpec | None:
     """The launch the config describes, or None when it names no app."""
     beat = config.beat
@@ -46,8 +59,15 @@ def configured_launch(config: Config) -> LaunchSpec | None:
         argv += ["-S", PLUGIN_SCHEDULER]
         env["BEAT_PANEL_SCHEDULE"] = str(config.schedule_file)
         # Beat may run in the project's own environment: let it import the plugin.
+        try:
+            folder = paths.plugin_import_dir()
+        except OSError as exc:
+            raise LaunchError(
+                f"Cannot prepare the folder that lets beat import the panel's scheduler, in "
+                f"{paths.state_dir()}: {exc}. Make sure that folder can be created and "
+                "written (it is under $XDG_STATE_HOME, or ~/.local/state).") from exc
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(paths.plugin_import_dir()), env.get("PYTHONPATH")) if p)
+            p for p in (str(folder), env.get("PYTHONPATH")) if p)
     argv += beat.args
     env.update(beat.env)
     return LaunchSpec(tuple(argv), beat.workdir, env, beat.pidfile, logfile_for(config))

@@ -36,13 +36,14 @@ def install(dialogs: Dialogs, log_file: Path | None) -> ExceptHook:
             return
         showing[0] = True
         try:
-            where = f"The details are in {log_file}." if log_file else \
-                "The details were printed to standard error."
+            where = (f"The details are in {log_file}; please include that file if you "
+                     "report the problem.") if log_file else (
+                "The details are below and were printed to standard error; please "
+                "include them if you report the problem.")
             dialogs.launch(Prompt(
                 "error", "Beat Panel hit an unexpected error",
                 f"{kind.__name__}: {error}",
-                f"Beat Panel goes on running. {where} Please include that file if you "
-                "report the problem.",
+                f"Beat Panel goes on running. {where}",
                 "".join(traceback.format_exception(kind, error, trace))))
         finally:
             showing[0] = False

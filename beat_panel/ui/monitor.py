@@ -109,6 +109,13 @@ class BeatMonitor(QObject):
     def running(self) -> bool:
         return bool(self.status and self.status.running)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is being done to beat, here or by another Beat Panel (the CLI): the
+        faces offer Start / Stop / Restart only then."""
+        return (self.in_flight is None and self.status is not None
+                and not self.status.state.working)
+
     def set_config(self, config: Config) -> None:
         """Work on another project from now on."""
         self.config = config

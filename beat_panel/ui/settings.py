@@ -3,11 +3,14 @@ each change is stored at once and announced, so it takes effect in every face at
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
 from beat_panel import autostart, paths
+
+log = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_SECONDS = 30
 MIN_REFRESH_SECONDS = 1
@@ -51,8 +54,17 @@ class PanelSettings(QObject):
     def refresh_seconds(self) -> int:
         if self._refresh_override:
             return max(MIN_REFRESH_SECONDS, min(MAX_REFRESH_SECONDS, self._refresh_override))
-        value = self._settings.value("refresh_seconds", DEFAULT_REFRESH_SECONDS, type=int)
-        if not isinstance(value, int) or not MIN_REFRESH_SECONDS <= value <= MAX_REFRESH_SECONDS:
+        raw = self._settings.value("refresh_seconds")
+        if raw is None:
+            return DEFAULT_REFRESH_SECONDS
+        try:
+            value = int(str(raw))
+        except ValueError:
+            value = 0
+        if not MIN_REFRESH_SECONDS <= value <= MAX_REFRESH_SECONDS:
+            log.warning("%s: refresh_seconds=%r is not a whole number of seconds from %d to "
+                        "%d; using %d", settings_file(), raw, MIN_REFRESH_SECONDS,
+                        MAX_REFRESH_SECONDS, DEFAULT_REFRESH_SECONDS)
             return DEFAULT_REFRESH_SECONDS
         return value
 
@@ -67,14 +79,14 @@ class PanelSettings(QObject):
 
     @property
     def keep_alive(self) -> bool:
-        return bool(self._settings.value("keep_alive", False, type=bool))
+        return self._flag("keep_alive")
 
     def set_keep_alive(self, on: bool) -> None:
         self._set("keep_alive", bool(on))
 
     @property
     def keep_in_tray(self) -> bool:
-        return bool(self._settings.value("keep_in_tray", False, type=bool))
+        return self._flag("keep_in_tray")
 
     def set_keep_in_tray(self, on: bool) -> None:
         self._set("keep_in_tray", bool(on))
@@ -102,6 +114,20 @@ class PanelSettings(QObject):
 
     def set_geometry(self, geometry: QByteArray) -> None:
         self._settings.setValue("geometry", geometry)  # no face follows it: no signal
+
+    def _flag(self, name: str) -> bool:
+        """A switch: only a clear yes turns it on (a damaged value, say `banana`, must
+        not switch on keep-alive, which restarts beat)."""
+        raw = self._settings.value(name)
+        if raw is None or isinstance(raw, bool):
+            return bool(raw)
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text not in ("false", "0", "no", "off", ""):
+            log.warning("%s: %s=%r is neither true nor false; taking false",
+                        settings_file(), name, raw)
+        return False
 
     def _set(self, name: str, value: object) -> None:
         if self._settings.value(name) == value:

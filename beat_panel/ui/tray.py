@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QFont, QIcon, QPain
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from beat_panel.control import outcomes
-from beat_panel.control.launch import configured_launch
+from beat_panel.control.launch import beat_logfile
 from beat_panel.control.outcomes import Level
 from beat_panel.control.result import ActionResult
 from beat_panel.control.states import Action
@@ -134,7 +134,7 @@ class Tray(QObject):
         self.menu.addSeparator()
         self._add("Open panel", self.open_panel_requested.emit)
         self.menu.addSeparator()
-        idle = monitor.in_flight is None and monitor.status is not None
+        idle = monitor.idle
         running = monitor.running
         self._add("Start", lambda: monitor.run_action(Action.START, Origin.TRAY),
                   idle and not running)
@@ -170,9 +170,7 @@ class Tray(QObject):
         return {a.text(): a for a in self.menu.actions() if a.text()}
 
     def _logfile(self) -> Path | None:
-        config = self.monitor.config
-        spec = configured_launch(config)
-        return config.beat.logfile or (spec.logfile if spec else None)
+        return beat_logfile(self.monitor.config)
 
     def open_log(self) -> None:
         path = self._logfile()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from beat_panel.config import Config
 from beat_panel.control import logtail
-from beat_panel.control.launch import configured_launch
+from beat_panel.control.launch import beat_logfile
 from beat_panel.ui.jobs import JobRunner
 
 POLL_MS = 2000
@@ -38,8 +38,7 @@ class LogView(QWidget):
         self.set_config(config)
 
     def set_config(self, config: Config) -> None:
-        spec = configured_launch(config)
-        self.path = config.beat.logfile or (spec.logfile if spec else None)
+        self.path = beat_logfile(config)
         self.offset = 0
         self.text.clear()
         self.caption.setText(f"Beat's log: {self.path}" if self.path else

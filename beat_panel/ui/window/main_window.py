@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         monitor.activity_recorded.connect(self.activity_view.refresh)
         settings.changed.connect(self._setting_changed)
         self._show_project()
-        self.resize(1100, 680)
+        self.resize(_default_size(self))
         geometry = settings.geometry
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
 
     def _monitor_changed(self) -> None:
         monitor = self.monitor
-        idle = monitor.in_flight is None and monitor.status is not None
+        idle = monitor.idle
         for action, item in self.beat_actions.items():
             item.setEnabled(self.buttons[action].isEnabled() if idle else False)
         if monitor.status is None:
@@ -331,3 +331,11 @@ class MainWindow(QMainWindow):
             from PySide6.QtWidgets import QApplication
 
             QApplication.quit()
+
+
+def _default_size(window: QMainWindow) -> QSize:
+    """1100×680, or 90 % of a smaller screen: never wider than the screen it opens on."""
+    screen = window.screen().availableGeometry() if window.screen() else None
+    if screen is None:
+        return QSize(1100, 680)
+    return QSize(min(1100, int(screen.width() * 0.9)), min(680, int(screen.height() * 0.9)))

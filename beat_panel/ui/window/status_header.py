@@ -77,7 +77,7 @@ class StatusHeader(QWidget):
             alerts = status.alerts
             self.duplicate_banner.setText("⚠ " + "\n⚠ ".join(alerts))
             self.duplicate_banner.setVisible(bool(alerts))
-        idle = monitor.in_flight is None and status is not None
+        idle = monitor.idle
         running = monitor.running
         self.buttons[Action.START].setEnabled(idle and not running)
         self.buttons[Action.STOP].setEnabled(idle and running)
