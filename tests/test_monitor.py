@@ -44,8 +44,9 @@ def make_panel(qtbot):
 
 
 def history_rows(window) -> list[tuple[str, str]]:
-    view = window.activity_view
-    return [(view.item(r, 1).text(), view.item(r, 3).text()) for r in range(view.rowCount())]
+    table = window.activity_view.table
+    return [(table.item(r, 1).text(), table.item(r, 3).text())
+            for r in range(table.rowCount())]
 
 
 def test_a_beat_the_panel_started_is_seen_dying_at_once_with_its_signal(
@@ -278,3 +279,18 @@ def test_no_action_is_offered_while_another_panel_acts_on_beat(fake_project, mak
         assert not any(items[name].isEnabled() for name in ("Start", "Stop", "Restart"))
     panel.monitor.refresh()
     qtbot.waitUntil(lambda: window.buttons[Action.STOP].isEnabled(), timeout=5000)
+
+
+def test_an_activity_log_that_cannot_be_kept_is_shown_in_the_window(fake_project, make_panel,
+                                                                    qtbot):
+    from beat_panel import paths
+
+    blocked = paths.data_dir() / "activity.jsonl"
+    blocked.mkdir(parents=True)  # a folder where the log file should be
+    panel = make_panel(fake_project())
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    window.tabs.setCurrentWidget(window.activity_view)
+    problem = window.activity_view.problem
+    qtbot.waitUntil(lambda: problem.isVisible(), timeout=5000)
+    assert problem.text() == f"The activity log cannot be kept: {blocked} is not a file."

@@ -87,6 +87,20 @@ def _trim(path: Path) -> None:
     os.replace(tmp, path)
 
 
+def problem() -> str | None:
+    """Why the activity log cannot be kept, for a person to see; None when it can."""
+    path = activity_file()
+    folder = path.parent
+    for place, kind in ((folder, "folder"), (path, "file")):
+        if place.exists() and not (place.is_dir() if kind == "folder" else place.is_file()):
+            return f"The activity log cannot be kept: {place} is not a {kind}."
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"The activity log cannot be kept: {path} may not be read and written."
+    if not path.exists() and folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        return f"The activity log cannot be kept: {folder} may not be written."
+    return None
+
+
 ACTIONS = (Kind.START, Kind.STOP, Kind.RESTART)
 _TAIL_BYTES = 64 * 1024
 

@@ -275,6 +275,10 @@ class BeatMonitor(QObject):
         elif name == "keep_alive":
             if self.settings.keep_alive:
                 self.keep_alive.reset()
+                if self.status is not None and self.status.state is Phase.STOPPED:
+                    self._tell(Level.INFO, "Keep-alive is on",
+                               "Beat is not running now. Keep-alive starts it again when it "
+                               "dies; start it yourself to begin.")
             self.changed.emit()
 
 
