@@ -395,7 +395,7 @@ def test_screenshot_is_saved_once_the_first_status_landed(fake_project, tmp_path
 
 def test_demo_window_offers_to_choose_a_project(open_window, qtbot, tmp_path, monkeypatch):
     from beat_panel.config import demo_config
-    from beat_panel.ui.window import main_window
+    from beat_panel.ui.window import project_dialog
 
     class Project:
         root = tmp_path
@@ -406,8 +406,8 @@ def test_demo_window_offers_to_choose_a_project(open_window, qtbot, tmp_path, mo
     assert window.demo_banner.isVisible()
     folder = tmp_path / "myproj"
     folder.mkdir()
-    monkeypatch.setattr(main_window.ProjectDialog, "exec", lambda self: True)
-    monkeypatch.setattr(main_window.ProjectDialog, "values", lambda self: (folder, "myproj"))
+    monkeypatch.setattr(project_dialog.ProjectDialog, "exec", lambda self: True)
+    monkeypatch.setattr(project_dialog.ProjectDialog, "values", lambda self: (folder, "myproj"))
     window.dialogs.answers = ["ok"]
     window.choose_project()
     assert window.monitor.config.beat.app == "myproj"

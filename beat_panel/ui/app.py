@@ -14,11 +14,10 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from beat_panel import panel_log, paths
+from beat_panel import paths
 from beat_panel.config import Config
 from beat_panel.control import outcomes
 from beat_panel.control.states import Action
-from beat_panel.ui import crash
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.monitor import BeatMonitor
@@ -155,6 +154,9 @@ def _guard_single_instance(panel: Panel) -> bool:
 
 def _begin(app: QApplication) -> None:
     """The panel's log and the dialog for unexpected errors."""
+    from beat_panel import panel_log
+    from beat_panel.ui import crash
+
     log_file = panel_log.setup()
     crash.install(Dialogs(None), log_file)
     log.info("Beat Panel started")

@@ -8,6 +8,7 @@ runs the ones that touch files or subprocesses in jobs and edits on the GUI thre
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
@@ -22,11 +23,12 @@ from beat_panel.schedule.session import ApplyCheck, OnDisk, ScheduleSession
 from beat_panel.schedule.store import ConflictError
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.jobs import JobRunner
-from beat_panel.ui.schedule import importing
 from beat_panel.ui.schedule.conflict_bar import ConflictBar
-from beat_panel.ui.schedule.entry_dialog import EntryDialog
 from beat_panel.ui.schedule.table import EntryFilter, EntryTable, EntryTableModel
 from beat_panel.ui.schedule.toolbar import EditorState, EditorToolbar
+
+if TYPE_CHECKING:  # the dialogs load when first opened, not with the window
+    from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +277,8 @@ class ScheduleEditor(QWidget):
             self._edit(self.document.enabling(names, enabled))
 
     def _dialog(self, entry: Entry | None, taken: set[str]) -> EntryDialog:
+        from beat_panel.ui.schedule.entry_dialog import EntryDialog
+
         return EntryDialog(self, entry, taken, self.tasks, self.document.timezone)
 
     def run_dialog(self, dialog: EntryDialog) -> Entry | None:
@@ -342,6 +346,8 @@ class ScheduleEditor(QWidget):
                                "error", "Could not read the app", str(err)))
 
     def _import_read(self, info: appinfo.AppInfo) -> None:
+        from beat_panel.ui.schedule import importing
+
         self.tasks = info.tasks
         if not self.loaded or self.saving:
             # Importing now would be lost under the save or the failed load that landed.

@@ -33,7 +33,6 @@ from beat_panel.ui.schedule.editor import ScheduleEditor
 from beat_panel.ui.settings import MAX_REFRESH_SECONDS, PanelSettings
 from beat_panel.ui.window.activity_view import ActivityView
 from beat_panel.ui.window.log_view import LogView
-from beat_panel.ui.window.project_dialog import ProjectDialog
 from beat_panel.ui.window.status_header import StatusHeader
 
 STATUS_BAR_MS = 10000
@@ -244,6 +243,8 @@ class MainWindow(QMainWindow):
     # -- project and settings --------------------------------------------------------
 
     def choose_project(self) -> None:
+        from beat_panel.ui.window.project_dialog import ProjectDialog  # when first asked
+
         dialog = ProjectDialog(self)
         if not dialog.exec():
             return
