@@ -23,7 +23,8 @@ from beat_panel import paths
 CONFIG_NAME = "beat-panel.toml"
 DEMO_APP = "beat_panel.demo.app"
 DEFAULT_STOP_TIMEOUT = 10.0
-DEFAULT_START_SETTLE = 2.0
+DEFAULT_START_SETTLE = 2.0  # seconds up after its sign of life (beats without our scheduler)
+DEFAULT_START_TIMEOUT = 30.0  # seconds to wait for that sign
 
 
 class ConfigError(Exception):
@@ -43,6 +44,7 @@ class BeatConfig:
     env: dict[str, str] = field(default_factory=dict)
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     start_settle: float = DEFAULT_START_SETTLE
+    start_timeout: float = DEFAULT_START_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def _from_dict(data: dict, path: Path) -> Config:
         env=reader.str_table("env"),
         stop_timeout=reader.seconds("stop_timeout", DEFAULT_STOP_TIMEOUT),
         start_settle=reader.seconds("start_settle", DEFAULT_START_SETTLE),
+        start_timeout=reader.seconds("start_timeout", DEFAULT_START_TIMEOUT),
     )
     reader.reject_unknown()
     schedule = _Reader(data.get("schedule", {}), path, "schedule")

@@ -68,6 +68,7 @@ class PanelScheduler(Scheduler):
         self._dirty = False
         self._state_written = 0.0  # time.monotonic() of the last state write
         self._state_write_failed = False
+        self._ticked_at: float | None = None  # the panel counts a start from this
         super().__init__(app, *args, **kwargs)
         self.max_interval = min(self.max_interval or RELOAD_INTERVAL, RELOAD_INTERVAL)
 
@@ -85,6 +86,10 @@ class PanelScheduler(Scheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self._check_file()
         delay = super().tick(*args, **kwargs)
+        if self._ticked_at is None:
+            # Loaded, and one whole tick done: the sign of life the panel waits for.
+            self._ticked_at = time.time()
+            self._write_state()
         # Run counts are written at most once a second, not after every send: a big
         # schedule sending often would otherwise spend its time rewriting the file.
         if self._dirty and time.monotonic() - self._state_written >= STATE_WRITE_INTERVAL:
@@ -221,6 +226,7 @@ class PanelScheduler(Scheduler):
             "applied": {
                 "pid": os.getpid(), "sha256": self._sha, "revision": self._revision,
                 "at": time.time(), "error": self._error, "entries": len(self.schedule),
+                "ticked_at": self._ticked_at,
             },
             "runs": self._runs,
         }

@@ -374,3 +374,17 @@ def test_a_state_folder_that_cannot_be_made_is_named_not_a_traceback(fake_projec
     assert "Cannot prepare the folder that lets beat import the panel's scheduler" in \
         result.json["message"]
     assert not project.load().beat.pidfile.exists()
+
+
+def test_a_beat_that_dies_seconds_after_it_started_is_a_failed_start(fake_project):
+    # Like a Django app whose broker URL has a typo: beat logs its start line, then
+    # dies about 3 s later; a fixed settle timer of 2 s called that a success.
+    project = fake_project(mode="late", start_settle=4)
+    result = project.cli("start", "--json")
+    assert result.code == 1, result.stdout
+    data = result.json
+    assert data["message"] == ("Beat failed to start: it exited with code 1 after it logged "
+                               "that it started, within the 4 s it was watched. The log says "
+                               "why.")
+    assert "Cannot connect to redis://localhost:63790//" in data["log_tail"]
+    assert not project.cli("status", "--json").json["running"]

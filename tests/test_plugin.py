@@ -171,3 +171,15 @@ def test_a_schedule_file_reads_as_celerys_beat_schedule_without_disabled_entries
     assert list(result) == ["on"]
     assert result["on"]["task"] == HELLO and result["on"]["args"] == (1,)
     assert result["on"]["schedule"].run_every.total_seconds() == 5
+
+
+@pytest.mark.slow
+def test_a_start_counts_once_the_scheduler_has_loaded_the_schedule_and_ticked(panel_project):
+    path = panel_project.root / "schedule.json"
+    ScheduleStore(path).save(Document((Entry("hello", HELLO, Interval(30)),)), None)
+    started = panel_project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    (pid,) = started.json["new_pids"]
+    # The CLI returned only after beat's own sign of life, not after a timer.
+    report = beat_report.read_beat_report(path)
+    assert report is not None and report.pid == pid and report.ticked_at is not None

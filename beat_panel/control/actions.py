@@ -21,6 +21,7 @@ from beat_panel.config import Config
 from beat_panel.control import activity, logtail
 from beat_panel.control.action_lock import Busy, action_lock
 from beat_panel.control.launch import (
+    PLUGIN_SCHEDULER,
     LaunchError,
     LaunchSpec,
     configured_launch,
@@ -31,6 +32,7 @@ from beat_panel.control.result import ActionResult
 from beat_panel.control.status import check_status, same_app_warning
 from beat_panel.process import BeatProcess
 from beat_panel.process.managers import Manager, run_action
+from beat_panel.schedule import beat_report
 
 _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
 _POLL = 0.05
@@ -75,8 +77,9 @@ def _remove_stale_pidfile(path: Path | None) -> None:
             path.unlink()
 
 
-def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
-    """Start beat as its own session and wait until it has stayed up `settle` seconds."""
+def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
+    """Start beat as its own session; it has started once it shows its own sign of life
+    (see `_sign_of_life`) and then stays up a short watch, not when a timer ran out."""
     spec.logfile.parent.mkdir(parents=True, exist_ok=True)
     if spec.pidfile is not None:
         spec.pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -98,27 +101,71 @@ def _launch(spec: LaunchSpec, settle: float, action: str) -> ActionResult:
         return ActionResult(action, False, f"Cannot start beat: the folder {spec.cwd} does not "
                             "exist. Check [beat] workdir in beat-panel.toml.")
     process.remember_child(child)
-    deadline = time.monotonic() + settle
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
+    sign, watch = _sign_of_life(spec, config, log_start)
+    began = time.monotonic()
+    said = None
+    while child.poll() is None and time.monotonic() - began < config.beat.start_timeout:
+        said = sign(child.pid)
+        if said:
             break
         time.sleep(_POLL)
+    if said:
+        watched_from = time.monotonic()
+        while child.poll() is None and time.monotonic() - watched_from < watch:
+            time.sleep(_POLL)
     code = child.poll()
     if code is None:
-        return ActionResult(action, True, f"Beat started (pid {child.pid}).",
-                            new_pids=[child.pid])
+        message = f"Beat started (pid {child.pid})."
+        if not said:
+            message += (f" It has not shown that it works within {config.beat.start_timeout:g}"
+                        " s (no start line in its log); look at the log if tasks are not "
+                        "sent.")
+        return ActionResult(action, True, message, new_pids=[child.pid])
     tail = logtail.tail(spec.logfile, since=log_start)
+    when = (f"after it {said}, within the {watch:g} s it was watched" if said
+            else "before it showed that it had started")
     if code == _EXIT_CELERY_PIDLOCK:
         why = (f"celery found its pidfile {spec.pidfile} held by another process (exit "
                f"{code}): another beat may be running under that pidfile.")
     elif code < 0:
-        why = (f"it was killed by {_signal_name(-code)} within {settle:g} s (by someone or "
-               "something else: beat does not do that to itself).")
+        why = (f"it was killed by {_signal_name(-code)} {when} (by someone or something "
+               "else: beat does not do that to itself).")
     else:
-        why = f"it exited with code {code} within {settle:g} s."
+        why = f"it exited with code {code} {when}."
     return ActionResult(action, False, f"Beat failed to start: {why} The log says why.",
                         log_tail=tail or "(the log is empty)",
                         instructions=f"See the log: {spec.logfile}")
+
+
+START_WATCH_AFTER_TICK = 0.25  # seconds: a beat that has ticked has already shown it works
+_LOG_START_LINE = "beat: Starting..."  # what celery beat logs once its service starts
+
+
+def _sign_of_life(spec: LaunchSpec, config: Config,
+                  log_start: int) -> tuple[Callable[[int], str | None], float]:
+    """How to tell that the new beat works, and how long to watch it after that.
+
+    A beat running the panel's scheduler says so itself: it writes, in its report, that
+    it loaded the schedule and finished its first tick. Any other beat is taken at its
+    log's start line, then watched for `start_settle` seconds (a broker that cannot be
+    reached, say, kills some apps a few seconds in).
+    """
+    if config.schedule_file is not None and PLUGIN_SCHEDULER in spec.argv:
+        path = config.schedule_file
+
+        def ticked(pid: int) -> str | None:
+            return "loaded the schedule and ticked" if beat_report.has_ticked(path, pid) \
+                else None
+
+        return ticked, START_WATCH_AFTER_TICK
+    seen = {"offset": log_start, "text": ""}
+
+    def logged(pid: int) -> str | None:
+        text, seen["offset"] = logtail.read_new(spec.logfile, seen["offset"])
+        seen["text"] = (seen["text"] + text)[-4096:]
+        return "logged that it started" if _LOG_START_LINE in seen["text"] else None
+
+    return logged, config.beat.start_settle
 
 
 def _signal_name(number: int) -> str:
@@ -151,7 +198,7 @@ def _start(config: Config, force: bool) -> ActionResult:
             "Set [beat] app in beat-panel.toml.",
             manual_start_command=manual,
         )
-    result = _launch(spec, config.beat.start_settle, "start")
+    result = _launch(spec, config, "start")
     result.manual_start_command = manual
     for other in current.same_app_elsewhere:
         result.message += f" Warning: {same_app_warning(other)}"
@@ -364,7 +411,7 @@ def _restart(config: Config) -> ActionResult:
     stopped = _stop_beats(standalone, config, "restart")
     if not stopped.success:
         return stopped
-    started = _launch(spec, config.beat.start_settle, "restart")
+    started = _launch(spec, config, "restart")
     started.old_pids = stopped.old_pids
     started.killed = stopped.killed
     started.manual_start_command = manual_start_command(config)

@@ -33,6 +33,7 @@ class BeatReport:
     error: str | None
     timezone: str | None
     runs: dict
+    ticked_at: float | None = None  # when this beat finished its first tick
 
     def last_run(self, name: str) -> datetime | None:
         raw = self.runs.get(name, {}).get("last_run_at")
@@ -67,8 +68,14 @@ def read_beat_report(schedule_path: Path) -> BeatReport | None:
         pid=applied.get("pid"), applied_sha=applied.get("sha256"),
         applied_revision=applied.get("revision"), applied_at=applied.get("at"),
         error=applied.get("error"), timezone=data.get("timezone"),
-        runs=data.get("runs") or {},
+        runs=data.get("runs") or {}, ticked_at=applied.get("ticked_at"),
     )
+
+
+def has_ticked(schedule_path: Path, pid: int) -> bool:
+    """Beat `pid` has loaded the schedule and finished its first tick: its sign of life."""
+    report = read_beat_report(schedule_path)
+    return report is not None and report.pid == pid and report.ticked_at is not None
 
 
 def schedule_applied(schedule_path: Path, running_pids: list[int]) -> bool | None:

@@ -6,6 +6,9 @@ $FAKE_BEAT_MODE:
   ignore  ignores SIGTERM, so only SIGKILL ends it
   crash   prints an import error and exits 1 at once
   lock    exits 73 at once, like celery finding its pidfile held
+  late    logs beat's start line, then dies with an error after $FAKE_BEAT_DIE_AFTER
+          seconds (default 3), like an app whose broker cannot be reached
+Modes that stay up log beat's start line ("beat: Starting...") once they are ready.
 When $FAKE_BEAT_READY is set, it writes that file once its signal handlers are in place,
 so tests wait for the file instead of sleeping.
 """
@@ -57,6 +60,12 @@ def main() -> int:
     if ready:
         with open(ready, "w") as fh:
             fh.write(str(os.getpid()))
+    print("[2026-01-01 00:00:00,000: INFO/MainProcess] beat: Starting...", flush=True)
+    if mode == "late":
+        time.sleep(float(os.environ.get("FAKE_BEAT_DIE_AFTER", "3")))
+        print("consumer: Cannot connect to redis://localhost:63790//: Connection refused.",
+              flush=True)
+        return 1
     while True:
         time.sleep(3600)
 
