@@ -276,20 +276,42 @@ def editor_of(window, qtbot):
     return window.editor
 
 
+def click_row(qtbot, editor, name: str) -> None:
+    """Click the entry's row in the table, as a person selects it."""
+    proxy = editor.proxy
+    for row in range(proxy.rowCount()):
+        index = proxy.index(row, 1)
+        if proxy.data(index) == name:
+            rect = editor.table.visualRect(index)
+            qtbot.mouseClick(editor.table.viewport(), Qt.MouseButton.LeftButton,
+                             pos=rect.center())
+            assert editor.selected_names() == [name]
+            return
+    raise AssertionError(f"no row named {name!r}")
+
+
+def press_tool(qtbot, editor, key: str) -> None:
+    """Click a button of the editor's tool bar."""
+    action = editor.actions[key]
+    assert action.isEnabled(), f"{action.text()} is disabled"
+    qtbot.mouseClick(editor.toolbar.widgetForAction(action), Qt.MouseButton.LeftButton)
+
+
 def test_editor_lists_entries_and_filters_by_search(schedule_project, open_window, qtbot):
     editor = editor_of(open_window(schedule_project), qtbot)
     assert editor.proxy.rowCount() == 2
-    editor.search.setText("repo")
+    qtbot.keyClicks(editor.search, "repo")
     assert editor.proxy.rowCount() == 1
-    editor.search.setText("")
+    editor.search.selectAll()
+    qtbot.keyClick(editor.search, Qt.Key.Key_Backspace)
     assert editor.proxy.rowCount() == 2
 
 
 def test_unsaved_changes_are_marked_and_guarded_on_close(schedule_project, open_window, qtbot):
     window = open_window(schedule_project)
     editor = editor_of(window, qtbot)
-    editor.select(["hello"])
-    editor.set_selected_enabled(False)
+    click_row(qtbot, editor, "hello")
+    press_tool(qtbot, editor, "disable")
     assert window.isWindowModified() and editor.actions["save"].isEnabled()
     window.dialogs.answers = ["cancel"]
     assert not window.close()
@@ -304,10 +326,10 @@ def test_unsaved_changes_are_marked_and_guarded_on_close(schedule_project, open_
 def test_ctrl_s_saves_and_title_is_clean_again(schedule_project, open_window, qtbot):
     window = open_window(schedule_project)
     editor = editor_of(window, qtbot)
-    editor.select(["report"])
-    editor.set_selected_enabled(False)
+    click_row(qtbot, editor, "report")
+    press_tool(qtbot, editor, "disable")
     with qtbot.waitSignal(editor.saved, timeout=15000):
-        editor.actions["save"].trigger()
+        qtbot.keyClick(editor.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert not window.isWindowModified()
     assert "Beat is not running" in editor.notice.text()
 
@@ -316,13 +338,13 @@ def test_a_change_on_disk_while_editing_offers_reload_or_keep_mine(schedule_proj
                                                                  open_window, qtbot):
     window = open_window(schedule_project)
     editor = editor_of(window, qtbot)
-    editor.select(["hello"])
-    editor.set_selected_enabled(False)
+    click_row(qtbot, editor, "hello")
+    press_tool(qtbot, editor, "disable")
     # Someone else saves meanwhile.
     st = ScheduleStore(schedule_project.schedule_path)
     theirs = st.load()
     st.save(theirs.document.adding(Entry("theirs", "proj.theirs", Interval(9))), theirs.sha)
-    editor.save()
+    press_tool(qtbot, editor, "save")
     qtbot.waitUntil(lambda: editor.conflict_bar.isVisible(), timeout=15000)
     assert "changed by someone else" in editor.conflict_text.text()
     assert window.isWindowModified(), "nothing of mine was lost"
@@ -330,7 +352,7 @@ def test_a_change_on_disk_while_editing_offers_reload_or_keep_mine(schedule_proj
     assert on_disk.get("theirs") is not None and on_disk.require("hello").enabled
     # Keep mine: an explicit choice to save over theirs.
     with qtbot.waitSignal(editor.saved, timeout=15000):
-        editor.save(force=True)
+        qtbot.mouseClick(editor.conflict_bar.keep_mine, Qt.MouseButton.LeftButton)
     assert st.load().document.require("hello").enabled is False
 
 
@@ -372,12 +394,13 @@ def test_adding_through_the_dialog_and_applied_by_a_running_beat(panel_project, 
         assert dialog.validate()
         return dialog.entry()
 
-    editor.run_dialog = fill
-    editor.add_entry()
+    editor.run_dialog = fill  # the dialog's own typing is tested in test_entry_dialog
+    press_tool(qtbot, editor, "add")
     assert editor.document.get("ping") is not None
     click(qtbot, window.header.check_now)
     qtbot.waitUntil(lambda: bool(window.status and window.status.running), timeout=15000)
-    editor.save()
+    click_row(qtbot, editor, "ping")  # the focus is in the table, as after adding
+    qtbot.keyClick(editor.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: "Applied ✓" in editor.notice.text(), timeout=20000)
 
 
@@ -424,9 +447,8 @@ def test_run_now_sends_the_selected_entrys_task(panel_project, open_window, qtbo
                                              Interval(30)),)), None)
     window = open_window(panel_project)
     editor = editor_of(window, qtbot)
-    editor.select(["hello"])
-    assert editor.actions["run"].isEnabled()
-    editor.actions["run"].trigger()
+    click_row(qtbot, editor, "hello")
+    press_tool(qtbot, editor, "run")
     qtbot.waitUntil(lambda: "(task id " in editor.notice.text(), timeout=30000)
     queue = panel_project.root / "demo-data" / "broker" / "queue"
     task_id = editor.notice.text().split("(task id ")[1].rstrip(").")

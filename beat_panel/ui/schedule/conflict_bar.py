@@ -22,7 +22,7 @@ class ConflictBar(QFrame):
         self.text.setWordWrap(True)
         reload_theirs = QPushButton("Reload theirs")
         reload_theirs.clicked.connect(self.reload_requested)
-        keep_mine = QPushButton("Keep mine (save over it)")
+        keep_mine = self.keep_mine = QPushButton("Keep mine (save over it)")
         keep_mine.clicked.connect(self.keep_mine_requested)
         layout = QHBoxLayout(self)
         layout.addWidget(self.text, 1)
