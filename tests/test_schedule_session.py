@@ -96,7 +96,7 @@ def test_restore_brings_back_a_saved_version_as_a_new_revision(path):
     assert restored.revision == 3 and restored.base_sha == sha256(path.read_bytes())
 
     with pytest.raises(ScheduleError, match=r"no saved version has revision 42 "
-                                            r"\(saved versions: 2, 1\)"):
+                                            r"\(saved versions: 3, 2, 1\)"):
         ScheduleSession(path).restore(42)
 
 

@@ -184,7 +184,8 @@ def test_history_keeps_earlier_versions_and_restore_brings_one_back(project):
         assert schedule_cli(project, "add", f"e{i}", "--task", "t", "--every", "5").code == 0
     history = schedule_cli(project, "history", "--json").json
     assert history["current_revision"] == 4
-    assert [h["revision"] for h in history["history"]] == [3, 2, 1]
+    assert [h["revision"] for h in history["history"]] == [4, 3, 2, 1]
+    assert [h["current"] for h in history["history"]] == [True, False, False, False]
     restored = schedule_cli(project, "restore", "2", "--json")
     assert restored.code == 0, restored.stderr
     names = [e["name"] for e in schedule_cli(project, "list", "--json").json["entries"]]
@@ -198,20 +199,37 @@ def test_history_is_pruned_to_the_last_versions(tmp_path):
     for i in range(6):
         loaded = store.save(loaded.document.adding(Entry(f"e{i}", "t", Interval(1))),
                             loaded.sha)
-    assert [h.revision for h in store.history()] == [6, 5, 4]
+    assert [h.revision for h in store.history()] == [7, 6, 5]
 
 
-def test_restore_replaces_a_damaged_file_but_keeps_it_aside(tmp_path):
+def test_a_damaged_file_is_replaced_by_the_last_good_version_and_kept_aside(tmp_path):
     store = ScheduleStore(tmp_path / "schedule.json")
     loaded = store.save(Document((Entry("a", "t", Interval(5)),)), None)
     store.save(loaded.document.adding(Entry("b", "t", Interval(5))), loaded.sha)
     store.path.write_text("{ broken")
     with pytest.raises(ScheduleError):
         store.load()
+    # The newest saved version is the one beat still runs: nothing of it is lost.
     restored = store.restore(store.history()[0])
-    assert restored.document.names() == ["a"]
+    assert restored.document.names() == ["a", "b"]
     kept = list(store.path.parent.glob(".schedule.json.history/damaged-*.json"))
     assert [k.read_text() for k in kept] == ["{ broken"]
+
+
+def test_history_lists_the_saved_versions_even_when_the_file_is_damaged(project):
+    assert schedule_cli(project, "add", "e0", "--task", "t", "--every", "5").code == 0
+    schedule_file = project.root / "schedule.json"
+    schedule_file.write_text('{"format": "beat-panel-schedule", "version"')
+    result = schedule_cli(project, "history", "--json")
+    assert result.code == 0, result.stderr
+    data = result.json
+    assert data["current_revision"] is None and "line 1, column" in data["damaged"]
+    assert [h["revision"] for h in data["history"]][:2] == [2, 1]
+    text = schedule_cli(project, "history").stdout
+    assert "beat-panel schedule restore REVISION" in text
+    assert schedule_cli(project, "restore", "2").code == 0
+    names = [e["name"] for e in schedule_cli(project, "list", "--json").json["entries"]]
+    assert "e0" in names
 
 
 SAVER = textwrap.dedent("""

@@ -131,18 +131,12 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
         restored = session.restore(args.revision)
         return _report_saved(config, restored, f"Restored revision {args.revision} as "
                                                f"revision {restored.revision}.", as_json, {})
+    if action == "history":
+        return _history(session, as_json)
     session = ScheduleSession.open(session.path)
     doc = session.document
     if action == "list":
         return _list(doc, config, as_json)
-    if action == "history":
-        items = [{"revision": i.revision, "saved_at": i.saved_at.isoformat(),
-                  "path": str(i.path)} for i in session.history()]
-        text = "\n".join(f"revision {i['revision']}  replaced at {i['saved_at']}"
-                         for i in items) or "No earlier versions yet."
-        _print(as_json, {"success": True, "current_revision": doc.revision,
-                         "history": items}, text)
-        return exit_codes.OK
 
     extra: dict = {}
     if action == "add":
@@ -185,6 +179,28 @@ def _report_saved(config: Config, saved: ScheduleSession, message: str, as_json:
     _print(as_json, {"success": True, "message": message, "revision": saved.revision,
                      "saved": True, "applied": check.applied, "apply_state": str(check.state),
                      "note": note, **extra}, f"{message} {note}")
+    return exit_codes.OK
+
+
+def _history(session: ScheduleSession, as_json: bool) -> int:
+    """The saved versions, without loading the file first: a damaged file is exactly when
+    a person needs this list."""
+    try:
+        current, damaged = ScheduleSession.open(session.path).revision, None
+    except ScheduleError as exc:
+        current, damaged = None, str(exc)
+    except OSError as exc:
+        current, damaged = None, f"cannot read {session.path}: {exc.strerror}"
+    items = [{"revision": i.revision, "saved_at": i.saved_at.isoformat(),
+              "current": i.revision == current and n == 0, "path": str(i.path)}
+             for n, i in enumerate(session.history())]
+    lines = [f"revision {i['revision']}  saved {i['saved_at']}"
+             + ("  (current)" if i["current"] else "") for i in items]
+    if damaged:
+        lines.insert(0, f"The schedule file cannot be used: {damaged}\nRestore one of "
+                        "these with: beat-panel schedule restore REVISION")
+    _print(as_json, {"success": True, "current_revision": current, "damaged": damaged,
+                     "history": items}, "\n".join(lines) or "No saved versions yet.")
     return exit_codes.OK
 
 

@@ -131,11 +131,21 @@ class ScheduleStore:
             revision = max(document.revision, disk_revision) + 1
             new = Document(document.entries, revision, document.timezone)
             data = new.dumps().encode("utf-8")
-            if on_disk is not None:
-                self._keep_history(on_disk, disk_revision)
+            if on_disk is not None and not self._newest_in_history(on_disk):
+                self._keep_history(on_disk, disk_revision)  # written by someone else
             self._remove_orphaned_temp_files()
             atomic_write(self.path, data)
+            # Every saved revision is kept, the current one too: if the file is damaged
+            # later, the version beat is still running can be restored.
+            self._keep_history(data, revision)
         return Loaded(new, sha256(data))
+
+    def _newest_in_history(self, data: bytes) -> bool:
+        newest = self.history()[:1]
+        try:
+            return bool(newest) and newest[0].path.read_bytes() == data
+        except OSError:
+            return False
 
     def _revision_of(self, data: bytes, checked: bool) -> int:
         """The revision of the file on disk. A version this store loaded was checked
@@ -173,7 +183,8 @@ class ScheduleStore:
         atomic_write(folder / f"damaged-{stamp}.json", data)
 
     def history(self) -> list[HistoryItem]:
-        """Saved earlier versions, newest first."""
+        """Every saved version (the current one first when this store wrote it), newest
+        first."""
         items = []
         for path in sorted(history_dir(self.path).glob("r*.json"), reverse=True):
             try:
