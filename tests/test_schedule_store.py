@@ -299,3 +299,13 @@ def test_the_panels_list_of_solar_events_is_celerys():
     from celery.schedules import solar
 
     assert tuple(sorted(solar._all_events)) == schedule.SOLAR_EVENTS
+
+
+def test_a_save_with_only_a_workers_embedded_beat_says_it_will_not_send_it(project):
+    worker = project.spawn_fake("-A", project.app, "worker", "-B")
+    result = schedule_cli(project, "disable", "nightly", "--json")
+    assert result.code == 0, result.stderr
+    data = result.json
+    assert data["applied"] is None and data["apply_state"] == "embedded"
+    assert f"Beat runs embedded in a worker (pid {worker.pid}, `worker -B`)" in data["note"]
+    assert "Beat is not running" not in data["note"]

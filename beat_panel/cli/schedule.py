@@ -174,7 +174,8 @@ def _report_saved(config: Config, saved: ScheduleSession, message: str, as_json:
     activity.record(config.project_id, activity.Kind.SAVE, True,
                     f"Schedule revision {saved.revision}: {message}")
     status = check_status(config)
-    check = saved.wait_applied([p.pid for p in status.processes if not p.embedded])
+    check = saved.wait_applied([p.pid for p in status.processes if not p.embedded],
+                               embedded_pids=[p.pid for p in status.processes if p.embedded])
     note = check.note + (" Run: beat-panel restart" if check.restart_needed else "")
     _print(as_json, {"success": True, "message": message, "revision": saved.revision,
                      "saved": True, "applied": check.applied, "apply_state": str(check.state),

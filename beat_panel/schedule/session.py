@@ -126,14 +126,18 @@ class ScheduleSession:
         """Someone else saved since this session's base was read or written."""
         return on_disk.sha != self.base_sha
 
-    def wait_applied(self, beat_pids: list[int], timeout: float = APPLY_WAIT) -> ApplyCheck:
+    def wait_applied(self, beat_pids: list[int], timeout: float = APPLY_WAIT,
+                     embedded_pids: list[int] | tuple[int, ...] = ()) -> ApplyCheck:
         """After a save: wait (up to `timeout`) until the running beat acknowledges this
         session's version. Reads beat's report file; sleeps.
 
         `beat_pids` are the pids of the running beats that are not embedded in a worker,
-        from a status check the caller already has: no process scan here."""
+        `embedded_pids` those of workers running beat inside (`worker -B`), from a status
+        check the caller already has: no process scan here."""
         sha = self.base_sha
         if not beat_pids:
+            if embedded_pids:
+                return ApplyCheck(ApplyState.EMBEDDED, self.revision, embedded_pids[0])
             return ApplyCheck(ApplyState.NOT_RUNNING, self.revision)
         report = read_beat_report(self.path)
         if report is None or report.pid not in beat_pids:
@@ -164,6 +168,7 @@ class ApplyState(str, enum.Enum):
     NOT_APPLIED = "not_applied"  # beat follows the file but did not acknowledge in time
     NOT_RUNNING = "not_running"  # it will use the file when it starts
     RESTART_NEEDED = "restart_needed"  # beat runs but does not follow the panel's file
+    EMBEDDED = "embedded"  # only a worker's embedded beat runs: it runs the app's schedule
 
     def __str__(self) -> str:
         return self.value
@@ -200,12 +205,17 @@ class ApplyCheck:
             return f"The running beat has not applied it within {self.waited:g} s.{why}"
         if self.state is ApplyState.NOT_RUNNING:
             return "Beat is not running; it will use this schedule when it starts."
+        if self.state is ApplyState.EMBEDDED:
+            return (f"Beat runs embedded in a worker (pid {self.pid}, `worker -B`), which runs "
+                    "the app's own schedule, not the panel's file: this change is not sent "
+                    "by it. Run beat on its own to use this schedule.")
         return ("The running beat does not follow the panel's schedule file, so it applies "
                 "this change only after a restart.")
 
 
 _APPLIED = {ApplyState.APPLIED: True, ApplyState.NOT_APPLIED: False,
-            ApplyState.NOT_RUNNING: None, ApplyState.RESTART_NEEDED: None}
+            ApplyState.NOT_RUNNING: None, ApplyState.RESTART_NEEDED: None,
+            ApplyState.EMBEDDED: None}
 
 
 # -- import from the app ---------------------------------------------------------------

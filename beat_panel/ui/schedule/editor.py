@@ -202,8 +202,9 @@ class ScheduleEditor(QWidget):
         status = self.status
         pids = [p.pid for p in status.processes if not p.embedded] if status else []
         if not pids:
-            # With no beat the session answers at once and reads no file.
-            self._applied(saved.wait_applied(pids))
+            # With no beat of its own the session answers at once and reads no file.
+            embedded = [p.pid for p in status.processes if p.embedded] if status else []
+            self._applied(saved.wait_applied(pids, embedded_pids=embedded))
             return
         self.notice.setText(f"Saved revision {revision}. Waiting for beat to apply it…")
         self.runner.submit(saved.wait_applied, pids, on_done=self._applied)
