@@ -388,3 +388,25 @@ def test_a_beat_that_dies_seconds_after_it_started_is_a_failed_start(fake_projec
                                "why.")
     assert "Cannot connect to redis://localhost:63790//" in data["log_tail"]
     assert not project.cli("status", "--json").json["running"]
+
+
+def test_a_missing_project_folder_is_named_not_blamed_on_celery(fake_project, tmp_path):
+    project = fake_project(workdir=str(tmp_path / "no-such-folder"), schedule_file="s.json")
+    result = project.cli("start", "--json")
+    assert result.code == 1
+    assert result.json["message"] == (
+        f"Cannot start beat: the project folder {tmp_path / 'no-such-folder'} does not "
+        "exist. Check [beat] workdir in beat-panel.toml.")
+    imported = project.cli("schedule", "import", "--json")
+    assert imported.code == 1 and "Traceback" not in imported.stderr
+    assert f"The project folder {tmp_path / 'no-such-folder'} ([beat] workdir) does not " \
+        "exist." in imported.json["message"]
+
+
+def test_import_with_a_command_that_does_not_exist_says_so_instead_of_using_our_python(
+        fake_project):
+    project = fake_project(command=["no-such-celery-anywhere"], schedule_file="schedule.json")
+    result = project.cli("schedule", "import", "--json")
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "The command that runs beat, 'no-such-celery-anywhere' ([beat] command), was not " \
+        "found" in result.json["message"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,21 +35,36 @@ class AppInfo:
 
 
 def project_python(config: Config) -> str:
-    """The Python of the project's celery: the interpreter named by its command, or the
-    one in a celery script's first line, else the panel's own."""
+    """The Python that runs the project's beat: the interpreter the configured command
+    names, or the one in the first line of the celery script it names (found on the
+    PATH beat gets, as beat itself would be). AppInfoError when it cannot be known: the
+    app must be looked at in the same Python as beat, or not at all."""
     first = config.beat.command[0]
-    if os.path.basename(first).startswith("python"):
-        return first
+    path_var = config.beat.env.get("PATH", os.environ.get("PATH", ""))
+    found = first if os.sep in first else shutil.which(first, path=path_var)
+    if found is None or not os.path.exists(found):
+        raise AppInfoError(f"The command that runs beat, {first!r} ([beat] command), was not "
+                           "found, so the project's Python is not known. Set [beat] command "
+                           "to the project's celery, e.g. [\"/srv/proj/.venv/bin/celery\"].")
+    if os.path.basename(found).startswith("python"):
+        return found
     try:
-        with open(first, "rb") as fh:
+        with open(found, "rb") as fh:
             line = fh.readline(512)
-    except OSError:
-        return sys.executable
-    if line.startswith(b"#!"):
-        interpreter = line[2:].strip().split(b" ")[0].decode(errors="replace")
-        if os.path.basename(interpreter).startswith("python") and os.path.exists(interpreter):
-            return interpreter
-    return sys.executable
+    except OSError as exc:
+        raise AppInfoError(f"Cannot read {found} ([beat] command) to find the project's "
+                           f"Python: {exc.strerror}.") from None
+    words = line[2:].strip().split() if line.startswith(b"#!") else []
+    if words and os.path.basename(words[0]) == b"env" and len(words) > 1:
+        interpreter = shutil.which(words[1].decode(errors="replace"), path=path_var)
+    else:
+        interpreter = words[0].decode(errors="replace") if words else None
+    if interpreter and os.path.basename(interpreter).startswith("python") and \
+            os.path.exists(interpreter):
+        return interpreter
+    raise AppInfoError(f"Cannot tell which Python runs {found} ([beat] command): it is not a "
+                       "Python script. Set [beat] command to the project's own "
+                       "[\"/path/to/python\", \"-m\", \"celery\"].")
 
 
 def _run_helper(config: Config, app: str | None, extra: list[str], timeout: float) -> dict:
@@ -58,6 +73,9 @@ def _run_helper(config: Config, app: str | None, extra: list[str], timeout: floa
     if not name:
         raise AppInfoError("No Celery app is configured: set [beat] app in beat-panel.toml "
                            "or name one with --app.")
+    if not config.beat.workdir.is_dir():
+        raise AppInfoError(f"The project folder {config.beat.workdir} ([beat] workdir) does "
+                           "not exist.")
     env = dict(os.environ)
     env.update(config.beat.env)
     try:

@@ -85,6 +85,9 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
         spec.pidfile.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_pidfile(spec.pidfile)
     log_start = logtail.size(spec.logfile)
+    if not Path(spec.cwd).is_dir():
+        return ActionResult(action, False, f"Cannot start beat: the project folder {spec.cwd} "
+                            "does not exist. Check [beat] workdir in beat-panel.toml.")
     try:
         with open(spec.logfile, "ab") as log:
             child = subprocess.Popen(
