@@ -64,3 +64,64 @@ def test_run_now_sends_the_task_through_the_apps_broker(panel_project):
     sent = set(queue.glob("*")) - before
     assert len(sent) == 1
     assert task_id in sent.pop().read_text()
+
+
+DJANGO_STYLE = '''
+import os
+from datetime import datetime, timedelta, timezone
+
+from celery import Celery
+from celery.schedules import crontab, schedule
+
+# Like a Django project: settings chosen by DJANGO_SETTINGS_MODULE, read at import.
+settings = __import__(os.environ["DJANGO_SETTINGS_MODULE"])
+app = Celery("shop", broker="memory://")
+app.conf.timezone = settings.TIME_ZONE
+
+
+@app.task(name="shop.report")
+def report():
+    return 1
+
+
+app.conf.beat_schedule = {
+    "report-nightly": {"task": "shop.report", "schedule": crontab(minute=30, hour=2),
+                       "options": {"queue": "reports",
+                                   "expires": datetime(2030, 1, 1, tzinfo=timezone.utc),
+                                   "exchange": "reports", "routing_key": "r.nightly",
+                                   "countdown": 5}},
+    "ping-relative": {"task": "shop.report",
+                      "schedule": schedule(timedelta(minutes=5), relative=True)},
+    "broken": "not a dict",
+}
+'''
+
+
+def test_a_django_style_app_imports_entry_by_entry_saying_what_was_not_kept(tmp_path):
+    project = tmp_path / "shop"
+    project.mkdir()
+    (project / "shop.py").write_text(DJANGO_STYLE)
+    (project / "shop_settings.py").write_text("TIME_ZONE = 'Europe/Berlin'\n")
+    config = tmp_path / "beat-panel.toml"
+    config.write_text(f'[beat]\napp = "shop"\nworkdir = "{project}"\n\n[beat.env]\n'
+                      'DJANGO_SETTINGS_MODULE = "shop_settings"\n\n[schedule]\n'
+                      f'file = "{project / "schedule.json"}"\n')
+    result = run_cli("--config", str(config), "schedule", "import", "--json")
+    assert result.code == 0, result.stderr
+    data = result.json
+    assert data["added"] == ["report-nightly", "ping-relative"]
+    assert [(s["name"], s["reason"]) for s in data["skipped"]] == [("broken", "unusable")]
+    notes = " ".join(data["notes"])
+    assert "report-nightly: options.expires=2030-01-01T00:00:00+00:00 (a date-time" in notes
+    for lost in ("options.exchange=reports", "options.routing_key=r.nightly",
+                 "options.countdown=5"):
+        assert f"report-nightly: {lost}" in notes
+    assert "ping-relative: schedule relative=True" in notes
+    listed = {e["name"]: e for e in run_cli("--config", str(config), "schedule", "list",
+                                            "--json").json["entries"]}
+    assert listed["report-nightly"]["options"] == {"queue": "reports"}
+    # An import that changes nothing saves no revision.
+    before = (project / "schedule.json").read_bytes()
+    again = run_cli("--config", str(config), "schedule", "import", "--json")
+    assert again.code == 0 and again.json["added"] == []
+    assert (project / "schedule.json").read_bytes() == before

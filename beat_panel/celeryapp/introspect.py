@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -50,17 +50,38 @@ def _schedule(value: Any) -> dict:
     return {"kind": "unsupported", "repr": repr(value)}
 
 
+_KEPT_OPTIONS = ("queue", "priority", "expires")
+
+
+def _options(options: dict) -> tuple[dict, list[str]]:
+    """The options the panel's schedule keeps, and a note for each one it cannot."""
+    kept: dict = {}
+    dropped: list[str] = []
+    for key, value in options.items():
+        if key == "expires" and isinstance(value, datetime):
+            dropped.append(f"options.expires={value.isoformat()} (a date-time; the panel "
+                           "keeps expires only as seconds after sending)")
+        elif key in _KEPT_OPTIONS and (value is None or isinstance(value, (str, int, float))):
+            kept[key] = value
+        else:
+            dropped.append(f"options.{key}={_text(value)!s:.60} (the panel's schedule keeps "
+                           f"only {', '.join(_KEPT_OPTIONS)})")
+    return kept, dropped
+
+
 def _entry(name: str, spec: dict) -> dict:
-    options = dict(spec.get("options") or {})
+    kept, dropped = _options(dict(spec.get("options") or {}))
+    value = spec.get("schedule")
+    if getattr(value, "relative", False):
+        dropped.append("schedule relative=True (the panel runs intervals from the last run)")
     entry = {
         "name": name,
         "task": spec.get("task"),
-        "schedule": _schedule(spec.get("schedule")),
+        "schedule": _schedule(value),
         "args": list(spec.get("args") or ()),
         "kwargs": dict(spec.get("kwargs") or {}),
         "enabled": True,
     }
-    kept = {k: options[k] for k in ("queue", "priority", "expires") if k in options}
     if kept:
         entry["options"] = kept
     try:
@@ -68,7 +89,19 @@ def _entry(name: str, spec: dict) -> dict:
     except (TypeError, ValueError):
         entry["args"], entry["kwargs"] = [], {}
         entry["problem"] = "its args or kwargs are not JSON values"
+    if dropped:
+        entry["dropped"] = dropped
     return entry
+
+
+def _safe_entry(name: object, spec: object) -> dict:
+    """One entry, or why it cannot be read: one odd entry never fails the import."""
+    try:
+        if not isinstance(spec, dict):
+            raise TypeError(f"its definition is a {type(spec).__name__}, not a dict")
+        return _entry(str(name), spec)
+    except Exception as exc:  # user data of any shape
+        return {"name": str(name), "problem": f"cannot be read: {type(exc).__name__}: {exc}"}
 
 
 def describe(app_name: str) -> dict:
@@ -81,7 +114,7 @@ def describe(app_name: str) -> dict:
     schedule = app.conf.beat_schedule or {}
     return {
         "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
-        "beat_schedule": [_entry(name, spec) for name, spec in schedule.items()],
+        "beat_schedule": [_safe_entry(name, spec) for name, spec in schedule.items()],
         "timezone": str(app.timezone),
         "broker": maybe_sanitize_url(app.conf.broker_url or "") or None,
     }

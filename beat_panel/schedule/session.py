@@ -303,6 +303,7 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
     added: list[str] = []
     replaced: list[str] = []
     skipped: list[Skipped] = []
+    dropped_notes: list[str] = []  # parts of imported entries the schedule cannot keep
     for raw in app_info.beat_schedule:
         name = str(raw.get("name") or "?")
         if raw.get("problem"):
@@ -311,11 +312,14 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
             skipped.append(Skipped(name, SkipReason.UNUSABLE, str(raw["problem"])))
             continue
         try:
-            entry = schedule.parse_entry(raw)
+            entry = schedule.parse_entry({k: v for k, v in raw.items() if k != "dropped"})
         except ScheduleError as exc:
             skipped.append(Skipped(name, SkipReason.INVALID, str(exc)))
             continue
+        lost = [f"{name}: {what} was not kept" for what in raw.get("dropped") or ()]
         at = where.get(entry.name)
+        if at is None or (replace and entries[at] != entry):
+            dropped_notes.extend(lost)
         if at is None:
             where[entry.name] = len(entries)
             entries.append(entry)
@@ -330,6 +334,7 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
             skipped.append(Skipped(entry.name, SkipReason.EXISTS,
                                    "already in the schedule, different from the app's"))
     timezone, changed, notes = _timezone(document.timezone, app_info.timezone)
+    notes = (*dropped_notes, *notes)
     new = document
     if added or replaced or timezone != document.timezone:
         new = Document(tuple(entries), document.revision, timezone)
