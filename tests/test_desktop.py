@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from beat_panel.schedule import Document, Entry, Interval
+from beat_panel.schedule.store import ScheduleStore
 from beat_panel.ui.state_style import GREEN, RED
 
 from conftest import wait_until
@@ -73,6 +75,9 @@ def seconds_until(predicate, limit: float) -> float:
 
 def test_both_faces_follow_beat_through_close_reopen_kill_and_tray_start(
         panel_project, procs, desktop, tmp_path):
+    # One entry to run: a beat with nothing to send is amber, not green.
+    ScheduleStore(panel_project.root / "schedule.json").save(Document((
+        Entry("hello", "beat_panel.demo.app.say_hello", Interval(30)),)), None)
     start_tray(panel_project, procs, desktop, tmp_path)
     wait_until(lambda: tray_colour(desktop) == RED, timeout=30, what="a red icon")
 

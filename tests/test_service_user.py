@@ -105,3 +105,22 @@ def _umask() -> int:
     return current_umask()
 
 
+
+
+def test_a_running_beat_with_nothing_to_send_is_amber_with_the_reason(panel_project, qtbot):
+    path = panel_project.root / "schedule.json"
+    ScheduleStore(path).save(Document((
+        Entry("off", "beat_panel.demo.app.say_hello", Interval(30), enabled=False),)), None)
+    started = panel_project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    status = panel_project.cli("status", "--json").json
+    assert status["running"] and status["schedule_problem"].startswith(
+        "Beat runs no entries: the schedule is empty or every entry is off")
+    panel = Panel(panel_project.load(), QApplication.instance(), dialogs=ScriptedDialogs())
+    try:
+        window = panel.show_window()
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: window.badge.text() == "! Schedule problem", timeout=15000)
+        assert "Beat runs no entries" in window.header.duplicate_banner.text()
+    finally:
+        panel.shutdown()

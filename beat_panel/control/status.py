@@ -184,9 +184,22 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
 
 
 def _schedule_problem(path: Path, beats: list[BeatProcess]) -> str | None:
-    """The first user among the running beats' that cannot read the schedule file."""
+    """Why the running beat sends nothing or not what the file says, if it does not: a
+    user that may not read the file, an error beat reported, or no entry to run."""
     for uid in dict.fromkeys(b.uid for b in beats):
         problem = access.read_problem(path, uid)
         if problem is not None:
             return problem.message
+    report = beat_report.read_beat_report(path)
+    if report is None or report.pid not in {b.pid for b in beats}:
+        return None  # beat does not run the panel's scheduler: it cannot be known here
+    if report.error:
+        runs = (f"revision {report.applied_revision}" if report.applied_sha
+                else "no entries (it never loaded the file)")
+        return (f"Beat cannot use the schedule file: {report.error}. It still runs {runs}; "
+                "fix the file or restore a saved version (beat-panel schedule history).")
+    if report.entries == 0:
+        return ("Beat runs no entries: the schedule is empty or every entry is off, so no "
+                "periodic task is sent. Add or enable an entry, or import the app's "
+                "(beat-panel schedule import).")
     return None

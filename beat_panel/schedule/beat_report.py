@@ -34,6 +34,7 @@ class BeatReport:
     timezone: str | None
     runs: dict
     ticked_at: float | None = None  # when this beat finished its first tick
+    entries: int | None = None  # how many entries it runs (enabled and not done)
 
     def last_run(self, name: str) -> datetime | None:
         raw = self.runs.get(name, {}).get("last_run_at")
@@ -69,6 +70,7 @@ def read_beat_report(schedule_path: Path) -> BeatReport | None:
         applied_revision=applied.get("revision"), applied_at=applied.get("at"),
         error=applied.get("error"), timezone=data.get("timezone"),
         runs=data.get("runs") or {}, ticked_at=applied.get("ticked_at"),
+        entries=applied.get("entries") if isinstance(applied.get("entries"), int) else None,
     )
 
 

@@ -26,6 +26,7 @@ LOOKS: dict[str, Look] = {
     "stopping": Look(AMBER, "↻", "Stopping…"),
     "restarting": Look(AMBER, "↻", "Restarting…"),
     "duplicate": Look(AMBER, "‼", "beats running"),
+    "degraded": Look(AMBER, "!", "Schedule problem"),  # runs, but not what the file says
     "unknown": Look("#5f6368", "…", "Checking…"),
 }
 
@@ -38,6 +39,8 @@ def state_key(status: Status | None, working: Phase | None = None) -> str:
         return "unknown"
     if status.state is Phase.RUNNING and status.duplicate:
         return "duplicate"
+    if status.state is Phase.RUNNING and status.schedule_problem:
+        return "degraded"
     return status.state.value
 
 

@@ -90,7 +90,7 @@ def context_text(status: Status) -> str:
     if where:
         parts.append(f"Runs {where}.")
     if status.schedule_problem:
-        parts.append("Beat cannot read the schedule file: see the red note.")
+        parts.append("The schedule has a problem: see the red note.")
     elif status.schedule_applied is True:
         parts.append("Schedule applied ✓")
     elif status.schedule_applied is False:
