@@ -391,8 +391,11 @@ def test_a_beat_that_dies_seconds_after_it_started_is_a_failed_start(fake_projec
 
 
 def test_a_missing_project_folder_is_named_not_blamed_on_celery(fake_project, tmp_path):
-    project = fake_project(workdir=str(tmp_path / "no-such-folder"), schedule_file="s.json")
+    missing = tmp_path / "no-such-folder"
+    project = fake_project(workdir=str(missing), logfile=str(missing / "run" / "beat.log"),
+                           schedule_file="s.json")
     result = project.cli("start", "--json")
+    assert not missing.exists(), "the folder the log would go in was made"
     assert result.code == 1
     assert result.json["message"] == (
         f"Cannot start beat: the project folder {tmp_path / 'no-such-folder'} does not "

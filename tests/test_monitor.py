@@ -294,3 +294,43 @@ def test_an_activity_log_that_cannot_be_kept_is_shown_in_the_window(fake_project
     problem = window.activity_view.problem
     qtbot.waitUntil(lambda: problem.isVisible(), timeout=5000)
     assert problem.text() == f"The activity log cannot be kept: {blocked} is not a file."
+
+
+def test_keep_alive_never_starts_a_beat_beside_a_workers_embedded_one(fake_project, make_panel,
+                                                                      qtbot):
+    project = fake_project()
+    worker = project.spawn_fake("-A", project.app, "worker", "-B")
+    panel = make_panel(project)
+    panel.settings.set_keep_alive(True)
+    tray = panel.add_tray()
+    notes = []
+    tray.notified.connect(lambda title, text: notes.append(text))
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    worker.kill()
+    worker.wait()
+    qtbot.waitUntil(lambda: bool(notes) and "keep-alive leaves restarting it" in notes[-1],
+                    timeout=5000)
+    panel.runner.wait()
+    assert panel.monitor.in_flight is None and not panel.monitor.running
+    kinds = [e.kind for e in activity.read(project.load().project_id)]
+    assert kinds == [activity.Kind.DIED]
+
+
+def test_keep_alive_tries_again_after_a_failed_start_then_gives_up(fake_project, make_panel,
+                                                                   qtbot):
+    from beat_panel.control.keepalive import KeepAlive
+
+    project = fake_project(mode="crash")  # every start the panel makes fails at once
+    beat = project.spawn_fake("-A", project.app, "beat")  # but this one runs, for now
+    panel = make_panel(project)
+    panel.monitor.keep_alive = KeepAlive(max_restarts=2)
+    panel.settings.set_keep_alive(True)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    beat.kill()
+    beat.wait()
+    qtbot.waitUntil(lambda: not panel.settings.keep_alive, timeout=30000)
+    panel.runner.wait()
+    kinds = [e.kind for e in reversed(activity.read(project.load().project_id))]
+    assert kinds.count(activity.Kind.START) == 2, kinds  # two tries, both failed
+    assert kinds[0] is activity.Kind.DIED and kinds[-1] is activity.Kind.GAVE_UP
+    assert not panel.monitor.running

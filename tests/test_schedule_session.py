@@ -211,7 +211,8 @@ def test_the_cli_restores_over_a_damaged_file(cli_project):
     assert cli_project.cli("schedule", "list").code == 2
     result = cli_project.cli("schedule", "restore", "1", "--json")
     assert result.code == 0, result.stderr
-    assert result.json["message"] == "Restored revision 1 as revision 2."
+    # Revision 2 (the remove) is kept: the restore comes after it, never reuses it.
+    assert result.json["message"] == "Restored revision 1 as revision 3."
     names = [e["name"] for e in cli_project.cli("schedule", "list", "--json").json["entries"]]
     assert names == ["hello", "report"]
 

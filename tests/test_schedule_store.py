@@ -232,6 +232,22 @@ def test_history_lists_the_saved_versions_even_when_the_file_is_damaged(project)
     assert "e0" in names
 
 
+def test_a_revision_never_goes_below_a_saved_one_so_no_version_is_pruned_early(tmp_path):
+    store = ScheduleStore(tmp_path / "schedule.json", keep=3)
+    loaded = store.save(Document(), None)
+    for i in range(3):
+        loaded = store.save(loaded.document.adding(Entry(f"e{i}", "t", Interval(1))),
+                            loaded.sha)
+    # Someone writes the file by hand, without a revision.
+    store.path.write_text('{"format": "beat-panel-schedule", "version": 1, "entries": []}')
+    mine = store.load()
+    saved = store.save(mine.document.adding(Entry("x", "t", Interval(1))), mine.sha)
+    assert saved.document.revision == 6
+    history = store.history()
+    assert [h.revision for h in history] == [6, 5, 4]  # the hand-written one is revision 5
+    assert store.restore(history[1]).document.names() == []
+
+
 SAVER = textwrap.dedent("""
     import sys
     from beat_panel.schedule import Document, Entry, Interval

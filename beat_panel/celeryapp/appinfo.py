@@ -41,7 +41,10 @@ def project_python(config: Config) -> str:
     app must be looked at in the same Python as beat, or not at all."""
     first = config.beat.command[0]
     path_var = config.beat.env.get("PATH", os.environ.get("PATH", ""))
-    found = first if os.sep in first else shutil.which(first, path=path_var)
+    if os.sep in first:  # a path: relative ones are relative to where beat runs
+        found: str | None = os.path.join(config.beat.workdir, first)
+    else:
+        found = shutil.which(first, path=path_var)
     if found is None or not os.path.exists(found):
         raise AppInfoError(f"The command that runs beat, {first!r} ([beat] command), was not "
                            "found, so the project's Python is not known. Set [beat] command "

@@ -80,14 +80,21 @@ def _remove_stale_pidfile(path: Path | None) -> None:
 def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
     """Start beat as its own session; it has started once it shows its own sign of life
     (see `_sign_of_life`) and then stays up a short watch, not when a timer ran out."""
-    spec.logfile.parent.mkdir(parents=True, exist_ok=True)
-    if spec.pidfile is not None:
-        spec.pidfile.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_pidfile(spec.pidfile)
-    log_start = logtail.size(spec.logfile)
+    # Before anything is made: the log and pid folders may lie inside the project folder.
     if not Path(spec.cwd).is_dir():
         return ActionResult(action, False, f"Cannot start beat: the project folder {spec.cwd} "
                             "does not exist. Check [beat] workdir in beat-panel.toml.")
+    for folder, key in ((spec.logfile.parent, "logfile"),
+                        (spec.pidfile.parent if spec.pidfile else None, "pidfile")):
+        if folder is None:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return ActionResult(action, False, f"Cannot start beat: cannot create the folder "
+                                f"{folder} ([beat] {key}): {exc.strerror}.")
+    _remove_stale_pidfile(spec.pidfile)
+    log_start = logtail.size(spec.logfile)
     try:
         with open(spec.logfile, "ab") as log:
             child = subprocess.Popen(
@@ -100,6 +107,9 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
                             "command in beat-panel.toml to the celery to use.")
     except PermissionError as exc:
         return ActionResult(action, False, f"Cannot start beat: {exc}.")
+    except IsADirectoryError:
+        return ActionResult(action, False, f"Cannot start beat: its log {spec.logfile} is a "
+                            "folder. Check [beat] logfile in beat-panel.toml.")
     except NotADirectoryError:
         return ActionResult(action, False, f"Cannot start beat: the folder {spec.cwd} does not "
                             "exist. Check [beat] workdir in beat-panel.toml.")
@@ -157,8 +167,11 @@ def _sign_of_life(spec: LaunchSpec, config: Config,
         path = config.schedule_file
 
         def ticked(pid: int) -> str | None:
-            return "loaded the schedule and ticked" if beat_report.has_ticked(path, pid) \
-                else None
+            # A command may start beat as its child (a wrapper that does not exec).
+            for candidate in (pid, *_descendants(pid)):
+                if beat_report.has_ticked(path, candidate):
+                    return "loaded the schedule and ticked"
+            return None
 
         return ticked, START_WATCH_AFTER_TICK
     seen = {"offset": log_start, "text": ""}
@@ -169,6 +182,13 @@ def _sign_of_life(spec: LaunchSpec, config: Config,
         return "logged that it started" if _LOG_START_LINE in seen["text"] else None
 
     return logged, config.beat.start_settle
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _signal_name(number: int) -> str:

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from beat_panel import paths
 
@@ -71,20 +72,24 @@ def record(project: str, kind: Kind | str, success: bool, message: str) -> None:
     path = activity_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(path, "a+", encoding="utf-8") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             fh.write(json.dumps(event.to_json()) + "\n")
-        if path.stat().st_size > MAX_LINES * 400:
-            _trim(path)
+            fh.flush()
+            if os.fstat(fh.fileno()).st_size > MAX_LINES * 400:
+                _trim(fh)
     except OSError as exc:
         log.warning("Could not write the activity log %s: %s", path, exc)
 
 
-def _trim(path: Path) -> None:
-    lines = path.read_text("utf-8").splitlines(keepends=True)[-MAX_LINES:]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(lines), "utf-8")
-    os.replace(tmp, path)
+def _trim(fh: IO[str]) -> None:
+    """Keep the last lines, in place and under the writer's lock: a rename would let an
+    appender waiting for the lock write into the replaced file."""
+    fh.seek(0)
+    lines = fh.read().splitlines(keepends=True)[-MAX_LINES:]
+    fh.truncate(0)
+    fh.write("".join(lines))
+    fh.flush()
 
 
 def problem() -> str | None:

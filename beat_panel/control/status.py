@@ -177,20 +177,22 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
         standalone = [p for p in found if not p.embedded]
         applied = beat_report.schedule_applied(config.schedule_file,
                                                [p.pid for p in standalone])
-        problem = _schedule_problem(config.schedule_file, standalone)
+        problem = _schedule_problem(config.schedule_file, standalone, applied)
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
                   scan=scan, schedule_applied=applied, app=config.beat.app,
                   schedule_problem=problem)
 
 
-def _schedule_problem(path: Path, beats: list[BeatProcess]) -> str | None:
+def _schedule_problem(path: Path, beats: list[BeatProcess],
+                      applied: bool | None) -> str | None:
     """Why the running beat sends nothing or not what the file says, if it does not: a
     user that may not read the file, an error beat reported, or no entry to run."""
-    for uid in dict.fromkeys(b.uid for b in beats):
-        problem = access.read_problem(path, uid)
-        if problem is not None:
-            return problem.message
     report = beat_report.read_beat_report(path)
+    if not applied:  # a beat that applied the current file could read it (ACLs, groups)
+        for beat in beats:
+            problem = access.read_problem(path, beat.uid, access.process_groups(beat.pid))
+            if problem is not None:
+                return problem.message
     if report is None or report.pid not in {b.pid for b in beats}:
         return None  # beat does not run the panel's scheduler: it cannot be known here
     if report.error:

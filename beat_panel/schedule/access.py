@@ -68,10 +68,27 @@ def _fix(path: Path, info: os.stat_result, gids: set[int], primary_gid: int, bit
             f"chmod o+{bit} {target})")
 
 
-def read_problem(path: Path, uid: int) -> AccessProblem | None:
-    """None when user `uid` can reach and read `path` (or it cannot be told: the file
-    is missing, or this process may not look); else what stops it and the fix."""
+def process_groups(pid: int) -> set[int] | None:
+    """The groups a running process really has (its gid and supplementary groups, as a
+    service manager gave them), or None when they cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        groups = {int(g) for g in fields.get("Groups", "").split()}
+        groups.update(int(g) for g in fields["Gid"].split()[:2])
+    except (OSError, KeyError, ValueError):
+        return None
+    return groups
+
+
+def read_problem(path: Path, uid: int, groups: set[int] | None = None) -> AccessProblem | None:
+    """None when user `uid` (with `groups`, when known: else the user's groups from the
+    system's group database) can reach and read `path`, or it cannot be told; else what
+    stops it and the fix. An ACL may still let it read: callers that know beat read the
+    file (its report says so) should not ask."""
     name, gids = _groups_of(uid)
+    if groups is not None:
+        gids = groups
     try:
         primary = pwd.getpwuid(uid).pw_gid
     except KeyError:

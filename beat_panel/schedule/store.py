@@ -128,16 +128,22 @@ class ScheduleStore:
                     f"{self.path} was changed by someone else since it was loaded. "
                     "Reload it to see their change, or save again to keep yours."
                 )
-            revision = max(document.revision, disk_revision) + 1
+            # Never below a saved version: the history is ordered by revision.
+            newest = self.history()[:1]
+            top = newest[0].revision if newest else 0
+            if on_disk is not None and not self._newest_in_history(on_disk):
+                # Written by someone else: kept too, as the next number in the history.
+                disk_revision = max(disk_revision, top + 1)
+                self._keep_history(on_disk, disk_revision)
+            revision = max(document.revision, disk_revision, top) + 1
             new = Document(document.entries, revision, document.timezone)
             data = new.dumps().encode("utf-8")
-            if on_disk is not None and not self._newest_in_history(on_disk):
-                self._keep_history(on_disk, disk_revision)  # written by someone else
             self._remove_orphaned_temp_files()
-            atomic_write(self.path, data)
             # Every saved revision is kept, the current one too: if the file is damaged
-            # later, the version beat is still running can be restored.
+            # later, the version beat is still running can be restored. Kept first, so a
+            # history that cannot be written fails the save before anything changed.
             self._keep_history(data, revision)
+            atomic_write(self.path, data)
         return Loaded(new, sha256(data))
 
     def _newest_in_history(self, data: bytes) -> bool:

@@ -95,8 +95,7 @@ class Panel(QObject):
     def remove_tray(self) -> None:
         """Take the indicator away (the window is open): closing the window quits."""
         if self.tray is not None:
-            self.tray.hide()
-            self.tray.deleteLater()
+            self.tray.close()
             self.tray = None
         self.app.setQuitOnLastWindowClosed(True)
 

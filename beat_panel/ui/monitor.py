@@ -187,7 +187,10 @@ class BeatMonitor(QObject):
         if acted_elsewhere:
             return
         if before.state is Phase.RUNNING and before.running and after.state is Phase.STOPPED:
-            self._died(before.pids)
+            # Keep-alive starts only beats it could have started itself: never beside a
+            # service manager (it restarts its own) or in place of a worker's -B beat.
+            self._died(before.pids, restartable=all(
+                not p.embedded and p.manager is None for p in before.processes))
         elif not before.running and after.running and not before.state.working:
             self._tell(Level.INFO, "Beat is running again", after.message)
         elif after.count > before.count and after.count > 1:
@@ -196,28 +199,37 @@ class BeatMonitor(QObject):
                        f"{', '.join(map(str, after.pids))}): every task is sent "
                        f"{after.count} times.")
 
-    def _died(self, pids: list[int]) -> None:
+    def _died(self, pids: list[int], restartable: bool = True) -> None:
         how = "; ".join(self._exits.get(p) or _how_it_ended(p) for p in pids)
         text = f"Beat stopped without anyone asking: {how}. Periodic tasks are not being sent."
         records = [(activity.Kind.DIED, False, text)]
-        if not self.settings.keep_alive:
+        if not restartable and self.settings.keep_alive:
+            self._tell(Level.WARNING, "Beat stopped unexpectedly",
+                       f"{text} It ran under a service manager or inside a worker, so "
+                       "keep-alive leaves restarting it to them.")
+        elif not self.settings.keep_alive:
             self._tell(Level.WARNING, "Beat stopped unexpectedly", text)
-        elif self.keep_alive.allow():
+        else:
+            records += self._keep_alive_step(text)
+        self._record(records)
+
+    def _keep_alive_step(self, text: str) -> list[tuple[activity.Kind, bool, str]]:
+        """Start beat again if keep-alive still may; else give up and say so."""
+        if self.keep_alive.allow():
             count = len(self.keep_alive.attempts)
-            records.append((activity.Kind.KEEP_ALIVE, True,
-                            f"Keep-alive is starting beat again (restart {count} of at most "
-                            f"{self.keep_alive.max_restarts} in "
-                            f"{self.keep_alive.window / 60:g} minutes)."))
+            records = [(activity.Kind.KEEP_ALIVE, True,
+                        f"Keep-alive is starting beat again (restart {count} of at most "
+                        f"{self.keep_alive.max_restarts} in "
+                        f"{self.keep_alive.window / 60:g} minutes).")]
             self._tell(Level.WARNING, "Beat stopped unexpectedly",
                        f"{text} Keep-alive is starting it again.")
             self.run_action(Action.START, Origin.KEEP_ALIVE)
-        else:
-            limit = self.keep_alive.describe_limit()
-            records.append((activity.Kind.GAVE_UP, False, limit))
-            # Keep-alive is off now, and every face shows it off: a person turns it on.
-            self.settings.set_keep_alive(False)
-            self._tell(Level.ERROR, "Beat stopped unexpectedly", f"{text} {limit}")
-        self._record(records)
+            return records
+        limit = self.keep_alive.describe_limit()
+        # Keep-alive is off now, and every face shows it off: a person turns it on.
+        self.settings.set_keep_alive(False)
+        self._tell(Level.ERROR, "Beat stopped unexpectedly", f"{text} {limit}")
+        return [(activity.Kind.GAVE_UP, False, limit)]
 
     def _tell(self, level: Level, title: str, text: str) -> None:
         self.noticed.emit(Notice(level, title, text))
@@ -265,6 +277,10 @@ class BeatMonitor(QObject):
         self.refresh()
         self.activity_recorded.emit()  # the core recorded the action itself
         self.action_finished.emit(result, origin)
+        if origin is Origin.KEEP_ALIVE and not result.success and self.settings.keep_alive:
+            # A restart that failed is one more death: try again while allowed, then stop.
+            self._record(self._keep_alive_step(f"Keep-alive could not start beat: "
+                                               f"{result.message}"))
 
     # -- settings ------------------------------------------------------------------------
 

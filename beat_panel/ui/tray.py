@@ -71,7 +71,7 @@ class Tray(QObject):
         monitor.changed.connect(self._show)
         monitor.noticed.connect(self._noticed)
         monitor.action_finished.connect(self._action_finished)
-        settings.changed.connect(lambda _name: self.rebuild_menu())
+        settings.changed.connect(self._setting_changed)
         self.rebuild_menu()
         self._show()
 
@@ -82,6 +82,15 @@ class Tray(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
+
+    def close(self) -> None:
+        """Take the icon away for good (the menu has no Qt parent to go with it)."""
+        self.icon.hide()
+        self.menu.deleteLater()
+        self.deleteLater()
+
+    def _setting_changed(self, _name: str) -> None:
+        self.rebuild_menu()
 
     @property
     def state_key(self) -> str:

@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         from beat_panel.ui.window.project_dialog import ProjectDialog  # when first asked
 
         dialog = ProjectDialog(self)
-        if not dialog.exec():
+        if not dialog.exec() or not self.editor.maybe_discard():
             return
         folder, app = dialog.values()
         text = config_module.project_config_text(folder, app)
