@@ -19,6 +19,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from beat_panel import paths
+from beat_panel.errors import PanelError
 
 CONFIG_NAME = "beat-panel.toml"
 DEMO_APP = "beat_panel.demo.app"
@@ -27,8 +28,13 @@ DEFAULT_START_SETTLE = 2.0  # seconds up after its sign of life (beats without o
 DEFAULT_START_TIMEOUT = 30.0  # seconds to wait for that sign
 
 
-class ConfigError(Exception):
-    """The config file cannot be used; the message says why and what to do."""
+class ConfigError(PanelError):
+    """The config file cannot be used; the message says why and what to do. `path` is
+    the file, when there is one to open."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,16 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
 
 
 def load_file(path: Path) -> Config:
+    """Load one config file; a ConfigError names the file and the key."""
+    try:
+        return _load_file(path)
+    except ConfigError as exc:
+        if exc.path is None:
+            exc.path = path
+        raise
+
+
+def _load_file(path: Path) -> Config:
     """Load one config file; relative paths in it resolve against its folder."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -453,3 +453,9 @@ def test_run_now_sends_the_selected_entrys_task(panel_project, open_window, qtbo
     queue = panel_project.root / "demo-data" / "broker" / "queue"
     task_id = editor.notice.text().split("(task id ")[1].rstrip(").")
     assert any(task_id in f.read_text() for f in queue.glob("*"))
+
+
+def test_the_window_says_which_settings_file_is_in_use(fake_project, open_window):
+    project = fake_project()
+    window = open_window(project)
+    assert window.config_label.text() == f"Settings: {project.config_path.resolve()}"

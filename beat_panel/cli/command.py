@@ -122,7 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if as_json:
             print(json.dumps({"success": False, "error": str(exc), "message": str(exc)}))
         print(f"beat-panel: {exc}", file=sys.stderr)
-        return exit_codes.USAGE
+        if (args.command or "gui") not in ("gui", "tray") or not _has_display() or \
+                getattr(args, "screenshot", None):
+            return exit_codes.USAGE
+        # Launched from a menu or at login: say it in a window, not on stderr alone.
+        from beat_panel.ui.app import show_config_error
+
+        fixed = show_config_error(exc, args.config)
+        if fixed is None:
+            return exit_codes.USAGE
+        config = fixed
 
     if config.is_demo and config.schedule_file is not None:
         demo.ensure_schedule(config.schedule_file)

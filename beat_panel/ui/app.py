@@ -5,6 +5,7 @@ screenshot of the window for docs and tests."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from beat_panel import paths
-from beat_panel.config import Config
+from beat_panel.config import Config, ConfigError
 from beat_panel.control import outcomes
 from beat_panel.control.states import Action
 from beat_panel.ui.dialogs import Dialogs
@@ -149,6 +150,15 @@ def _guard_single_instance(panel: Panel) -> bool:
     instance.listen()
     instance.request.connect(panel.handle_request)
     return False
+
+
+def show_config_error(error: ConfigError, explicit: str | os.PathLike[str] | None
+                      ) -> Config | None:
+    """A config that cannot be used, in a window: the config once fixed, or None."""
+    from beat_panel.ui.config_error import ask_until_usable
+
+    application()
+    return ask_until_usable(error, explicit, Dialogs(None))
 
 
 def _begin(app: QApplication) -> None:

@@ -103,6 +103,10 @@ class MainWindow(QMainWindow):
         monitor.noticed.connect(self._noticed)
         monitor.activity_recorded.connect(self.activity_view.refresh)
         settings.changed.connect(self._setting_changed)
+        self.config_label = QLabel()
+        self.config_label.setObjectName("configPath")
+        self.config_label.setStyleSheet("color: #5f6368;")
+        self.statusBar().addPermanentWidget(self.config_label)
         self._show_project()
         self.resize(_default_size(self))
         geometry = settings.geometry
@@ -165,6 +169,9 @@ class MainWindow(QMainWindow):
                                                       str(config.beat.workdir))
         self.setWindowTitle(f"Beat Panel — {name}[*]")
         self.demo_banner.setVisible(config.is_demo)
+        # Which settings file is in use: the lookup has several places to look.
+        self.config_label.setText("Settings: the built-in demo project" if config.path is None
+                                  else f"Settings: {config.path}")
 
     # -- what the monitor says -------------------------------------------------------
 
