@@ -78,6 +78,7 @@ class BeatMonitor(QObject):
         # The pids our own last action started: the next status is its outcome, not a
         # surprise, unless those pids are gone already (then they died meanwhile).
         self._expected: list[int] | None = None
+        self._expected_managed = False  # those pids belong to systemd / supervisord
         self._exits: dict[int, str] = {}  # pid -> how it ended, once known
         self.watch = DeathWatch(self)
         self.watch.ended.connect(self._process_ended)
@@ -161,7 +162,7 @@ class BeatMonitor(QObject):
         if self._expected is not None:
             started, self._expected = self._expected, None
             if started and not status.running and status.state is Phase.STOPPED:
-                self._died(started)
+                self._died(started, restartable=not self._expected_managed)
         elif previous is not None and self.in_flight is None:
             acted_elsewhere = last_action_at is not None and \
                 last_action_at >= previous.checked_at
@@ -271,6 +272,7 @@ class BeatMonitor(QObject):
         self.in_flight = self.origin = None
         self._generation += 1
         self._expected = list(result.new_pids) if result.success else []
+        self._expected_managed = result.manager is not None
         # State first, the outcome last: a face may answer the outcome with a message
         # box, and nothing here may wait for a person to close it.
         self.changed.emit()
