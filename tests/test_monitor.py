@@ -207,7 +207,8 @@ def test_a_death_while_the_outcome_box_is_open_is_seen_and_kept_alive(fake_proje
         os.kill(int(seen["pid"]), signal.SIGKILL)
 
         def look() -> None:
-            if window.badge.text() == "⚠ Stopped" or time.monotonic() - seen["killed"] > 10:
+            # Seen: the faces were told (keep-alive may turn the badge amber at once).
+            if "noticed" in seen or time.monotonic() - seen["killed"] > 10:
                 seen.setdefault("shown", time.monotonic())
                 loop.quit()
             else:
@@ -221,6 +222,9 @@ def test_a_death_while_the_outcome_box_is_open_is_seen_and_kept_alive(fake_proje
         panel.settings.set_keep_alive(True)
         panel.monitor.action_finished.connect(
             lambda result, _origin: seen.setdefault("pid", result.new_pids[0]))
+        panel.monitor.noticed.connect(
+            lambda notice: notice.title == "Beat stopped unexpectedly"
+            and seen.setdefault("noticed", time.monotonic()))
         window = panel.show_window()
         qtbot.addWidget(window)
         qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
