@@ -62,11 +62,6 @@ def resource(name: str) -> Path:
     return (_package_dir() / "resources" / relative).resolve()
 
 
-def resources_dir() -> Path:
-    """The resources folder itself; prefer `resource(name)`."""
-    return resource(".")
-
-
 PYTHONPATH_DIR_NAME = "pythonpath"
 _LINK_NAME = "beat_panel"
 

@@ -353,3 +353,18 @@ def send(pid: int, sig: int = signal.SIGKILL) -> None:
     """Signal a process this test started (by pid)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+@pytest.fixture
+def schedule_project(fake_project: Callable[..., Project]) -> Project:
+    """A project (fake celery) with a schedule of two entries, beat not running."""
+    from beat_panel.schedule import Document, Entry, Interval
+    from beat_panel.schedule.store import ScheduleStore
+
+    project = fake_project(schedule_file="schedule.json")
+    project.schedule_path = project.root / "schedule.json"  # type: ignore[attr-defined]
+    ScheduleStore(project.schedule_path).save(Document((  # type: ignore[attr-defined]
+        Entry("hello", "proj.hello", Interval(30)),
+        Entry("report", "proj.report", Interval(1, "hours")),
+    )), None)
+    return project

@@ -44,7 +44,7 @@ def test_every_resource_is_found_in_the_checkout(name: str):
 
 def test_the_start_script_is_the_one_at_the_top_of_the_checkout():
     assert paths.resource("start_celery_beat.sh") == REPO / "start_celery_beat.sh"
-    assert paths.resources_dir() == REPO / "resources"
+    assert paths.resource(".") == REPO / "resources"
 
 
 @pytest.mark.parametrize("name", ["../pyproject.toml", "/etc/passwd", "icons/../../x"])
@@ -73,7 +73,7 @@ def test_a_frozen_bundle_finds_its_resources_inside_the_bundle(frozen_bundle: Pa
     resources = frozen_bundle / "beat_panel" / "resources"
     assert paths.resource("icons/beat-panel.svg") == resources / "icons" / "beat-panel.svg"
     assert paths.resource("start_celery_beat.sh") == resources / "start_celery_beat.sh"
-    assert paths.resources_dir() == resources
+    assert paths.resource(".") == resources
 
 
 def test_a_frozen_bundle_links_its_own_package_for_beat(frozen_bundle: Path):

@@ -7,7 +7,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from beat_panel.control.status import check_status
-from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.store import ScheduleStore
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.schedule.editor import ScheduleEditor
@@ -16,20 +15,8 @@ from scripted_dialogs import ScriptedDialogs
 
 
 @pytest.fixture
-def project(fake_project):
-    """A project (fake celery) with a schedule of two entries, beat not running."""
-    proj = fake_project(schedule_file="schedule.json")
-    proj.schedule_path = proj.root / "schedule.json"
-    ScheduleStore(proj.schedule_path).save(Document((
-        Entry("hello", "proj.hello", Interval(30)),
-        Entry("report", "proj.report", Interval(1, "hours")),
-    )), None)
-    return proj
-
-
-@pytest.fixture
-def editor(project, qtbot):
-    widget = ScheduleEditor(project.load(), JobRunner(), ScriptedDialogs())
+def editor(schedule_project, qtbot):
+    widget = ScheduleEditor(schedule_project.load(), JobRunner(), ScriptedDialogs())
     qtbot.addWidget(widget)
     widget.resize(1400, 600)
     widget.show()
@@ -45,14 +32,14 @@ def focus(qtbot, widget) -> None:
     qtbot.waitUntil(widget.hasFocus, timeout=5000)
 
 
-def test_ctrl_s_saves_while_the_focus_is_in_the_table(editor, project, qtbot):
+def test_ctrl_s_saves_while_the_focus_is_in_the_table(editor, schedule_project, qtbot):
     editor.select(["hello"])
     editor.actions["disable"].trigger()
     assert editor.dirty
     focus(qtbot, editor.table)
     with qtbot.waitSignal(editor.saved, timeout=15000):
         qtbot.keyClick(editor.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    assert ScheduleStore(project.schedule_path).load().document.require("hello").enabled \
+    assert ScheduleStore(schedule_project.schedule_path).load().document.require("hello").enabled \
         is False
     assert not editor.dirty
     assert editor.notice.text() == ("Saved revision 2. Beat is not running; it will use "
@@ -74,9 +61,10 @@ def test_return_edits_in_the_table_but_not_in_the_search_box(editor, qtbot):
     assert opened == ["report"]
 
 
-def test_a_save_the_running_beat_cannot_follow_offers_a_restart(editor, project, qtbot):
-    project.spawn_fake("-A", project.app, "beat")  # a beat without the panel's scheduler
-    status = check_status(project.load())
+def test_a_save_the_running_beat_cannot_follow_offers_a_restart(editor, schedule_project, qtbot):
+    # A beat without the panel's scheduler.
+    schedule_project.spawn_fake("-A", schedule_project.app, "beat")
+    status = check_status(schedule_project.load())
     assert status.running
     editor.on_status(status)
     editor.select(["report"])

@@ -260,17 +260,6 @@ def test_status_refresh_runs_off_the_gui_thread(fake_project, open_window, qtbot
 # -- the schedule editor ------------------------------------------------------------------
 
 
-@pytest.fixture
-def schedule_project(fake_project):
-    project = fake_project(schedule_file="schedule.json")
-    project.schedule_path = project.root / "schedule.json"
-    ScheduleStore(project.schedule_path).save(Document((
-        Entry("hello", "proj.hello", Interval(30)),
-        Entry("report", "proj.report", Interval(1, "hours")),
-    )), None)
-    return project
-
-
 def editor_of(window, qtbot):
     qtbot.waitUntil(lambda: window.editor.loaded, timeout=15000)
     return window.editor

@@ -71,7 +71,6 @@ class BeatMonitor(QObject):
         self.keep_alive = keep_alive or KeepAlive()
         self.status: Status | None = None
         self.in_flight: Action | None = None
-        self.origin: Origin | None = None
         self._generation = 0  # bumped when a check's answer may be out of date
         self._checking: int | None = None  # the generation of the check under way
         self._check_again = False
@@ -254,7 +253,7 @@ class BeatMonitor(QObject):
             return False
         if origin is not Origin.KEEP_ALIVE:
             self.keep_alive.reset()  # a person took over
-        self.in_flight, self.origin = action, origin
+        self.in_flight = action
         self._generation += 1
         self.action_started.emit(action, origin)
         self.changed.emit()
@@ -269,7 +268,7 @@ class BeatMonitor(QObject):
                                                       f"{action.value} beat: {error}"), origin)
 
     def _action_done(self, result: ActionResult, origin: Origin) -> None:
-        self.in_flight = self.origin = None
+        self.in_flight = None
         self._generation += 1
         self._expected = list(result.new_pids) if result.success else []
         self._expected_managed = result.manager is not None
