@@ -1,13 +1,15 @@
 """A non-editable wheel installed in a fresh virtual environment, run from outside the
-checkout: it finds its icon and start script, and a real `celery beat` it starts in a
+checkout: it finds its icon and start script, a real `celery beat` it starts in a
 project's own environment imports the panel's scheduler but nothing else of the checkout
-or of the panel's environment (`tests`, `bench`, `packaging`)."""
+or of the panel's environment (`tests`, `bench`, `packaging`), and with the default
+`command` (its own celery) it runs a project on a real Redis broker."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from conftest import REPO, ProcessTracker, wait_until
 
@@ -54,6 +57,21 @@ app.conf.update(broker_transport_options={
 def noop():
     return None
 '''
+
+
+REDIS_APP = """
+from celery import Celery
+
+app = Celery("{name}", broker="{broker}")
+app.conf.update(broker_connection_retry_on_startup=True, task_ignore_result=True,
+                timezone="UTC")
+
+
+@app.task
+def noop():
+    return None
+"""
+REDIS_SERVER = Path("/usr/bin/redis-server")
 
 
 def run(argv: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess:
@@ -223,5 +241,91 @@ def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
         assert not Path(entry or ".").resolve().is_relative_to(REPO), entry
         assert not Path(entry or ".").resolve().is_relative_to(panel_venv), entry
 
+    stopped = cli("stop")
+    assert stopped["success"], stopped
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path, procs: ProcessTracker) -> str:
+    """A real Redis server of the test's own, on a free port, with its files in a temp
+    folder; the tracker kills it by its pid at the end."""
+    if not REDIS_SERVER.exists():
+        pytest.skip(f"{REDIS_SERVER} is not installed")
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    port = free_port()
+    server = procs.popen([str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
+                          "--dir", str(folder), "--save", "", "--appendonly", "no",
+                          "--logfile", str(folder / "redis.log")])
+    client = redis.Redis(port=port, socket_timeout=1)
+
+    def answers() -> bool:
+        assert server.poll() is None, (folder / "redis.log").read_text()
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_until(answers, timeout=15, what="redis-server to answer")
+    client.close()
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def test_the_installed_panel_runs_a_project_on_redis_with_its_own_celery(
+        panel_venv: Path, redis_url: str, tmp_path: Path, procs: ProcessTracker):
+    """No `command`: beat runs with the panel's own celery, whose kombu needs `packaging`
+    for its Redis transport (celery[redis]). Beat is confirmed started and sends into
+    Redis."""
+    project = tmp_path / "project"
+    project.mkdir()
+    app = f"redisapp_{uuid.uuid4().hex[:8]}"
+    (project / f"{app}.py").write_text(REDIS_APP.format(name=app, broker=redis_url))
+    config = project / "beat-panel.toml"
+    config.write_text(
+        f'[beat]\napp = "{app}"\nworkdir = "."\n'
+        'pidfile = "run/beat.pid"\nlogfile = "run/beat.log"\nstop_timeout = 10\n'
+        'args = ["--loglevel=INFO", "--schedule=run/celerybeat-schedule"]\n'
+        '[schedule]\nfile = "schedule.json"\n')
+    procs.own_beats_of(app=app, pidfile=project / "run" / "beat.pid")
+    panel = panel_venv / "bin" / "beat-panel"
+    env = clean_env()
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run([str(panel), "--config", str(config), *args, "--json"],
+                              capture_output=True, text=True, timeout=120, cwd=project,
+                              env=env, check=False)
+        result = json.loads(done.stdout)
+        for pid in result.get("new_pids", []):
+            procs.adopt(pid)
+        return result
+
+    run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
+         "--every", "1"], cwd=project, env=env)
+    started = cli("start")
+    log = project / "run" / "beat.log"
+    assert started["success"], json.dumps(started, indent=1) + (
+        log.read_text() if log.exists() else "")
+    # Confirmed on the plugin's first tick, not merely still alive after a wait.
+    assert "has not shown" not in started["message"], started["message"]
+    (pid,) = started["new_pids"]
+    # The default command: the celery of the panel's own environment.
+    assert f"--celery {panel_venv / 'bin' / 'celery'}" in started["manual_start_command"]
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        wait_until(lambda: client.llen("celery") >= 2, timeout=30,
+                   what="beat to send the task into Redis twice")
+        message = json.loads(client.lindex("celery", 0))
+        assert message["headers"]["task"] == f"{app}.noop"
+    finally:
+        client.close()
+    assert "No module named" not in log.read_text()
+    assert cli("status")["pids"] == [pid]
     stopped = cli("stop")
     assert stopped["success"], stopped
