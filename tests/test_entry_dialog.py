@@ -168,3 +168,27 @@ def test_editing_a_clocked_entry_keeps_its_time(qtbot):
     made = EntryDialog(None, Entry("once", "t", Clocked(at)), taken=set(), tasks=[])
     qtbot.addWidget(made)
     assert made.validate() and made.entry().schedule.at == at
+
+
+def test_options_the_form_has_no_field_for_are_shown_and_kept_through_an_edit(qtbot):
+    from beat_panel.schedule import parse_options
+
+    options = parse_options({"queue": "reports", "exchange": "reports",
+                             "routing_key": "r.nightly", "countdown": 5,
+                             "expires": "2030-01-01T08:00:00+01:00"})
+    entry = Entry("ping", "proj.tasks.report", Interval(5, "minutes", relative=True),
+                  options=options)
+    made = EntryDialog(None, entry, taken=set(), tasks=[])
+    qtbot.addWidget(made)
+    made.show()
+    assert made.other_options.isVisible()
+    shown = made.other_options.text()
+    for text in ('exchange="reports"', 'routing_key="r.nightly"', "countdown=5",
+                 'expires="2030-01-01T08:00:00+01:00"'):
+        assert text in shown
+    assert "aligned to the clock" in made.words.text()
+    type_into(qtbot, made.kwargs, '{"to": "ops"}')
+    qtbot.mouseClick(made.save_button, Qt.MouseButton.LeftButton)
+    edited = made.entry()
+    assert edited.kwargs == {"to": "ops"}
+    assert edited.options == options and edited.schedule == entry.schedule

@@ -1,5 +1,6 @@
 """Bringing an app's own `beat_schedule` into the panel, read in a subprocess."""
 
+import json
 import sys
 
 import pytest
@@ -89,7 +90,10 @@ app.conf.beat_schedule = {
                        "options": {"queue": "reports",
                                    "expires": datetime(2030, 1, 1, tzinfo=timezone.utc),
                                    "exchange": "reports", "routing_key": "r.nightly",
-                                   "countdown": 5}},
+                                   "countdown": 5,
+                                   "link": report.s()}},
+    "weekly-naive-expiry": {"task": "shop.report", "schedule": crontab(minute=0, hour=7),
+                            "options": {"expires": datetime(2030, 1, 1, 8, 0)}},
     "ping-relative": {"task": "shop.report",
                       "schedule": schedule(timedelta(minutes=5), relative=True)},
     "broken": "not a dict",
@@ -109,19 +113,36 @@ def test_a_django_style_app_imports_entry_by_entry_saying_what_was_not_kept(tmp_
     result = run_cli("--config", str(config), "schedule", "import", "--json")
     assert result.code == 0, result.stderr
     data = result.json
-    assert data["added"] == ["report-nightly", "ping-relative"]
+    assert data["added"] == ["report-nightly", "weekly-naive-expiry", "ping-relative"]
     assert [(s["name"], s["reason"]) for s in data["skipped"]] == [("broken", "unusable")]
     notes = " ".join(data["notes"])
-    assert "report-nightly: options.expires=2030-01-01T00:00:00+00:00 (a date-time" in notes
-    for lost in ("options.exchange=reports", "options.routing_key=r.nightly",
-                 "options.countdown=5"):
-        assert f"report-nightly: {lost}" in notes
-    assert "ping-relative: schedule relative=True" in notes
+    # Only what the schedule cannot hold is named, per entry.
+    assert "report-nightly: options.link=" in notes and "dropped" in notes
+    for kept in ("expires", "exchange", "routing_key", "countdown", "relative"):
+        assert kept not in notes
     listed = {e["name"]: e for e in run_cli("--config", str(config), "schedule", "list",
                                             "--json").json["entries"]}
-    assert listed["report-nightly"]["options"] == {"queue": "reports"}
+    assert listed["report-nightly"]["options"] == {
+        "queue": "reports", "exchange": "reports", "routing_key": "r.nightly",
+        "expires": "2030-01-01T00:00:00+00:00", "countdown": 5}
+    # A naive expiry is read as Celery reads it: in the app's time zone.
+    assert listed["weekly-naive-expiry"]["options"] == {
+        "expires": "2030-01-01T08:00:00+01:00"}
+    saved = json.loads((project / "schedule.json").read_text())
+    relative = next(e for e in saved["entries"] if e["name"] == "ping-relative")
+    assert relative["schedule"] == {"kind": "interval", "every": 300, "period": "seconds",
+                                    "relative": True}
     # An import that changes nothing saves no revision.
     before = (project / "schedule.json").read_bytes()
     again = run_cli("--config", str(config), "schedule", "import", "--json")
     assert again.code == 0 and again.json["added"] == []
     assert (project / "schedule.json").read_bytes() == before
+
+
+def test_import_keeps_the_same_options_the_schedule_model_holds():
+    """introspect.py runs in the project's Python without beat_panel, so it lists the
+    options itself; the two lists must not drift apart."""
+    from beat_panel.celeryapp import introspect
+    from beat_panel.schedule.model import OPTION_NAMES
+
+    assert introspect._KEPT_OPTIONS == OPTION_NAMES

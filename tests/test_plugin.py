@@ -2,6 +2,7 @@
 edits are applied live and acknowledged, run state survives restarts, and a corrupt file
 leaves the last good schedule running."""
 
+import json
 import os
 import re
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from beat_panel.plugin import beat_schedule_from_file
-from beat_panel.schedule import Document, Entry, Interval, beat_report, store
+from beat_panel.schedule import Document, Entry, Interval, beat_report, parse_options, store
 from beat_panel.schedule.store import ScheduleStore
 
 from conftest import wait_until
@@ -183,3 +184,24 @@ def test_a_start_counts_once_the_scheduler_has_loaded_the_schedule_and_ticked(pa
     # The CLI returned only after beat's own sign of life, not after a timer.
     report = beat_report.read_beat_report(path)
     assert report is not None and report.pid == pid and report.ticked_at is not None
+
+
+@pytest.mark.slow
+def test_every_kept_option_reaches_the_message_beat_sends(running):
+    """Options imported from an app (exchange, routing key, a fixed expiry, headers) are
+    what beat hands apply_async, not just what the file shows."""
+    queue = running.root / "demo-data" / "broker" / "queue"
+    before = set(queue.glob("*.reports.msg"))
+    options = parse_options({"queue": "reports", "routing_key": "reports",
+                             "expires": "2030-01-01T08:00:00+01:00",
+                             "headers": {"tenant": "acme"}, "countdown": 0})
+    saved = edit(running, lambda d: d.adding(Entry("routed", HELLO, Interval(1),
+                                                    options=options)))
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    wait_until(lambda: set(queue.glob("*.reports.msg")) - before,
+               what="a message in the reports queue")
+    message = json.loads((set(queue.glob("*.reports.msg")) - before).pop().read_text())
+    headers = message["headers"]
+    assert headers["expires"] == "2030-01-01T08:00:00+01:00"
+    assert headers["tenant"] == "acme"
+    assert message["properties"]["delivery_info"]["routing_key"] == "reports"

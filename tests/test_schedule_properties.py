@@ -90,6 +90,7 @@ intervals = st.builds(
                     st.floats(min_value=1e-3, max_value=1e9, allow_nan=False,
                               allow_infinity=False)),
     period=periods,
+    relative=st.booleans(),
 ).filter(lambda s: schedule.MIN_INTERVAL <= s.seconds <= schedule.MAX_INTERVAL)
 solars = st.builds(Solar, event=st.sampled_from(schedule.SOLAR_EVENTS),
                    latitude=st.floats(-90, 90), longitude=st.floats(-180, 180))
@@ -108,13 +109,23 @@ json_values = st.recursive(
 )
 names = st.text(min_size=1, max_size=20).filter(lambda s: s == s.strip())
 tasks = st.text(min_size=1, max_size=30).filter(lambda s: not any(c.isspace() for c in s))
+option_names = st.none() | st.text(min_size=1, max_size=10).filter(str.strip)
+seconds = st.floats(min_value=0, exclude_min=True, max_value=1e9, allow_infinity=False)
 options = st.builds(
     Options,
-    queue=st.none() | st.text(min_size=1, max_size=10).filter(str.strip),
+    queue=option_names,
+    exchange=option_names,
+    routing_key=option_names,
     priority=st.none() | st.integers(0, schedule.MAX_PRIORITY),
-    # always a float once parsed (seconds), as parse_options makes it
-    expires=st.none() | st.integers(1, 10**6).map(float)
-    | st.floats(min_value=0, exclude_min=True, allow_infinity=False),
+    # always a float once parsed (seconds), as parse_options makes it, or a fixed moment
+    expires=st.none() | st.integers(1, 10**6).map(float) | seconds | aware_datetimes,
+    countdown=st.none() | st.just(0.0) | seconds,
+    time_limit=st.none() | seconds,
+    headers=st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+    retry=st.none() | st.booleans(),
+    retry_policy=st.none() | st.fixed_dictionaries({}, optional={
+        "max_retries": st.none() | st.integers(0, 100),
+        "interval_start": st.integers(0, 10) | seconds}),
 )
 
 

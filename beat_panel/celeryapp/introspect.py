@@ -45,35 +45,66 @@ def _schedule(value: Any) -> dict:
         return {"kind": "solar", "event": value.event, "latitude": value.lat,
                 "longitude": value.lon}
     if isinstance(value, schedule):
-        return {"kind": "interval", "every": value.run_every.total_seconds(),
-                "period": "seconds"}
+        interval = {"kind": "interval", "every": value.run_every.total_seconds(),
+                    "period": "seconds"}
+        if value.relative:
+            interval["relative"] = True
+        return interval
     return {"kind": "unsupported", "repr": repr(value)}
 
 
-_KEPT_OPTIONS = ("queue", "priority", "expires")
+# The options Beat Panel's schedule keeps: the same names as the panel's model
+# (beat_panel.schedule.model.OPTION_NAMES; a test keeps the two lists equal).
+_KEPT_OPTIONS = ("queue", "exchange", "routing_key", "priority", "expires", "countdown",
+                 "time_limit", "soft_time_limit", "serializer", "compression", "headers",
+                 "ignore_result", "retry", "retry_policy", "shadow")
+_BY_NAME = ("queue", "exchange")
 
 
-def _options(options: dict) -> tuple[dict, list[str]]:
+def _json_value(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _option(key: str, value: Any, tz: Any) -> tuple[Any, str | None]:
+    """The JSON form of one option, and a note when it was changed to fit."""
+    if key == "expires" and isinstance(value, datetime):
+        # Celery reads a naive expiry in the app's time zone; the file says which.
+        return (value if value.tzinfo else value.replace(tzinfo=tz)).isoformat(), None
+    if key in _BY_NAME and not isinstance(value, str) and isinstance(
+            getattr(value, "name", None), str):
+        return value.name, (f"options.{key}={type(value).__name__}({value.name!r}) kept as "
+                            "its name; its other settings come from the app's own "
+                            "configuration")
+    return value, None
+
+
+def _options(options: dict, tz: Any) -> tuple[dict, list[str]]:
     """The options the panel's schedule keeps, and a note for each one it cannot."""
     kept: dict = {}
-    dropped: list[str] = []
-    for key, value in options.items():
-        if key == "expires" and isinstance(value, datetime):
-            dropped.append(f"options.expires={value.isoformat()} (a date-time; the panel "
-                           "keeps expires only as seconds after sending)")
-        elif key in _KEPT_OPTIONS and (value is None or isinstance(value, (str, int, float))):
+    notes: list[str] = []
+    for key, raw in options.items():
+        if key not in _KEPT_OPTIONS:
+            notes.append(f"options.{key}={_text(raw)!s:.60} dropped (apply_async accepts it, "
+                         "but the panel's schedule cannot hold it)")
+            continue
+        value, note = _option(key, raw, tz)
+        if note:
+            notes.append(note)
+        if _json_value(value):
             kept[key] = value
         else:
-            dropped.append(f"options.{key}={_text(value)!s:.60} (the panel's schedule keeps "
-                           f"only {', '.join(_KEPT_OPTIONS)})")
-    return kept, dropped
+            notes.append(f"options.{key}={_text(raw)!s:.60} dropped (not a plain value the "
+                         "schedule file can hold)")
+    return kept, notes
 
 
-def _entry(name: str, spec: dict) -> dict:
-    kept, dropped = _options(dict(spec.get("options") or {}))
+def _entry(name: str, spec: dict, tz: Any) -> dict:
+    kept, dropped = _options(dict(spec.get("options") or {}), tz)
     value = spec.get("schedule")
-    if getattr(value, "relative", False):
-        dropped.append("schedule relative=True (the panel runs intervals from the last run)")
     entry = {
         "name": name,
         "task": spec.get("task"),
@@ -94,12 +125,12 @@ def _entry(name: str, spec: dict) -> dict:
     return entry
 
 
-def _safe_entry(name: object, spec: object) -> dict:
+def _safe_entry(name: object, spec: object, tz: Any) -> dict:
     """One entry, or why it cannot be read: one odd entry never fails the import."""
     try:
         if not isinstance(spec, dict):
             raise TypeError(f"its definition is a {type(spec).__name__}, not a dict")
-        return _entry(str(name), spec)
+        return _entry(str(name), spec, tz)
     except Exception as exc:  # user data of any shape
         return {"name": str(name), "problem": f"cannot be read: {type(exc).__name__}: {exc}"}
 
@@ -114,7 +145,8 @@ def describe(app_name: str) -> dict:
     schedule = app.conf.beat_schedule or {}
     return {
         "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
-        "beat_schedule": [_safe_entry(name, spec) for name, spec in schedule.items()],
+        "beat_schedule": [_safe_entry(name, spec, app.timezone)
+                          for name, spec in schedule.items()],
         "timezone": str(app.timezone),
         "broker": maybe_sanitize_url(app.conf.broker_url or "") or None,
     }

@@ -54,6 +54,7 @@ class ScheduleError(PanelError, ValueError):
 class Interval:
     every: float
     period: str = "seconds"
+    relative: bool = False  # Celery's relative=True: runs on the period's clock boundaries
     kind: str = field(default="interval", init=False)
 
     @property
@@ -62,17 +63,22 @@ class Interval:
 
     def to_json(self) -> dict:
         every: float | int = int(self.every) if float(self.every).is_integer() else self.every
-        return {"kind": "interval", "every": every, "period": self.period}
+        data = {"kind": "interval", "every": every, "period": self.period}
+        if self.relative:
+            data["relative"] = True
+        return data
 
     def describe(self) -> str:
         every = int(self.every) if float(self.every).is_integer() else self.every
         unit = self.period[:-1] if every == 1 else self.period
-        return f"every {unit}" if every == 1 else f"every {every} {unit}"
+        text = f"every {unit}" if every == 1 else f"every {every} {unit}"
+        return f"{text}, aligned to the clock" if self.relative else text
 
     def celery(self, app: Celery | None = None, nowfun: Any = None) -> BaseSchedule:
         from celery.schedules import schedule
 
-        return schedule(timedelta(seconds=self.seconds), app=app, nowfun=nowfun)
+        return schedule(timedelta(seconds=self.seconds), relative=self.relative, app=app,
+                        nowfun=nowfun)
 
 
 def cron_fields(expression: str) -> dict[str, str]:
@@ -168,18 +174,50 @@ ScheduleSpec = Interval | Crontab | Solar | Clocked
 # ---------------------------------------------------------------------------
 
 
+# The `apply_async` options a schedule can hold, in the order they are shown. Each is a
+# plain JSON value; what each may be is checked in `validation.parse_options`.
+OPTION_NAMES = ("queue", "exchange", "routing_key", "priority", "expires", "countdown",
+                "time_limit", "soft_time_limit", "serializer", "compression", "headers",
+                "ignore_result", "retry", "retry_policy", "shadow")
+
+
 @dataclass(frozen=True)
 class Options:
+    """How each send is made: the keyword arguments beat gives `apply_async`."""
+
     queue: str | None = None
+    exchange: str | None = None
+    routing_key: str | None = None
     priority: int | None = None
-    expires: float | None = None  # seconds after sending
+    expires: float | datetime | None = None  # seconds after sending, or a fixed moment
+    countdown: float | None = None  # seconds to hold each send back
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    serializer: str | None = None
+    compression: str | None = None
+    headers: dict | None = None
+    ignore_result: bool | None = None
+    retry: bool | None = None
+    retry_policy: dict | None = None
+    shadow: str | None = None
 
     def to_json(self) -> dict:
-        return {k: v for k, v in (("queue", self.queue), ("priority", self.priority),
-                                  ("expires", self.expires)) if v is not None}
+        data: dict[str, Any] = {}
+        for name in OPTION_NAMES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            data[name] = value.isoformat() if isinstance(value, datetime) else value
+        return data
 
     def celery(self) -> dict:
-        return self.to_json()
+        """The keyword arguments for `apply_async` (a fixed `expires` as a datetime)."""
+        return {name: getattr(self, name) for name in OPTION_NAMES
+                if getattr(self, name) is not None}
+
+    def without(self, *names: str) -> Options:
+        """These options with the named ones unset."""
+        return replace(self, **dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

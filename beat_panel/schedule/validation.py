@@ -15,6 +15,7 @@ from beat_panel.schedule.model import (
     MAX_INTERVAL,
     MAX_PRIORITY,
     MIN_INTERVAL,
+    OPTION_NAMES,
     PERIODS,
     SOLAR_EVENTS,
     Clocked,
@@ -50,11 +51,14 @@ def _number(value: Any) -> float | None:
 
 
 def _show(value: Any) -> str:
-    """A value as the person typed it (JSON), for error messages."""
+    """A value as the person typed it (JSON), shortened, for error messages."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return "a number too large to use"
     try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = object.__repr__(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_schedule(data: Any, now: datetime | None = None,
@@ -77,7 +81,10 @@ def parse_schedule(data: Any, now: datetime | None = None,
             raise ScheduleError([("schedule.every", f"{every:g} {period} is out of range: an "
                                                     f"interval runs from {MIN_INTERVAL:g} s "
                                                     "to 100 years")])
-        return Interval(every, period)
+        relative = data.get("relative", False)
+        if not isinstance(relative, bool):
+            raise ScheduleError([("schedule.relative", "must be true or false")])
+        return Interval(every, period, relative)
     if kind == "crontab":
         values = {}
         problems = []
@@ -215,27 +222,106 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
     )
 
 
-def parse_options(data: dict) -> Options:
+_NAME_OPTIONS = ("queue", "exchange", "routing_key", "serializer", "compression", "shadow")
+_SECONDS_OPTIONS = ("countdown", "time_limit", "soft_time_limit")
+_FLAG_OPTIONS = ("ignore_result", "retry")
+_RETRY_POLICY = {"max_retries": "a whole number of 0 or more, or null",
+                 "interval_start": "a number of seconds of 0 or more",
+                 "interval_step": "a number of seconds of 0 or more",
+                 "interval_max": "a number of seconds of 0 or more"}
+
+
+def _moment(value: str) -> datetime | None:
+    """An ISO 8601 date-time with its UTC offset, or None."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.utcoffset() is not None else None
+
+
+def _retry_policy_problems(policy: Any) -> list[tuple[str, str]]:
+    field = "options.retry_policy"
+    if not isinstance(policy, dict):
+        return [(field, "must be an object such as {\"max_retries\": 3}")]
     problems = []
-    queue = data.get("queue")
-    if queue is not None and (not isinstance(queue, str) or not queue.strip()):
-        problems.append(("options.queue", "must be a queue name"))
-    priority = data.get("priority")
-    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
-                                 or not 0 <= priority <= MAX_PRIORITY):
-        problems.append(("options.priority", f"must be a whole number from 0 to "
-                                             f"{MAX_PRIORITY}, not {priority!r}"))
-    expires = data.get("expires")
-    if expires is not None and (_number(expires) is None or expires <= 0):
-        problems.append(("options.expires", f"must be a number of seconds greater than 0, "
-                                            f"not {expires!r}"))
-    unknown = set(data) - {"queue", "priority", "expires"}
+    for key, value in policy.items():
+        if key not in _RETRY_POLICY:
+            problems.append((f"{field}.{key}", f"is not a retry policy setting (known: "
+                                               f"{', '.join(_RETRY_POLICY)})"))
+        elif key == "max_retries":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                problems.append((f"{field}.{key}", f"must be {_RETRY_POLICY[key]}, not "
+                                                   f"{_show(value)}"))
+        elif (number := _number(value)) is None or number < 0:
+            problems.append((f"{field}.{key}", f"must be {_RETRY_POLICY[key]}, not "
+                                               f"{_show(value)}"))
+    return problems
+
+
+def parse_options(data: dict) -> Options:
+    """The `apply_async` options of an entry; every problem names its option."""
+    problems: list[tuple[str, str]] = []
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        field = f"options.{key}"
+        if value is None or key not in OPTION_NAMES:
+            continue
+        if key in _NAME_OPTIONS:
+            if not isinstance(value, str) or not value.strip():
+                problems.append((field, f"must be a name, not {_show(value)}"))
+            else:
+                values[key] = value
+        elif key == "priority":
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not 0 <= value <= MAX_PRIORITY:
+                problems.append((field, f"must be a whole number from 0 to {MAX_PRIORITY}, "
+                                        f"not {_show(value)}"))
+            else:
+                values[key] = value
+        elif key == "expires":
+            number = _number(value)
+            moment = _moment(value) if isinstance(value, str) else None
+            if moment is not None:
+                values[key] = moment
+            elif number is not None and number > 0:
+                values[key] = float(value)
+            else:
+                problems.append((field, "must be a number of seconds greater than 0, or a "
+                                        "date-time with its UTC offset such as "
+                                        f"2030-01-31T18:00:00+00:00, not {_show(value)}"))
+        elif key in _SECONDS_OPTIONS:
+            number = _number(value)
+            if number is None or number < 0 or (number == 0 and key != "countdown"):
+                bound = "0 or more" if key == "countdown" else "greater than 0"
+                problems.append((field, f"must be a number of seconds {bound}, not "
+                                        f"{_show(value)}"))
+            else:
+                values[key] = float(value)
+        elif key in _FLAG_OPTIONS:
+            if not isinstance(value, bool):
+                problems.append((field, "must be true or false"))
+            else:
+                values[key] = value
+        elif key == "headers":
+            if not isinstance(value, dict):
+                problems.append((field, "must be a JSON object such as {\"tenant\": \"a\"}"))
+            else:
+                values[key] = dict(value)
+        elif key == "retry_policy":
+            found = _retry_policy_problems(value)
+            if found:
+                problems += found
+            else:
+                values[key] = dict(value)
+    unknown = set(data) - set(OPTION_NAMES)
     if unknown:
-        problems.append(("options", f"unknown option(s): {', '.join(sorted(unknown))}"))
+        problems.append(("options", f"unknown option(s): {', '.join(sorted(unknown))}; "
+                                    f"known: {', '.join(OPTION_NAMES)}"))
     if problems:
         raise ScheduleError(problems)
-    return Options(queue=queue, priority=priority,
-                   expires=float(expires) if expires is not None else None)
+    return Options(**values)
 
 
 def check_unique_names(entries: list[Entry]) -> None:

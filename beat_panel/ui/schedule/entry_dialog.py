@@ -32,6 +32,7 @@ from beat_panel.schedule import Entry, ScheduleError
 
 KINDS = (("interval", "Every…"), ("crontab", "Crontab"), ("solar", "Sun event"),
          ("clocked", "Once, at a time"))
+SHOWN_OPTIONS = ("queue", "priority")  # and expires, when it is a number of seconds
 _ERROR_STYLE = "border: 2px solid #c5221f; border-radius: 3px;"
 
 
@@ -82,6 +83,16 @@ class EntryDialog(QDialog):
         self.expires.setRange(0, 10**9)
         self.expires.setSpecialValueText("never")
         self.expires.setSuffix(" s")
+        self.kept_options = schedule.Options()
+        self.relative = False
+        self.other_label = QLabel("other options")
+        self.other_options = QLabel()
+        self.other_options.setWordWrap(True)
+        self.other_options.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.other_options.setToolTip("Options this form has no field for (imported from the "
+                                      "app or set in the file); they are kept as they are.")
+        self.other_label.hide()
+        self.other_options.hide()
         self.enabled = QCheckBox("Enabled")
         self.enabled.setChecked(True)
         self.one_off = QCheckBox("Run once, then never again")
@@ -195,6 +206,7 @@ class EntryDialog(QDialog):
         call_form.addRow("queue", self.queue)
         call_form.addRow("priority", self.priority)
         call_form.addRow("expires after", self.expires)
+        call_form.addRow(self.other_label, self.other_options)
 
         flags = QHBoxLayout()
         flags.addWidget(self.enabled)
@@ -237,7 +249,16 @@ class EntryDialog(QDialog):
         self.kwargs.setText(json.dumps(entry.kwargs))
         self.queue.setText(entry.options.queue or "")
         self.priority.setValue(-1 if entry.options.priority is None else entry.options.priority)
-        self.expires.setValue(entry.options.expires or 0)
+        expires = entry.options.expires
+        self.expires.setValue(expires if isinstance(expires, float) else 0)
+        # What the form has no field for is kept as it is, and shown.
+        self.kept_options = entry.options.without(
+            *SHOWN_OPTIONS, *(("expires",) if isinstance(expires, float) else ()))
+        self.relative = isinstance(spec, schedule.Interval) and spec.relative
+        kept = self.kept_options.to_json()
+        self.other_options.setText(", ".join(f"{k}={json.dumps(v)}" for k, v in kept.items()))
+        self.other_options.setVisible(bool(kept))
+        self.other_label.setVisible(bool(kept))
         self.enabled.setChecked(entry.enabled)
         self.one_off.setChecked(entry.one_off)
 
@@ -247,7 +268,7 @@ class EntryDialog(QDialog):
         kind = self.kind.currentData()
         if kind == "interval":
             return {"kind": kind, "every": self.every.value(),
-                    "period": self.period.currentText()}
+                    "period": self.period.currentText(), "relative": self.relative}
         if kind == "crontab":
             return {"kind": kind, **{f: e.text() for f, e in self.cron.items()}}
         if kind == "solar":
@@ -265,7 +286,7 @@ class EntryDialog(QDialog):
             except json.JSONDecodeError as exc:
                 problems.append((field, f"not valid JSON: {exc.msg} at column {exc.colno}"))
                 parsed[field] = [] if field == "args" else {}
-        options: dict = {}
+        options: dict = self.kept_options.to_json()
         if self.queue.text().strip():
             options["queue"] = self.queue.text().strip()
         if self.priority.value() >= 0:
