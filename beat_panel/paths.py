@@ -62,6 +62,12 @@ def resource(name: str) -> Path:
     return (_package_dir() / "resources" / relative).resolve()
 
 
+def package_home() -> Path:
+    """The folder the panel's package is in: a checkout's root, or the site-packages of
+    the panel's environment. Nothing else in it belongs on a beat's path."""
+    return _package_dir().parent
+
+
 PYTHONPATH_DIR_NAME = "pythonpath"
 _LINK_NAME = "beat_panel"
 

@@ -55,9 +55,35 @@ def configured_launch(config: Config) -> LaunchSpec | None:
     if beat.pidfile is not None and not any(a.startswith("--pidfile") for a in beat.args):
         argv.append(f"--pidfile={beat.pidfile}")
     env = dict(os.environ)
-    if config.schedule_file is not None:
+    plugin = config.schedule_file is not None
+    if plugin:
         argv += ["-S", PLUGIN_SCHEDULER]
         env["BEAT_PANEL_SCHEDULE"] = str(config.schedule_file)
+    argv += beat.args
+    env.update(beat.env)
+    pythonpath = beat_pythonpath(env.get("PYTHONPATH"), plugin)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    else:
+        env.pop("PYTHONPATH", None)
+    return LaunchSpec(tuple(argv), beat.workdir, env, beat.pidfile, logfile_for(config))
+
+
+def beat_pythonpath(inherited: str | None, plugin: bool) -> str | None:
+    """Beat's PYTHONPATH, from the panel's own (or [beat.env]'s) `inherited` one.
+
+    The folder the panel's package is in never gets through: in a checkout that is its
+    root, whose `packaging/` folder would stand in for the `packaging` distribution (kombu's
+    Redis transport then fails with "No module named 'packaging.version'") and whose
+    `tests/` and `bench/` could shadow the project's own modules. In its place, and first
+    whenever beat runs the panel's scheduler, goes the folder that holds only a link to
+    the panel's package (`paths.plugin_import_dir`), so the project's own environment can
+    import the plugin and nothing else of ours.
+    """
+    home = os.path.realpath(paths.package_home())
+    entries = inherited.split(os.pathsep) if inherited else []
+    kept = [entry for entry in entries if not (entry and os.path.realpath(entry) == home)]
+    if plugin or len(kept) < len(entries):
         # Beat may run in the project's own environment: let it import the plugin.
         try:
             folder = paths.plugin_import_dir()
@@ -66,11 +92,8 @@ def configured_launch(config: Config) -> LaunchSpec | None:
                 f"Cannot prepare the folder that lets beat import the panel's scheduler, in "
                 f"{paths.state_dir()}: {exc}. Make sure that folder can be created and "
                 "written (it is under $XDG_STATE_HOME, or ~/.local/state).") from exc
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(folder), env.get("PYTHONPATH")) if p)
-    argv += beat.args
-    env.update(beat.env)
-    return LaunchSpec(tuple(argv), beat.workdir, env, beat.pidfile, logfile_for(config))
+        kept.insert(0, str(folder))
+    return os.pathsep.join(kept) or None
 
 
 def launch_from_process(beat: BeatProcess, config: Config) -> LaunchSpec:
