@@ -11,10 +11,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from beat_panel import schedule
-from beat_panel.celeryapp import appinfo
+from beat_panel.celeryapp import appinfo, tasknames
 from beat_panel.cli import exit_codes
 from beat_panel.config import Config
 from beat_panel.control import activity
@@ -139,8 +140,10 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
         return _list(doc, config, as_json)
 
     extra: dict = {}
+    task_check: Future[tasknames.TaskCheck] | None = None
     if action == "add":
         new_doc, message = doc.adding(entry_from_args(args)), f"Added {args.name!r}."
+        task_check = _check_task_meanwhile(config, args.task)
     elif action == "remove":
         new_doc, message = doc.removing(args.names), f"Removed {', '.join(args.names)}."
     elif action in ("enable", "disable"):
@@ -159,7 +162,32 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
                          "saved": False, "applied": None, "note": note, **extra},
                f"{message} {note}")
         return exit_codes.OK
-    return _report_saved(config, edited.save(), message, as_json, extra)
+    saved = edited.save()
+    if task_check is not None:
+        extra["warnings"] = _task_warnings(task_check.result())
+    return _report_saved(config, saved, message, as_json, extra)
+
+
+def _check_task_meanwhile(config: Config, task: str) -> Future[tasknames.TaskCheck]:
+    """Ask the app whether it registers `task`, in the background while the entry is
+    saved (reading the app takes a subprocess: the save need not wait for it)."""
+    pool = ThreadPoolExecutor(max_workers=1)  # not `with`: that would wait here
+    future = pool.submit(tasknames.check_task_in_app, config, task)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _task_warnings(check: tasknames.TaskCheck) -> list[str]:
+    """The warning for a task the app does not register, on stderr (the entry is saved
+    all the same); a short note when the app's tasks could not be read."""
+    if check.warning:
+        print(f"beat-panel: warning (saved all the same): {check.warning}", file=sys.stderr)
+        return [check.warning]
+    if check.registered is None and check.reason and check.app:
+        first = check.reason.splitlines()[0]
+        print(f"beat-panel: note: {check.task!r} was not checked against the app's tasks "
+              f"({first[:200]})", file=sys.stderr)
+    return []
 
 
 def _import_message(plan: ImportPlan) -> str:
