@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start Celery beat in the background, the same way Beat Panel does: its own session,
-# a pidfile, output appended to a log file, and a check that it stayed up.
+# a pidfile, output appended to a log file, and a start counted on beat's own sign of
+# life, then a short watch.
 set -euo pipefail
 
 usage() {
@@ -8,8 +9,11 @@ usage() {
 Usage: start_celery_beat.sh --app APP [options] [-- extra celery beat arguments]
 
 Starts `celery -A APP beat` in the background in its own session, with a pidfile and a
-log file, and checks that it is still running a moment later. Refuses to start a second
-beat while the pidfile names a running one (two beats send every task twice).
+log file. The start counts once beat shows its own sign of life and then stays up for a
+short watch: with --schedule-file, the panel's scheduler reports that it loaded the file
+and ticked; otherwise beat logs "beat: Starting...". A beat that dies before that, or
+during the watch, is a failed start, shown with the end of its log. Refuses to start a
+second beat while the pidfile names a running one (two beats send every task twice).
 
 Options:
   -A, --app APP       the Celery app (the -A value); default: $CELERY_APP
@@ -20,7 +24,10 @@ Options:
   -f, --schedule-file FILE
                       run this Beat Panel schedule file with the panel's scheduler
                       (beat_panel.plugin:PanelScheduler); edits apply without a restart
-  -s, --settle SECS   how long beat must stay up to count as started (default: 2)
+  -t, --timeout SECS  how long to wait for beat's sign of life (default: 30); a beat
+                      still running without one is reported as started, with a warning
+  -s, --settle SECS   how long beat must then stay up to count as started (default: 2,
+                      or 0.25 after the panel's scheduler has ticked)
   -h, --help          show this help
 
 Exit codes: 0 started, 1 failed to start, 2 bad usage, 5 already running.
@@ -35,7 +42,8 @@ pidfile=""
 logfile=""
 celery_cmd="${CELERY:-celery}"
 schedule_file=""
-settle=2
+settle=""
+timeout=30
 extra=()
 
 while [ $# -gt 0 ]; do
@@ -48,6 +56,7 @@ while [ $# -gt 0 ]; do
         -f|--schedule-file) [ $# -ge 2 ] || die_usage "$1 needs a value"
             schedule_file="$2"; shift 2 ;;
         -s|--settle) [ $# -ge 2 ] || die_usage "$1 needs a value"; settle="$2"; shift 2 ;;
+        -t|--timeout) [ $# -ge 2 ] || die_usage "$1 needs a value"; timeout="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die_usage "unknown option: $1" ;;
@@ -59,7 +68,9 @@ done
 workdir="$(cd "$workdir" && pwd)"
 pidfile="${pidfile:-$workdir/celerybeat.pid}"
 logfile="${logfile:-$workdir/celerybeat.log}"
-case "$settle" in ''|*[!0-9.]*) die_usage "--settle takes a number of seconds" ;; esac
+is_seconds() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$ ]]; }
+[ -z "$settle" ] || is_seconds "$settle" || die_usage "--settle takes a number of seconds"
+is_seconds "$timeout" || die_usage "--timeout takes a number of seconds"
 
 # The celery command may carry words of its own (`python -m celery`).
 read -r -a celery_argv <<<"$celery_cmd"
@@ -92,35 +103,61 @@ if [ -f "$pidfile" ]; then
     rm -f "$pidfile"
 fi
 
+# Beat Panel's package: beside this script in a checkout, above it when installed
+# (beat_panel/resources/start_celery_beat.sh).
+script_dir="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+package=""
+for candidate in "$script_dir/beat_panel" "$script_dir/.."; do
+    if [ -f "$candidate/plugin.py" ] && [ -f "$candidate/paths.py" ]; then
+        package="$(cd "$candidate" && pwd -P)"
+        break
+    fi
+done
+
+# Never give beat the folder the package is in (a checkout's root, whose packaging/ would
+# stand in for the `packaging` distribution and whose tests/ would shadow the project's
+# modules): the panel's folder that holds only a link to its package takes its place.
+needs_link=0
+if [ -n "$package" ] && [ -n "${PYTHONPATH:-}" ]; then
+    home="$(dirname "$package")"
+    kept=""
+    IFS=: read -r -a entries <<<"$PYTHONPATH"
+    for entry in "${entries[@]}"; do
+        if [ -n "$entry" ] && [ "$(readlink -f -- "$entry" 2>/dev/null)" = "$home" ]; then
+            needs_link=1
+        else
+            kept="${kept:+$kept:}$entry"
+        fi
+    done
+    if [ -n "$kept" ]; then export PYTHONPATH="$kept"; else unset PYTHONPATH; fi
+fi
+
 scheduler=()
+report=""
 if [ -n "$schedule_file" ]; then
     case "$schedule_file" in /*) ;; *) schedule_file="$PWD/$schedule_file" ;; esac
     scheduler=(-S beat_panel.plugin:PanelScheduler)
     export BEAT_PANEL_SCHEDULE="$schedule_file"
-    # Let the project's Python import the plugin, and nothing else of the panel's: put on
-    # PYTHONPATH the panel's folder that holds only a link to its package (never the
-    # checkout, whose tests/ and packaging/ would shadow the project's own modules).
-    # The package is beside this script in a checkout, above it when installed
-    # (beat_panel/resources/start_celery_beat.sh).
-    script_dir="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
-    package=""
-    for candidate in "$script_dir/beat_panel" "$script_dir/.."; do
-        if [ -f "$candidate/plugin.py" ] && [ -f "$candidate/paths.py" ]; then
-            package="$(cd "$candidate" && pwd -P)"
-            break
-        fi
-    done
+    # Where the panel's scheduler reports, inside beat, that it loaded the file and ticked.
+    report="$(dirname "$schedule_file")/.$(basename "$schedule_file").beat-state.json"
+    needs_link=1
     if [ -z "$package" ]; then
         echo "Cannot run the schedule file: Beat Panel's package was not found beside" >&2
         echo "$script_dir. Run the start_celery_beat.sh that came with Beat Panel." >&2
         exit 1
     fi
+fi
+if [ "$needs_link" = 1 ]; then
+    # Let the project's Python import the plugin, and nothing else of the panel's.
     if ! import_dir="$(python3 -I "$package/paths.py" plugin-import-dir)"; then
         echo "Cannot run the schedule file: python3 could not prepare the folder that" >&2
         echo "lets beat import Beat Panel's scheduler (see the error above)." >&2
         exit 1
     fi
     export PYTHONPATH="$import_dir${PYTHONPATH:+:$PYTHONPATH}"
+fi
+if [ -z "$settle" ]; then
+    if [ -n "$report" ]; then settle=0.25; else settle=2; fi
 fi
 
 mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
@@ -134,22 +171,82 @@ pid=$!
 echo "Started: ${celery_argv[*]} -A $app beat --pidfile=$pidfile ${scheduler[*]} ${extra[*]}"
 echo "  in $workdir, pid $pid, log $logfile"
 
-# A start counts only if beat is still up after the settle time.
-waited=0
-step=0.1
-while awk -v w="$waited" -v s="$settle" 'BEGIN { exit !(w < s) }'; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-        break
-    fi
-    sleep "$step"
-    waited=$(awk -v w="$waited" -v s="$step" 'BEGIN { print w + s }')
-done
+now_ms() {
+    local t="${EPOCHREALTIME:-}"
+    if [ -n "$t" ]; then t="${t//[!0-9]/}"; echo $((10#$t / 1000)); else date +%s%3N; fi
+}
+to_ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
 
-if kill -0 "$pid" 2>/dev/null; then
-    echo "Beat is running (pid $pid)."
+# Has the new beat (pid $1, or a process it started) shown its sign of life?
+TICKED='
+import json, sys
+path, pid = sys.argv[1], int(sys.argv[2])
+try:
+    with open(path, encoding="utf-8") as fh:
+        applied = json.load(fh).get("applied") or {}
+    seen = applied.get("pid")
+except (OSError, ValueError, AttributeError):
+    sys.exit(1)
+if not isinstance(seen, int) or applied.get("ticked_at") is None:
+    sys.exit(1)
+while seen > 1 and seen != pid:  # the reporting beat may be a child of the one started
+    try:
+        with open(f"/proc/{seen}/stat") as fh:
+            seen = int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        sys.exit(1)
+sys.exit(0 if seen == pid else 1)
+'
+sign_of_life() {
+    if [ -n "$report" ]; then
+        python3 -I -c "$TICKED" "$report" "$pid" 2>/dev/null &&
+            echo "loaded the schedule and ticked"
+    else
+        tail -c +"$((log_start + 1))" "$logfile" 2>/dev/null | grep -qF "beat: Starting..." &&
+            echo "logged that it started"
+    fi
+}
+alive() { kill -0 "$pid" 2>/dev/null; }
+
+# A start counts on beat's own sign of life (within --timeout), and then only if beat
+# stays up for the watch (--settle): not because a timer ran out.
+said=""
+began=$(now_ms)
+limit=$(to_ms "$timeout")
+while alive && [ $(($(now_ms) - began)) -lt "$limit" ]; do
+    if said="$(sign_of_life)"; then break; fi
+    said=""
+    sleep 0.05
+done
+if [ -n "$said" ]; then
+    watched=$(now_ms)
+    window=$(to_ms "$settle")
+    while alive && [ $(($(now_ms) - watched)) -lt "$window" ]; do
+        sleep 0.05
+    done
+fi
+
+if alive; then
+    if [ -n "$said" ]; then
+        echo "Beat is running (pid $pid): it $said."
+    else
+        echo "Beat is running (pid $pid), but it has not shown that it works within" \
+             "${timeout} s (no start line in its log); look at $logfile if tasks are not sent."
+    fi
     exit 0
 fi
 wait "$pid" 2>/dev/null && code=0 || code=$?
-echo "Beat failed to start (exit code $code). Last lines of $logfile:" >&2
+if [ -n "$said" ]; then
+    when="after it $said, within the ${settle} s it was watched"
+else
+    when="before it showed that it had started"
+fi
+if [ "$code" = 73 ]; then
+    echo "Beat failed to start (exit code 73): celery found its pidfile $pidfile held by" \
+         "another process; another beat may be running under that pidfile." >&2
+else
+    echo "Beat failed to start (exit code $code) $when." >&2
+fi
+echo "Last lines of $logfile:" >&2
 tail -c +"$((log_start + 1))" "$logfile" | tail -n 20 >&2
 exit 1

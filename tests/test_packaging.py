@@ -210,7 +210,8 @@ def test_the_start_script_gives_beat_the_same_link_folder(fake_project):
         ["bash", str(paths.resource("start_celery_beat.sh")), "--app", project.app,
          "--workdir", str(project.root), "--pidfile", str(project.pidfile),
          "--logfile", str(project.logfile), "--celery", str(project.celery),
-         "--schedule-file", str(project.root / "schedule.json"), "--settle", "0.3"],
+         "--schedule-file", str(project.root / "schedule.json"), "--settle", "0.3",
+         "--timeout", "0.5"],  # the fake beat never reports a tick
         capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     pid = int(project.pidfile.read_text())

@@ -1,7 +1,14 @@
 """`start_celery_beat.sh` starts beat the way the panel does, and the panel sees it."""
 
+import json
 import os
 import subprocess
+import time
+
+import psutil
+import pytest
+
+from beat_panel import paths
 
 from conftest import REPO, is_alive
 
@@ -13,10 +20,10 @@ def run_script(*args: str, env: dict | None = None) -> subprocess.CompletedProce
                           timeout=60, env=env, check=False)
 
 
-def script_args(project) -> list[str]:
+def script_args(project, settle: str = "0.5", celery: object = None) -> list[str]:
     return ["--app", project.app, "--workdir", str(project.root), "--pidfile",
             str(project.pidfile), "--logfile", str(project.logfile), "--celery",
-            str(project.celery), "--settle", "0.5"]
+            str(celery or project.celery), "--settle", settle]
 
 
 def test_help_explains_usage():
@@ -63,8 +70,102 @@ def test_script_reports_a_beat_that_dies_at_once_with_its_log(fake_project):
     env = dict(os.environ, FAKE_BEAT_MODE="crash")
     done = run_script(*script_args(project), env=env)
     assert done.returncode == 1
-    assert "Beat failed to start (exit code 1)" in done.stderr
+    assert "Beat failed to start (exit code 1) before it showed that it had started" \
+        in done.stderr
     assert "No module named 'proj'" in done.stderr
+
+
+def test_script_reports_a_beat_that_dies_after_its_start_line_within_the_watch(fake_project):
+    """Like an app whose broker cannot be reached: beat logs its start line, then dies
+    3 s in. A watch that lasts past that makes it a failed start, with the log tail."""
+    project = fake_project()
+    env = dict(os.environ, FAKE_BEAT_MODE="late", FAKE_BEAT_DIE_AFTER="1.5")
+    began = time.monotonic()
+    done = run_script(*script_args(project, settle="3"), env=env)
+    took = time.monotonic() - began
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("Beat failed to start (exit code 1) after it logged that it started, within "
+            "the 3 s it was watched") in done.stderr
+    assert "Cannot connect to redis://localhost:63790//" in done.stderr
+    assert "Beat is running" not in done.stdout
+    assert took < 3 + 5, took  # it said so when beat died, not after the whole watch
+
+
+def test_script_confirms_a_start_on_its_start_line_and_then_the_watch(fake_project):
+    project = fake_project()
+    env = dict(os.environ, FAKE_BEAT_MODE="late", FAKE_BEAT_DIE_AFTER="2")
+    done = run_script(*script_args(project, settle="0.2"), env=env)
+    pid = int(project.pidfile.read_text())
+    project.tracker.adopt(pid)
+    # Beat logged its start line and stayed up the 0.2 s watch: started, although it
+    # dies later (a longer --settle is how to catch such an app).
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Beat is running (pid {pid}): it logged that it started." in done.stdout
+
+
+def test_script_waits_for_the_sign_of_life_not_a_timer(fake_project, tmp_path):
+    """A beat that stays up but never says it started is waited for until --timeout, and
+    reported as running without a sign of life."""
+    project = fake_project()
+    quiet = tmp_path / "quiet-celery"
+    quiet.write_text(f"#!/bin/sh\nexec {project.celery} \"$@\" | grep -v --line-buffered "
+                     "'beat: Starting'\n")
+    quiet.chmod(0o755)
+    began = time.monotonic()
+    done = run_script(*script_args(project, settle="0", celery=quiet), "--timeout", "1.5")
+    took = time.monotonic() - began
+    for pid in [int(project.pidfile.read_text())]:
+        project.tracker.adopt(pid)
+        for parent in psutil.Process(pid).parents():
+            if str(quiet) in " ".join(parent.cmdline()):
+                project.tracker.adopt(parent.pid)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "has not shown that it works within 1.5 s" in done.stdout
+    assert took >= 1.5
+
+
+@pytest.mark.slow
+def test_script_confirms_a_real_beat_on_the_panels_scheduler_tick(panel_project):
+    """A real `celery beat` with the panel's scheduler: the start is confirmed once the
+    plugin reports its first tick, long before the old 2 s settle timer."""
+    project = panel_project
+    config = project.load()
+    env = dict(os.environ, **config.beat.env)
+    project.tracker.started_real_celery = True
+    began = time.monotonic()
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "--app", config.beat.app, "--workdir", str(project.root),
+         "--pidfile", str(project.pidfile), "--logfile", str(project.logfile),
+         "--celery", " ".join(config.beat.command),
+         "--schedule-file", str(config.schedule_file), "--", *config.beat.args],
+        capture_output=True, text=True, timeout=90, env=env, check=False)
+    took = time.monotonic() - began
+    if project.pidfile.exists():
+        project.tracker.adopt(int(project.pidfile.read_text()))
+    assert done.returncode == 0, done.stdout + done.stderr
+    pid = int(project.pidfile.read_text())
+    assert f"Beat is running (pid {pid}): it loaded the schedule and ticked." in done.stdout
+    report = json.loads((project.root / ".schedule.json.beat-state.json").read_text())
+    assert report["applied"]["pid"] == pid and report["applied"]["ticked_at"]
+    print(f"confirmed in {took:.2f} s")
+    assert project.cli("stop", "--json").json["success"]
+
+
+@pytest.mark.parametrize("schedule_file", [True, False])
+def test_script_never_gives_beat_the_checkout_on_its_pythonpath(fake_project, tmp_path,
+                                                                schedule_file):
+    project = fake_project()
+    other = tmp_path / "elsewhere"
+    env = dict(os.environ, PYTHONPATH=f"{REPO}:{other}:{REPO}/beat_panel/..")
+    extra = (["--schedule-file", str(project.root / "schedule.json"), "--timeout", "0.5"]
+             if schedule_file else [])  # the fake beat never reports a tick
+    done = run_script(*script_args(project), *extra, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pid = int(project.pidfile.read_text())
+    project.tracker.adopt(pid)
+    pythonpath = psutil.Process(pid).environ()["PYTHONPATH"].split(os.pathsep)
+    # The link folder in the checkout's place: beat can import the panel, nothing else.
+    assert pythonpath == [str(paths.plugin_import_dir()), str(other)]
 
 
 def test_panel_manual_start_command_runs_the_script(fake_project):
