@@ -172,6 +172,7 @@ def test_panel_manual_start_command_runs_the_script(fake_project):
     project = fake_project()
     manual = project.cli("stop", "--json").json["manual_start_command"]
     assert f"FAKE_BEAT_MODE=term {SCRIPT}" in manual  # the config's [beat.env] included
+    assert "--settle 0.5" in manual  # the config's start_settle, as the panel watches
     done = subprocess.run(["bash", "-c", manual], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr

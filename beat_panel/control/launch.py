@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 
 from beat_panel import paths
-from beat_panel.config import Config
+from beat_panel.config import DEFAULT_START_SETTLE, DEFAULT_START_TIMEOUT, Config
 from beat_panel.errors import PanelError
 from beat_panel.process import BeatProcess
 
@@ -125,6 +125,12 @@ def manual_start_command(config: Config) -> str:
         words += ["--pidfile", str(beat.pidfile)]
     if config.schedule_file is not None:
         words += ["--schedule-file", str(config.schedule_file)]
+    # The same watch as the panel's (after the plugin's tick the script, like the panel,
+    # watches only briefly).
+    if beat.start_timeout != DEFAULT_START_TIMEOUT:
+        words += ["--timeout", f"{beat.start_timeout:g}"]
+    if beat.start_settle != DEFAULT_START_SETTLE and config.schedule_file is None:
+        words += ["--settle", f"{beat.start_settle:g}"]
     words += ["--celery", " ".join(beat.command)]
     if beat.args:
         words += ["--", *beat.args]
