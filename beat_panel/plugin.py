@@ -25,6 +25,7 @@ from celery.exceptions import ImproperlyConfigured
 
 from beat_panel import schedule
 from beat_panel.atomic import atomic_write
+from beat_panel.regular_file import read_regular
 from beat_panel.schedule import beat_report
 
 logger = logging.getLogger("beat_panel.plugin")
@@ -33,6 +34,9 @@ logger = logging.getLogger("beat_panel.plugin")
 # so a save is applied well within a second.
 RELOAD_INTERVAL = 0.5
 STATE_WRITE_INTERVAL = 1.0
+# A problem that lasts (a folder at the file's path, say) is logged again at most this
+# often; the state file is rewritten only when the problem changes.
+ERROR_REPEAT_INTERVAL = 60.0
 
 
 def schedule_file_for(app: Any, schedule_filename: str | None) -> Path:
@@ -62,6 +66,7 @@ class PanelScheduler(Scheduler):
         self._sha: str | None = None
         self._revision: int | None = None
         self._error: str | None = None
+        self._error_logged = 0.0  # time.monotonic() when the current problem was logged
         self._models: dict[str, schedule.Entry] = {}
         self._fingerprints: dict[str, str] = {}
         self._runs: dict[str, dict] = {}
@@ -77,6 +82,8 @@ class PanelScheduler(Scheduler):
     def setup_schedule(self) -> None:
         self._load_runs()
         self._check_file(force=True)
+        if self._sha is None and self._error is not None:
+            self._run_last_good()
         ignored = self.app.conf.beat_schedule or {}
         if ignored:
             logger.info("beat-panel: the app's own beat_schedule (%d entries) is not used; "
@@ -141,36 +148,76 @@ class PanelScheduler(Scheduler):
         if key == self._file_key and not force:
             return
         try:
-            data = self.path.read_bytes()
+            data = read_regular(self.path)
         except OSError as exc:
             self._fail(f"cannot read {self.path}: {exc.strerror}")
             return  # the key stays old, so the next tick tries again
         self._file_key = key
         sha = hashlib.sha256(data).hexdigest()
         if sha == self._sha and not force:
+            if self._error is not None:  # back to the version beat runs
+                self._error = None
+                logger.info("beat-panel: %s is usable again (revision %s)", self.path,
+                            self._revision)
+                self._write_state()
             return
+        # Whatever the bytes are, beat keeps running: any failure to parse, check or
+        # apply them keeps the last good schedule and says why.
         try:
             document = schedule.loads(data.decode("utf-8"), str(self.path))
-        except (schedule.ScheduleError, UnicodeDecodeError) as exc:
-            self._fail(str(exc))
+        except Exception as exc:
+            self._fail(_unusable(exc))
             return
         try:
             self._apply(document)
         except Exception as exc:  # never let one bad entry stop beat
-            self._fail(f"cannot apply revision {document.revision}: {exc}")
+            self._fail(f"cannot apply revision {document.revision}: {_unusable(exc)}")
             return
         self._sha, self._revision, self._error = sha, document.revision, None
         logger.info("beat-panel: applied %s revision %s (%d entries enabled)", self.path,
                     document.revision, len(self.schedule))
         self._write_state()
+        self._keep_last_good(data)
+
+    def _keep_last_good(self, data: bytes) -> None:
+        try:
+            atomic_write(beat_report.last_good_path(self.path), data)
+        except OSError as exc:
+            logger.warning("beat-panel: cannot keep a copy of the schedule it runs (%s); a "
+                           "restart while the file is damaged would run nothing.",
+                           exc.strerror)
+
+    def _run_last_good(self) -> None:
+        """At start, with a file beat cannot use: run the last schedule a beat applied
+        from it (kept beside it), instead of nothing."""
+        copy = beat_report.last_good_path(self.path)
+        try:
+            data = read_regular(copy)
+            document = schedule.loads(data.decode("utf-8"), str(copy))
+            self._apply(document)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            logger.warning("beat-panel: cannot use the copy of the last good schedule %s "
+                           "either: %s", copy, _unusable(exc))
+            return
+        self._sha, self._revision = hashlib.sha256(data).hexdigest(), document.revision
+        logger.warning("beat-panel: running the last good schedule, revision %s (%d entries "
+                       "enabled), kept from before this start, until %s can be used.",
+                       document.revision, len(self.schedule), self.path)
+        self._write_state()
 
     def _fail(self, why: str) -> None:
-        self._error = why
+        now = time.monotonic()
+        if why == self._error and now - self._error_logged < ERROR_REPEAT_INTERVAL:
+            return
+        changed, self._error, self._error_logged = why != self._error, why, now
         running = (f"revision {self._revision}" if self._sha is not None
                    else "no entries (nothing was loaded yet)")
         logger.error("beat-panel: cannot use the schedule file: %s. Still running the last "
                      "good schedule: %s.", why, running)
-        self._write_state()
+        if changed:
+            self._write_state()
 
     def _apply(self, document: schedule.Document) -> None:
         """Install the document's entries; all new entries are built before anything
@@ -214,8 +261,9 @@ class PanelScheduler(Scheduler):
         try:
             data = json.loads(self.state_file.read_text("utf-8"))
             runs = data.get("runs", {})
-            self._runs = runs if isinstance(runs, dict) else {}
-        except (OSError, ValueError, AttributeError):
+            self._runs = {name: run for name, run in runs.items()
+                          if isinstance(name, str) and isinstance(run, dict)}
+        except Exception:  # any state file, even a planted one: start counting afresh
             self._runs = {}
 
     def _write_state(self) -> None:
@@ -241,6 +289,17 @@ class PanelScheduler(Scheduler):
             self._state_write_failed = False
             self._dirty = False
         self._state_written = time.monotonic()
+
+
+def _unusable(exc: BaseException) -> str:
+    """Why a file cannot be used, in words, whatever went wrong reading it."""
+    if isinstance(exc, schedule.ScheduleError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def _runs_once(model: schedule.Entry) -> bool:

@@ -140,7 +140,7 @@ def test_corrupt_file_is_reported_with_line_and_column_and_never_overwritten(pro
     ({"format": "beat-panel-schedule", "version": 99, "entries": []}, "format version 99"),
     ({"format": "beat-panel-schedule", "version": 1,
       "entries": [{"name": "a", "task": "t", "schedule": {"kind": "weekly"}}]},
-     "entry 1 ('a') schedule.kind: unknown kind 'weekly'"),
+     "entry 1 ('a') schedule.kind: unknown kind \"weekly\""),
     ({"format": "beat-panel-schedule", "version": 1,
       "entries": [{"name": "a", "task": "t", "schedule": {"kind": "interval", "every": 1}},
                   {"name": "a", "task": "t", "schedule": {"kind": "interval", "every": 2}}]},

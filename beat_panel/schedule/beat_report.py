@@ -17,6 +17,12 @@ def report_path(schedule_path: Path) -> Path:
     return schedule_path.with_name(f".{schedule_path.name}.beat-state.json")
 
 
+def last_good_path(schedule_path: Path) -> Path:
+    """Where the plugin keeps a copy of the last schedule it applied, so a beat started
+    while the file is damaged runs that instead of nothing."""
+    return schedule_path.with_name(f".{schedule_path.name}.last-good")
+
+
 def file_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

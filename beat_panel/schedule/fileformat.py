@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import json.decoder
+import json.scanner
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beat_panel.schedule.model import FORMAT_NAME, FORMAT_VERSION, Document, ScheduleError
-from beat_panel.schedule.validation import check_unique_names, parse_entry
+from beat_panel.schedule.validation import check_unique_names, parse_entry, show_value
 
 if TYPE_CHECKING:
     pass
@@ -19,13 +22,87 @@ if TYPE_CHECKING:
 _LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """JSON says nothing about repeated keys and Python keeps the last one: a person who
+    wrote the key twice meant one of them, so say so instead of guessing."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return data
+
+
+class _PositionedDecoder(json.JSONDecoder):
+    """The pure-Python JSON scanner, noting where each object value starts, so the
+    line of a repeated key can be named. Slow; used only once a repeat was found."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated_at: int | None = None
+        self.parse_object = self._object
+        self.scan_once = json.scanner.py_make_scanner(self)
+
+    def _object(self, s_and_end: tuple[str, int], strict: bool, scan_once: Any,
+                object_hook: Any, object_pairs_hook: Any, memo: Any = None) -> Any:
+        starts: list[int] = []
+
+        def noting(text: str, index: int) -> Any:
+            starts.append(index)
+            return scan_once(text, index)
+
+        def check(pairs: list[tuple[str, Any]]) -> dict:
+            keys = [key for key, _ in pairs]
+            for index, key in enumerate(keys):
+                if key in keys[:index] and self.repeated_at is None:
+                    self.repeated_at = starts[index]
+            return dict(pairs)
+
+        return json.decoder.JSONObject(s_and_end, strict, noting, None, check, memo)
+
+
+def _duplicate_line(text: str) -> int | str:
+    decoder = _PositionedDecoder()
+    with contextlib.suppress(ValueError, RecursionError):
+        decoder.decode(text)
+    where = decoder.repeated_at
+    return "?" if where is None else text.count("\n", 0, where) + 1
+
+
+def _long_number_line(text: str) -> int | str:
+    found = re.search(r"\d{4000,}", text)
+    return "?" if found is None else text.count("\n", 0, found.start()) + 1
+
+
+def _label(name: object) -> str:
+    """An entry's name as its label in messages: quoted, shortened, whatever it is."""
+    return repr(name[:60]) if isinstance(name, str) else show_value(name)
+
+
 def loads(text: str, source: str = "schedule file") -> Document:
     """Parse a schedule file's text; errors say where (line and column, or the entry)."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except json.JSONDecodeError as exc:
         raise ScheduleError([("", f"not valid JSON at line {exc.lineno}, column {exc.colno}: "
                                   f"{exc.msg}")], source) from None
+    except _DuplicateKeyError as exc:
+        raise ScheduleError([("", f"line {_duplicate_line(text)}: the key \"{exc.key}\" "
+                                  "appears twice in one object; keep one")], source) from None
+    except RecursionError:
+        raise ScheduleError([("", "nested too deeply to read (a schedule file is a few "
+                                  "levels deep)")], source) from None
+    except ValueError:  # only one kind gets here: a number with thousands of digits
+        raise ScheduleError([("", f"line {_long_number_line(text)}: a number with more "
+                                  "digits than can be read")], source) from None
     if _LONE_SURROGATE.search(text):
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -53,7 +130,7 @@ def loads(text: str, source: str = "schedule file") -> Document:
             entries.append(parse_entry(raw))
         except ScheduleError as exc:
             label = raw.get("name") if isinstance(raw, dict) else None
-            where = f"entry {index}" + (f" ({label!r})" if label else "")
+            where = f"entry {index}" + (f" ({_label(label)})" if label else "")
             raise ScheduleError([(f"{where} {f}".strip(), m) for f, m in exc.problems],
                                 source) from None
     try:
@@ -66,6 +143,7 @@ def loads(text: str, source: str = "schedule file") -> Document:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ScheduleError([("timezone", f"unknown time zone {tz!r}")], source) from None
+            raise ScheduleError([("timezone", f"unknown time zone {show_value(tz)}")],
+                                source) from None
     return Document(tuple(entries), revision if isinstance(revision, int) else 0, tz)
 

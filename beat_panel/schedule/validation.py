@@ -50,7 +50,7 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """A value as the person typed it (JSON), shortened, for error messages."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
         return "a number too large to use"
@@ -70,12 +70,12 @@ def parse_schedule(data: Any, now: datetime | None = None,
     if kind == "interval":
         every = _number(data.get("every"))
         period = data.get("period", "seconds")
-        if period not in PERIODS:
+        if not isinstance(period, str) or period not in PERIODS:
             raise ScheduleError([("schedule.period", f"must be one of {', '.join(PERIODS)}, "
-                                                     f"not {period!r}")])
+                                                     f"not {show_value(period)}")])
         if every is None or every <= 0:
             raise ScheduleError([("schedule.every", "must be a number greater than 0, not "
-                                                    f"{_show(data.get('every'))}")])
+                                                    f"{show_value(data.get('every'))}")])
         seconds = every * PERIODS[period]
         if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
             raise ScheduleError([("schedule.every", f"{every:g} {period} is out of range: an "
@@ -108,14 +108,14 @@ def parse_schedule(data: Any, now: datetime | None = None,
         event = data.get("event")
         if event not in SOLAR_EVENTS:
             problems.append(("schedule.event", f"must be one of {', '.join(SOLAR_EVENTS)}, "
-                                               f"not {event!r}"))
+                                               f"not {show_value(event)}"))
         lat, lon = _number(data.get("latitude")), _number(data.get("longitude"))
         if lat is None or not -90 <= lat <= 90:
             problems.append(("schedule.latitude", "must be a number from -90 to 90, not "
-                                                  f"{data.get('latitude')!r}"))
+                                                  f"{show_value(data.get('latitude'))}"))
         if lon is None or not -180 <= lon <= 180:
             problems.append(("schedule.longitude", "must be a number from -180 to 180, not "
-                                                   f"{data.get('longitude')!r}"))
+                                                   f"{show_value(data.get('longitude'))}"))
         if problems:
             raise ScheduleError(problems)
         return Solar(event, lat, lon)
@@ -127,16 +127,18 @@ def parse_schedule(data: Any, now: datetime | None = None,
             at = None
         if at is None:
             raise ScheduleError([("schedule.at", "must be an ISO 8601 date and time such as "
-                                                 f"2026-12-01T09:00:00+00:00, not {raw!r}")])
+                                                 "2026-12-01T09:00:00+00:00, not "
+                                                 f"{show_value(raw)}")])
         if at.tzinfo is None:
-            raise ScheduleError([("schedule.at", f"{raw!r} has no time zone; add one, such "
-                                                 "as +00:00")])
+            raise ScheduleError([("schedule.at", f"{show_value(raw)} has no time zone; add "
+                                                 "one, such as +00:00")])
         if check_past and at <= (now or datetime.now(timezone.utc)):
             raise ScheduleError([("schedule.at", f"{raw} is in the past; a clocked entry "
                                                  "runs once, at a time still to come")])
         return Clocked(at)
     known = "interval, crontab, solar, clocked"
-    raise ScheduleError([("schedule.kind", f"unknown kind {kind!r}; known kinds: {known}")])
+    raise ScheduleError([("schedule.kind", f"unknown kind {show_value(kind)}; known kinds: "
+                                           f"{known}")])
 
 
 # What celery's crontab raises for text it cannot read: ParseException (for '*/', '1,',
@@ -183,11 +185,11 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
         problems.append(("task", f"{task!r} contains spaces; a task name has none"))
     args = data.get("args", [])
     if not isinstance(args, list):
-        problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {_show(args)}"))
+        problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {show_value(args)}"))
     kwargs = data.get("kwargs", {})
     if not isinstance(kwargs, dict):
         problems.append(("kwargs", f"must be a JSON object such as {{\"x\": 1}}, not "
-                                   f"{_show(kwargs)}"))
+                                   f"{show_value(kwargs)}"))
     options = Options()
     raw_options = data.get("options", {})
     if not isinstance(raw_options, dict):
@@ -253,10 +255,10 @@ def _retry_policy_problems(policy: Any) -> list[tuple[str, str]]:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 0):
                 problems.append((f"{field}.{key}", f"must be {_RETRY_POLICY[key]}, not "
-                                                   f"{_show(value)}"))
+                                                   f"{show_value(value)}"))
         elif (number := _number(value)) is None or number < 0:
             problems.append((f"{field}.{key}", f"must be {_RETRY_POLICY[key]}, not "
-                                               f"{_show(value)}"))
+                                               f"{show_value(value)}"))
     return problems
 
 
@@ -270,14 +272,14 @@ def parse_options(data: dict) -> Options:
             continue
         if key in _NAME_OPTIONS:
             if not isinstance(value, str) or not value.strip():
-                problems.append((field, f"must be a name, not {_show(value)}"))
+                problems.append((field, f"must be a name, not {show_value(value)}"))
             else:
                 values[key] = value
         elif key == "priority":
             if isinstance(value, bool) or not isinstance(value, int) \
                     or not 0 <= value <= MAX_PRIORITY:
                 problems.append((field, f"must be a whole number from 0 to {MAX_PRIORITY}, "
-                                        f"not {_show(value)}"))
+                                        f"not {show_value(value)}"))
             else:
                 values[key] = value
         elif key == "expires":
@@ -290,13 +292,13 @@ def parse_options(data: dict) -> Options:
             else:
                 problems.append((field, "must be a number of seconds greater than 0, or a "
                                         "date-time with its UTC offset such as "
-                                        f"2030-01-31T18:00:00+00:00, not {_show(value)}"))
+                                        f"2030-01-31T18:00:00+00:00, not {show_value(value)}"))
         elif key in _SECONDS_OPTIONS:
             number = _number(value)
             if number is None or number < 0 or (number == 0 and key != "countdown"):
                 bound = "0 or more" if key == "countdown" else "greater than 0"
                 problems.append((field, f"must be a number of seconds {bound}, not "
-                                        f"{_show(value)}"))
+                                        f"{show_value(value)}"))
             else:
                 values[key] = float(value)
         elif key in _FLAG_OPTIONS:
