@@ -100,6 +100,8 @@ def _status_text(result: Status, config: Config) -> str:
 
 def _action_text(result: actions.ActionResult) -> str:
     lines = [result.message]
+    if result.warning:
+        lines.append(f"Warning: {result.warning}")
     if result.log_tail:
         lines += ["", "Last lines of the log:", result.log_tail]
     if result.instructions:

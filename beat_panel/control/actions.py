@@ -133,7 +133,8 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
             message += (f" It has not shown that it works within {config.beat.start_timeout:g}"
                         " s (no start line in its log); look at the log if tasks are not "
                         "sent.")
-        return ActionResult(action, True, message, new_pids=[child.pid])
+        return ActionResult(action, True, message, new_pids=[child.pid],
+                            warning=_schedule_warning(spec, config, child.pid))
     tail = logtail.tail(spec.logfile, since=log_start)
     when = (f"after it {said}, within the {watch:g} s it was watched" if said
             else "before it showed that it had started")
@@ -182,6 +183,20 @@ def _sign_of_life(spec: LaunchSpec, config: Config,
         return "logged that it started" if _LOG_START_LINE in seen["text"] else None
 
     return logged, config.beat.start_settle
+
+
+def _schedule_warning(spec: LaunchSpec, config: Config, pid: int) -> str | None:
+    """What a beat that started running the panel's scheduler said about the file, when
+    it cannot use it: it then runs the last good schedule kept from before, or nothing."""
+    if config.schedule_file is None or PLUGIN_SCHEDULER not in spec.argv:
+        return None
+    report = beat_report.read_beat_report(config.schedule_file)
+    if report is None or not report.error or report.pid not in (pid, *_descendants(pid)):
+        return None
+    runs = (f"the last good schedule, revision {report.applied_revision}, kept from before "
+            "this start" if report.applied_sha else "no entries")
+    return (f"Beat cannot use the schedule file: {report.error}. It runs {runs}. Fix the "
+            "file or restore a saved version (beat-panel schedule history).")
 
 
 def _descendants(pid: int) -> list[int]:

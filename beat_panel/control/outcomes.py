@@ -38,10 +38,13 @@ _FAILED_TITLES = {"start": "Beat did not start", "stop": "Beat did not stop",
 def describe(result: ActionResult) -> Message:
     """The message for one outcome: restarted, not running, permission denied, failed."""
     if result.success:
-        level = Level.WARNING if result.killed else Level.INFO
-        note = ("It ignored SIGTERM, so it was killed with SIGKILL; it could not save its "
-                "schedule state.") if result.killed else ""
-        return Message(level, _DONE_TITLES[result.action], result.message, note)
+        level = Level.WARNING if result.killed or result.warning else Level.INFO
+        notes = [result.warning or ""]
+        if result.killed:
+            notes.append("It ignored SIGTERM, so it was killed with SIGKILL; it could not "
+                         "save its schedule state.")
+        return Message(level, _DONE_TITLES[result.action], result.message,
+                       "\n\n".join(n for n in notes if n))
     if result.not_running:
         manual = result.manual_start_command or ""
         return Message(Level.WARNING, "Beat is not running", result.message,

@@ -26,6 +26,7 @@ class ActionResult:
     owner: str | None = None
     log_tail: str | None = None
     manager: Manager | None = None
+    warning: str | None = None  # a success with something the person must know
 
     def __post_init__(self) -> None:
         self.action = Action(self.action)
@@ -46,4 +47,5 @@ class ActionResult:
             "owner": self.owner,
             "log_tail": self.log_tail,
             "manager": self.manager.to_json() if self.manager else None,
+            "warning": self.warning,
         }
