@@ -218,3 +218,25 @@ def test_a_restart_with_a_damaged_file_keeps_running_the_last_good_schedule(beat
     assert "cannot use the schedule file" in status["schedule_problem"]
     count = sends(beat, "tick")
     wait_until(lambda: sends(beat, "tick") > count, what="the last good tick to be sent")
+
+
+@pytest.mark.parametrize("content", [
+    '{"applied": [], "runs": {"tick": {"last_run_at": 5, "total_run_count": "many"}}}',
+    "[" * 100_000 + "]" * 100_000,
+    '{"applied": {"pid": "1", "sha256": 7, "entries": true}, "runs": []}',
+])
+def test_a_planted_beat_report_is_read_without_an_error(tmp_path, content):
+    path = tmp_path / "schedule.json"
+    beat_report.report_path(path).write_text(content)
+    report = beat_report.read_beat_report(path)
+    if report is not None:
+        assert report.pid is None and report.entries is None
+        assert report.last_run("tick") is None and report.run_count("tick") == 0
+
+
+def test_a_fifo_at_the_schedule_or_report_path_never_hangs_status(tmp_path):
+    path = tmp_path / "schedule.json"
+    os.mkfifo(path)
+    os.mkfifo(beat_report.report_path(path))
+    assert beat_report.read_beat_report(path) is None
+    assert beat_report.schedule_applied(path, [os.getpid()]) is None

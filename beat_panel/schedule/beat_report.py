@@ -1,6 +1,7 @@
 """What the running beat reports about the schedule: written by the plugin inside beat
 (`beat_panel.plugin`), read by the panel to say whether a save was applied and when each
-entry last ran. Standard library only: the plugin imports this module inside beat."""
+entry last ran. Standard library only (and the package's own small helpers): the plugin
+imports this module inside beat."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from beat_panel.regular_file import read_regular
 
 
 def report_path(schedule_path: Path) -> Path:
@@ -45,7 +48,7 @@ class BeatReport:
     def last_run(self, name: str) -> datetime | None:
         raw = self.runs.get(name, {}).get("last_run_at")
         try:
-            return datetime.fromisoformat(raw) if raw else None
+            return datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
         except ValueError:
             return None
 
@@ -55,28 +58,40 @@ class BeatReport:
         run = self.runs.get(name, {})
         raw = run.get("last_run_at") or run.get("since")
         try:
-            return datetime.fromisoformat(raw) if raw else None
+            return datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
         except ValueError:
             return None
 
     def run_count(self, name: str) -> int:
-        return int(self.runs.get(name, {}).get("total_run_count", 0) or 0)
+        count = self.runs.get(name, {}).get("total_run_count")
+        return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+def _typed(value: object, *types: type) -> object:
+    return value if isinstance(value, types) and not isinstance(value, bool) else None
 
 
 def read_beat_report(schedule_path: Path) -> BeatReport | None:
+    """What the plugin last wrote, or None; a damaged or planted file is None (or has its
+    odd values dropped), never an error and never a read that hangs."""
     try:
-        data = json.loads(report_path(schedule_path).read_text("utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular(report_path(schedule_path)).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None
-    applied = data.get("applied") or {}
+    applied = data.get("applied")
+    applied = applied if isinstance(applied, dict) else {}
+    runs = data.get("runs")
     return BeatReport(
-        pid=applied.get("pid"), applied_sha=applied.get("sha256"),
-        applied_revision=applied.get("revision"), applied_at=applied.get("at"),
-        error=applied.get("error"), timezone=data.get("timezone"),
-        runs=data.get("runs") or {}, ticked_at=applied.get("ticked_at"),
-        entries=applied.get("entries") if isinstance(applied.get("entries"), int) else None,
+        pid=_typed(applied.get("pid"), int), applied_sha=_typed(applied.get("sha256"), str),
+        applied_revision=_typed(applied.get("revision"), int),
+        applied_at=_typed(applied.get("at"), int, float),
+        error=_typed(applied.get("error"), str), timezone=_typed(data.get("timezone"), str),
+        runs={k: v for k, v in runs.items() if isinstance(v, dict)}
+        if isinstance(runs, dict) else {},
+        ticked_at=_typed(applied.get("ticked_at"), int, float),
+        entries=_typed(applied.get("entries"), int),
     )
 
 
@@ -98,7 +113,7 @@ def schedule_applied(schedule_path: Path, running_pids: list[int]) -> bool | Non
     if state is None or state.pid not in running_pids:
         return None
     try:
-        current = file_sha(schedule_path.read_bytes())
+        current = file_sha(read_regular(schedule_path))
     except OSError:
         return None
     return state.applied_sha == current
