@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,17 +255,38 @@ class _Reader:
             )
 
 
-def project_config_text(workdir: Path, app: str, schedule_file: str | None = "schedule.json",
-                        pidfile: str = "run/beat.pid", logfile: str = "run/beat.log") -> str:
-    """The beat-panel.toml for a project: the first-run dialog writes this."""
+def project_config_text(workdir: Path, app: str,
+                        schedule_file: str | os.PathLike[str] | None = "schedule.json",
+                        pidfile: str | os.PathLike[str] | None = "run/beat.pid",
+                        logfile: str | os.PathLike[str] | None = "run/beat.log", *,
+                        command: Sequence[str] = (), keep: BeatConfig | None = None) -> str:
+    """The beat-panel.toml for a project: the project dialog writes this. File names are
+    relative to `workdir` (or absolute); an empty `command` means the default celery.
+    `keep` is the project's current [beat] settings: its args, environment and times are
+    written again, so choosing the same project anew loses none of them."""
     lines = [
         "# Written by Beat Panel; see the README for every key.",
         "[beat]",
         f"app = {_toml_string(app)}",
         f"workdir = {_toml_string(str(workdir))}",
-        f"pidfile = {_toml_string(str(workdir / pidfile))}",
-        f"logfile = {_toml_string(str(workdir / logfile))}",
     ]
+    if command:
+        lines.append(f"command = {_toml_list(command)}")
+    for key, name in (("pidfile", pidfile), ("logfile", logfile)):
+        if name is not None:
+            lines.append(f"{key} = {_toml_string(str(workdir / name))}")
+    if keep is not None:
+        if keep.args:
+            lines.append(f"args = {_toml_list(keep.args)}")
+        for key, value, default in (
+                ("stop_timeout", keep.stop_timeout, DEFAULT_STOP_TIMEOUT),
+                ("start_settle", keep.start_settle, DEFAULT_START_SETTLE),
+                ("start_timeout", keep.start_timeout, DEFAULT_START_TIMEOUT)):
+            if value != default:
+                lines.append(f"{key} = {value!r}")
+        if keep.env:
+            lines += ["", "[beat.env]"]
+            lines += [f"{_toml_string(k)} = {_toml_string(v)}" for k, v in keep.env.items()]
     if schedule_file:
         lines += ["", "[schedule]", f"file = {_toml_string(str(workdir / schedule_file))}"]
     return "\n".join(lines) + "\n"
@@ -272,16 +294,49 @@ def project_config_text(workdir: Path, app: str, schedule_file: str | None = "sc
 
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if c.isprintable() else f"\\U{ord(c):08x}" for c in escaped)
     return f'"{escaped}"'
 
 
+def _toml_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
+
+
+def user_config_path() -> Path:
+    """The user's default config, ~/.config/beat-panel/beat-panel.toml: the one the
+    project dialog writes, found after --config, $BEAT_PANEL_CONFIG and ./beat-panel.toml."""
+    return paths.config_dir() / CONFIG_NAME
+
+
+def previous_config_path() -> Path:
+    """Where the user's config that a new one replaced is kept (one, the latest)."""
+    return paths.config_dir() / (CONFIG_NAME + ".previous")
+
+
+def config_from_text(text: str, path: Path) -> Config:
+    """The config `text` would be if saved at `path` (nothing is written)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.", path) from exc
+    return _from_dict(data, path)
+
+
 def write_user_config(text: str) -> Path:
-    """Save a config as the user's default (~/.config/beat-panel/beat-panel.toml),
-    checking it loads first, so a bad one is never written."""
+    """Save a config as the user's default (`user_config_path`), checking it loads first,
+    so a bad one is never written. A different file it replaces is kept as
+    `previous_config_path()`: settings a person wrote by hand are never simply lost."""
     from beat_panel.atomic import atomic_write
 
-    target = paths.config_dir() / CONFIG_NAME
-    _from_dict(tomllib.loads(text), target)
+    target = user_config_path()
+    config_from_text(text, target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, text.encode("utf-8"))
+    try:
+        old = target.read_bytes()
+    except FileNotFoundError:
+        old = None
+    data = text.encode("utf-8")
+    if old is not None and old != data:
+        atomic_write(previous_config_path(), old)
+    atomic_write(target, data)
     return target
