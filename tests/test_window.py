@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -24,7 +23,6 @@ from beat_panel.ui.monitor import Origin
 from beat_panel.ui.state_style import AMBER, GREEN, RED
 from beat_panel.ui.window.main_window import MainWindow
 
-from conftest import run_cli
 from scripted_dialogs import ScriptedDialogs
 
 
@@ -403,31 +401,6 @@ def test_screenshot_is_saved_once_the_first_status_landed(fake_project, tmp_path
     assert done.returncode == 0, done.stderr
     image = QImage(str(target))
     assert image.width() > 600 and image.height() > 400
-
-
-def test_demo_window_offers_to_choose_a_project(open_window, qtbot, tmp_path, monkeypatch):
-    from beat_panel.config import demo_config
-    from beat_panel.ui.window import project_dialog
-
-    class Project:
-        root = tmp_path
-        def load(self):
-            return demo_config()
-
-    window = open_window(Project())
-    assert window.demo_banner.isVisible()
-    folder = tmp_path / "myproj"
-    folder.mkdir()
-    monkeypatch.setattr(project_dialog.ProjectDialog, "exec", lambda self: True)
-    monkeypatch.setattr(project_dialog.ProjectDialog, "values", lambda self: (folder, "myproj"))
-    window.dialogs.answers = ["ok"]
-    window.choose_project()
-    assert window.monitor.config.beat.app == "myproj"
-    assert window.monitor.config.schedule_file == folder / "schedule.json"
-    assert not window.demo_banner.isVisible()
-    written = Path(os.environ["XDG_CONFIG_HOME"]) / "beat-panel" / "beat-panel.toml"
-    assert written.exists()
-    assert run_cli("status", "--json").code == 0
 
 
 def test_run_now_sends_the_selected_entrys_task(panel_project, open_window, qtbot):

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from beat_panel import config as config_module
 from beat_panel.config import Config
 from beat_panel.control import outcomes
 from beat_panel.control.launch import manual_start_command
@@ -250,26 +249,23 @@ class MainWindow(QMainWindow):
     # -- project and settings --------------------------------------------------------
 
     def choose_project(self) -> None:
-        from beat_panel.ui.window.project_dialog import ProjectDialog  # when first asked
+        """The project dialog, prefilled with this project; once it saved, work on the
+        project it saved (unsaved schedule edits are asked about before it saves)."""
+        from beat_panel.ui.window import project_dialog  # when first asked
 
-        dialog = ProjectDialog(self)
-        if not dialog.exec() or not self.editor.maybe_discard():
+        before = self.monitor.config
+        saved = project_dialog.choose(self.runner, self.dialogs, before, self,
+                                      before_save=self.editor.maybe_discard)
+        if saved is None:
             return
-        folder, app = dialog.values()
-        text = config_module.project_config_text(folder, app)
-        try:
-            path = config_module.write_user_config(text)
-            new = config_module.load_file(path)
-        except (OSError, config_module.ConfigError) as exc:
-            self.dialogs.tell("error", "Could not save the project", str(exc))
-            return
-        self.set_config(new)
-        self.dialogs.tell("info", "Project saved", f"Beat Panel now works on {app} in "
-                          f"{folder}.", f"The settings are in {path}.")
+        self._switch_to(saved.config)
+        project_dialog.tell_saved(self.dialogs, saved, before.path)
 
     def set_config(self, config: Config) -> None:
-        if not self.editor.maybe_discard():
-            return
+        if self.editor.maybe_discard():
+            self._switch_to(config)
+
+    def _switch_to(self, config: Config) -> None:
         self.monitor.set_config(config)
         self.editor.config = config
         self.log_view.set_config(config)
