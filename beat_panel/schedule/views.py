@@ -1,12 +1,15 @@
-"""An entry as people see it: its schedule in words, next run, last run and run count."""
+"""An entry as people see it: its schedule in words, next run, last run and run count,
+every time in the one zone beat uses (`clock_for`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from beat_panel import schedule
 from beat_panel.schedule.beat_report import BeatReport
+from beat_panel.schedule.timing import BeatClock, beat_clock
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,26 @@ class EntryView:
         return data
 
 
+def clock_for(document: schedule.Document, report: BeatReport | None,
+              beat_pids: Collection[int] | None = None) -> BeatClock:
+    """The zone beat uses for this schedule: the one answer the table, the entry dialog
+    and `schedule list` all show.
+
+    `beat_pids` are the running beats' pids when a status check has them; the report
+    then counts as the running beat's only when its pid is one of them. None: not known,
+    and a report counts as the running beat's."""
+    reported = report.timezone if report else None
+    running = report is not None and (beat_pids is None or report.pid in beat_pids)
+    return beat_clock(document.timezone, reported, running)
+
+
 def build_views(document: schedule.Document, state: BeatReport | None,
-                now: datetime | None = None) -> list[EntryView]:
-    """Views of every entry, with next runs in the time zone beat uses."""
+                now: datetime | None = None, clock: BeatClock | None = None
+                ) -> list[EntryView]:
+    """Views of every entry, with next and last runs computed and given in the zone beat
+    uses (`clock`, by default `clock_for(document, state)`)."""
     now = now or datetime.now(timezone.utc)
-    tz_name = (state.timezone if state and state.timezone else None) or document.timezone
+    clock = clock or clock_for(document, state)
     views = []
     for entry in document.entries:
         last = state.last_run(entry.name) if state else None
@@ -42,7 +60,9 @@ def build_views(document: schedule.Document, state: BeatReport | None,
         if entry.enabled and not (entry.one_off and count > 0):
             basis = state.timing_basis(entry.name) if state else None
             runs = schedule.next_runs(entry.schedule, now, 1, last_run_at=basis,
-                                      tz_name=tz_name)
+                                      tz_name=clock.name)
             upcoming = runs[0] if runs else None
-        views.append(EntryView(entry, entry.schedule.describe(), upcoming, last, count))
+        views.append(EntryView(entry, clock.describe(entry.schedule),
+                               clock.local(upcoming) if upcoming else None,
+                               clock.local(last) if last else None, count))
     return views
