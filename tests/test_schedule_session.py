@@ -286,10 +286,16 @@ def test_a_schedule_without_a_time_zone_takes_the_apps_and_says_so():
     assert plan.summary == "Imported 1 entry: a; time zone set to Europe/Paris (the app's)."
 
 
-def test_a_schedule_with_a_time_zone_keeps_it_and_an_unknown_zone_is_not_taken():
-    kept = plan_import(Document(timezone="UTC"), info(timezone="Asia/Tokyo"), replace=False)
-    assert kept.document.timezone == "UTC" and kept.changed == ()
-    assert kept.notes == ("The schedule keeps its time zone UTC; the app's is Asia/Tokyo.",)
+def test_a_schedule_records_the_apps_time_zone_over_its_own_and_an_unknown_zone_is_not_taken():
+    # Beat runs the schedule in the app's zone whatever the file records.
+    moved = plan_import(Document(timezone="UTC"), info(timezone="Asia/Tokyo"), replace=False)
+    assert moved.document.timezone == "Asia/Tokyo"
+    assert moved.changed == ("time zone changed from UTC to Asia/Tokyo (the app's, which "
+                             "beat runs the schedule in)",)
+    unknown = plan_import(Document(timezone="UTC"), info(timezone="Mars/Olympus"),
+                          replace=False)
+    assert unknown.document.timezone == "UTC" and unknown.changed == ()
+    assert "'Mars/Olympus' is not known here; the schedule keeps UTC" in unknown.notes[0]
     unknown = plan_import(Document(), info(timezone="Mars/Olympus"), replace=False)
     assert unknown.document.timezone is None and unknown.changed == ()
     assert "'Mars/Olympus' is not known here" in unknown.notes[0]

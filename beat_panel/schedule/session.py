@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beat_panel import schedule
 from beat_panel.schedule import Document, ScheduleError
 from beat_panel.schedule.beat_report import BeatReport, read_beat_report
 from beat_panel.schedule.store import ConflictError, HistoryItem, ScheduleStore
+from beat_panel.schedule.timing import known_zone
 
 if TYPE_CHECKING:  # the type only: the session never runs the app's inspection itself
     from beat_panel.celeryapp.appinfo import AppInfo
@@ -297,7 +297,8 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
 
     Entries the inspection flagged as unusable and entries our validation refuses are
     skipped with why. An entry whose name exists already is replaced only when `replace`
-    and it differs. A schedule without a time zone takes the app's."""
+    and it differs. The schedule records the app's time zone: beat runs the schedule in
+    it, so every face shows next runs in it."""
     entries = list(document.entries)
     where = {e.name: i for i, e in enumerate(entries)}
     added: list[str] = []
@@ -343,21 +344,18 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
 
 def _timezone(ours: str | None, apps: str | None
               ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
-    """The schedule's time zone after an import, with the change or note to show."""
+    """The schedule's time zone after an import, with the change or note to show.
+
+    The app's zone replaces the one recorded: beat runs the schedule in the app's zone
+    whatever the file says, so a stale record would only show wrong times."""
     if not apps or apps == ours:
         return ours, (), ()
-    if ours is not None:
-        return ours, (), (f"The schedule keeps its time zone {ours}; the app's is {apps}.",)
-    if not _known_zone(apps):
+    if not known_zone(apps):
+        kept = f"keeps {ours}" if ours else "keeps none"
         return ours, (), (f"The app's time zone {apps!r} is not known here; the schedule "
-                          "keeps none.",)
+                          f"{kept}.",)
+    if ours is not None:
+        return apps, (f"time zone changed from {ours} to {apps} (the app's, which beat runs "
+                      "the schedule in)",), ()
     return apps, (f"time zone set to {apps} (the app's)",), ()
-
-
-def _known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return False
-    return True
 
