@@ -23,7 +23,7 @@ from beat_panel.control.status import check_status
 from beat_panel.errors import PanelError
 from beat_panel.schedule import Document, ScheduleError, beat_report
 from beat_panel.schedule.session import ImportPlan, ScheduleSession, plan_import
-from beat_panel.schedule.views import build_views
+from beat_panel.schedule.views import build_views, clock_for
 
 
 class UsageError(PanelError):
@@ -235,23 +235,32 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
 
 def _list(doc: Document, config: Config, as_json: bool) -> int:
     state = beat_report.read_beat_report(config.schedule_file)
-    views = build_views(doc, state, datetime.now(timezone.utc))
+    # Times are in the zone beat uses; whether the beat that reported still runs decides
+    # between its zone and the one the file records.
+    pids = None
+    if state is not None:
+        pids = [p.pid for p in check_status(config).processes if not p.embedded]
+    clock = clock_for(doc, state, pids)
+    views = build_views(doc, state, datetime.now(timezone.utc), clock)
     if as_json:
         print(json.dumps({"success": True, "revision": doc.revision,
+                          "timezone": clock.to_json(),
                           "entries": [v.to_json() for v in views]}))
         return exit_codes.OK
     if not views:
         print("The schedule is empty. Add an entry: beat-panel schedule add NAME --task T "
               "--every 60")
         return exit_codes.OK
-    rows = [("", "NAME", "TASK", "SCHEDULE", "NEXT RUN (local)")]
+    rows = [("", "NAME", "TASK", "SCHEDULE", f"NEXT RUN ({clock.name})")]
     for v in views:
-        nxt = v.next_run.astimezone().strftime("%Y-%m-%d %H:%M:%S") if v.next_run else "—"
+        nxt = v.next_run.strftime("%Y-%m-%d %H:%M:%S %Z") if v.next_run else "—"
         rows.append(("on" if v.entry.enabled else "off", v.entry.name, v.entry.task, v.words,
                      nxt))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    note = f" {clock.note}" if clock.note else ""
+    print(f"\nTimes are in {clock.name}: {clock.why}.{note}")
     return exit_codes.OK
 
 
