@@ -38,7 +38,7 @@ def test_the_error_names_the_file_and_the_key_and_a_fix_is_taken(tmp_path, qapp)
     (prompt,) = dialogs.shown
     assert "stop_timout" in prompt.text
     assert str(path.resolve()) in prompt.informative
-    assert [key for key, _ in prompt.buttons] == ["open", "retry", "quit"]
+    assert [key for key, _ in prompt.buttons] == ["open", "retry", "choose", "quit"]
     assert config is not None and config.beat.app == "proj" and config.beat.stop_timeout == 5
 
 

@@ -1,6 +1,7 @@
 """File → Choose Celery project…, driven as a person does: the app is checked in its own
 Python as it is typed, an app that does not load is named and not saved, an app's own
-beat_schedule is offered for import, and the current project is prefilled."""
+beat_schedule is offered for import, the current project is prefilled, and the window
+for a config that cannot be used leads through the same dialog to a working panel."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from beat_panel import config as config_module
-from beat_panel.config import demo_config
+from beat_panel.config import ConfigError, demo_config
+from beat_panel.control.states import Action
 from beat_panel.ui.app import Panel
+from beat_panel.ui.config_error import ask_until_usable
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.window.project_dialog import ProjectDialog, ProjectFields, check_project
 
@@ -262,5 +265,77 @@ def test_the_window_saves_imports_and_reopens_prefilled(qtbot, tmp_path):
         assert seen["fields"] == (str(shop), "shop", "")
         assert seen["offered"] is False
         assert window.monitor.config.beat.app == "shop"
+    finally:
+        panel.shutdown()
+
+
+def bad_config_in_the_current_folder() -> tuple[Path, ConfigError]:
+    path = Path.cwd() / "beat-panel.toml"
+    path.write_text('[beat]\napp = "proj"\nstop_timout = 5\n')
+    with pytest.raises(ConfigError) as caught:
+        config_module.load()
+    return path, caught.value
+
+
+def choose_from_the_error_window(qtbot, shop: Path):
+    """Choose another project… in the window for a config that cannot be used, fill in
+    the project dialog it opens, save: the config it gives, and what was shown."""
+    bad, error = bad_config_in_the_current_folder()
+    dialogs = ScriptedDialogs()
+    dialogs.answers = ["choose"]
+
+    def choose_shop(dialog: ProjectDialog) -> None:
+        assert dialog.app.text() == ""  # nothing to prefill from a file that cannot load
+        type_into(qtbot, dialog.folder, str(shop))
+        type_into(qtbot, dialog.app, "shop")
+        checked(qtbot, dialog, "✓ The app loads")
+        save_and_wait(qtbot, dialog)
+
+    seen = when_the_dialog_opens(qtbot, choose_shop)
+    config = ask_until_usable(error, None, dialogs)
+    assert "error" not in seen, seen.get("error")
+    first, told = dialogs.shown
+    assert "Choose another project…" in dict(first.buttons).values()
+    assert told.title == "Project saved"
+    assert f"Beat Panel was started with {bad}" in told.informative
+    return config
+
+
+def test_choose_another_project_from_the_error_window_leads_to_a_working_panel(
+        qtbot, tmp_path):
+    shop = make_shop(tmp_path / "shop")
+    config = choose_from_the_error_window(qtbot, shop)
+    assert config is not None and config.path == user_config()
+    panel = Panel(config, QApplication.instance(), 30, dialogs=ScriptedDialogs())
+    try:
+        window = panel.show_window()
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: window.status is not None, timeout=15000)
+        assert window.status.error is None
+        assert not window.status.running
+        assert window.config_label.text() == f"Settings: {user_config()}"
+        qtbot.waitUntil(lambda: window.editor.loaded, timeout=15000)
+        assert {e.name for e in window.editor.document.entries} == {"send-invoices", "ping"}
+    finally:
+        panel.shutdown()
+
+
+@pytest.mark.slow
+def test_the_project_chosen_from_the_error_window_runs_beat(qtbot, tmp_path, procs):
+    shop = make_shop(tmp_path / "shop")
+    procs.own_beats_of(app="shop", pidfile=shop / "run" / "beat.pid")
+    config = choose_from_the_error_window(qtbot, shop)
+    panel = Panel(config, QApplication.instance(), 30, dialogs=ScriptedDialogs())
+    try:
+        window = panel.show_window()
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda: window.status is not None, timeout=15000)
+        with qtbot.waitSignal(window.monitor.action_finished, timeout=60000) as done:
+            click(qtbot, window.buttons[Action.START])
+        assert done.args[0].success, done.args[0].message
+        for pid in done.args[0].new_pids:
+            procs.adopt(pid)
+        qtbot.waitUntil(lambda: bool(window.status and window.status.running
+                                     and window.status.schedule_applied), timeout=30000)
     finally:
         panel.shutdown()
