@@ -21,6 +21,8 @@ from beat_panel.schedule import Document, Entry
 from beat_panel.schedule.beat_report import BeatReport
 from beat_panel.schedule.session import ApplyCheck, OnDisk, ScheduleSession
 from beat_panel.schedule.store import ConflictError
+from beat_panel.schedule.timing import BeatClock
+from beat_panel.schedule.views import clock_for
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.schedule.conflict_bar import ConflictBar
@@ -119,12 +121,27 @@ class ScheduleEditor(QWidget):
     def conflict_text(self) -> QLabel:
         return self.conflict_bar.text
 
+    @property
+    def clock(self) -> BeatClock:
+        """The zone beat uses, in which the table and the entry dialog show times: the
+        running beat's (from its report), else the one the file records, else UTC."""
+        status = self.status
+        pids = [p.pid for p in status.processes if not p.embedded] if status else None
+        return clock_for(self.document, self.beat_state, pids)
+
+    def _refresh_times(self) -> None:
+        """New run state or zone: the time columns are recomputed, lazily."""
+        clock = self.clock
+        self.model.refresh_times(self.beat_state, clock)
+        note = clock.note
+        if note and note not in self.notice.text():
+            self.notice.setText(f"{self.notice.text()} {note}".strip())
+
     def _set_session(self, session: ScheduleSession) -> None:
         """Show `session`'s document, keeping the selection by name."""
         names = set(self.selected_names())
         self.session = session
-        self.model.set_entries(list(session.document.entries), session.report,
-                               session.document.timezone)
+        self.model.set_entries(list(session.document.entries), session.report, self.clock)
         self.table.add_to_selection(names)
         self._set_dirty(session.dirty)
 
@@ -163,8 +180,9 @@ class ScheduleEditor(QWidget):
         self.conflict_bar.hide()
         self._set_session(session)
         count = len(session.document.entries)
+        note = f" {self.clock.note}" if self.clock.note else ""
         self.notice.setText(f"{count} entr{'y' if count == 1 else 'ies'}, revision "
-                            f"{session.revision}.")
+                            f"{session.revision}.{note}")
         self.load_finished.emit()
 
     def _load_failed(self, error: Exception) -> None:
@@ -227,7 +245,7 @@ class ScheduleEditor(QWidget):
             return  # a later save or load landed meanwhile; its own answer follows
         if check.report is not None and self.session is not None:
             self.session = self.session.with_report(check.report)
-            self.model.refresh_times(check.report)
+            self._refresh_times()
         self.notice.setText(f"Saved revision {check.revision}. {check.note}")
         if check.restart_needed:
             answer = self.dialogs.ask(
@@ -251,7 +269,7 @@ class ScheduleEditor(QWidget):
         if current is None or self.saving or current.base_sha != asked.base_sha:
             return  # not loaded, or a load or save landed since: this look is stale
         self.session = current.with_report(on_disk.report)
-        self.model.refresh_times(on_disk.report)
+        self._refresh_times()
         if not current.changed_on_disk(on_disk):
             return
         if not self.dirty:
@@ -280,7 +298,7 @@ class ScheduleEditor(QWidget):
     def _dialog(self, entry: Entry | None, taken: set[str]) -> EntryDialog:
         from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
-        return EntryDialog(self, entry, taken, self.tasks, self.document.timezone)
+        return EntryDialog(self, entry, taken, self.tasks, self.clock)
 
     def run_dialog(self, dialog: EntryDialog) -> Entry | None:
         """Show an entry dialog; tests replace this to fill it in instead."""

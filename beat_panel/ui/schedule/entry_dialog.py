@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from beat_panel import schedule
 from beat_panel.schedule import Entry, ScheduleError
+from beat_panel.schedule.timing import BeatClock, beat_clock
 
 KINDS = (("interval", "Every…"), ("crontab", "Crontab"), ("solar", "Sun event"),
          ("clocked", "Once, at a time"))
@@ -40,12 +41,13 @@ class EntryDialog(QDialog):
     """Returns the edited entry from `entry()` after `exec()` accepted."""
 
     def __init__(self, parent: QWidget | None, entry: Entry | None, taken: set[str],
-                 tasks: list[str], tz_name: str | None = None) -> None:
+                 tasks: list[str], clock: BeatClock | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit entry" if entry else "Add entry")
         self.setMinimumWidth(560)
         self.taken = taken
-        self.tz_name = tz_name
+        # The zone beat runs the schedule in: the preview and the one-off time use it.
+        self.clock = clock or beat_clock(None)
         self._result: Entry | None = None
 
         self.name = QLineEdit()
@@ -70,6 +72,13 @@ class EntryDialog(QDialog):
         self.words.setWordWrap(True)
         self.preview = QLabel()
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.preview.setToolTip(f"Times in {self.clock.name}: {self.clock.why}.")
+        # Said when the running beat's zone is not the one the schedule file records.
+        # A sentence a line, not word-wrapped: the dialog grows to fit it (a wrapped label
+        # would squeeze the preview above it).
+        self.zone_note = QLabel((self.clock.note or "").replace(". ", ".\n"))
+        self.zone_note.setStyleSheet("color: #80868b;")
+        self.zone_note.setVisible(bool(self.clock.note))
 
         self.args = QLineEdit("[]")
         self.kwargs = QLineEdit("{}")
@@ -178,13 +187,43 @@ class EntryDialog(QDialog):
         page = QWidget()
         row = QHBoxLayout(page)
         row.setContentsMargins(0, 0, 0, 0)
-        self.at = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600))
+        self.at = QDateTimeEdit()
+        # The time typed is a time in beat's zone, not this machine's: Qt shows and reads
+        # it in that zone, or (a zone Qt does not know) as a wall time read in Python.
+        qt_zone = QTimeZone(self.clock.name.encode())
+        self._qt_knows_zone = qt_zone.isValid()
+        self.at.setTimeZone(qt_zone if self._qt_knows_zone else QTimeZone.utc())
+        self.at.setDateTime(QDateTime.currentDateTime().addSecs(3600))
         self.at.setCalendarPopup(True)
         self.at.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
-        row.addWidget(QLabel("at (local time)"))
+        self.at_zone = QLabel(self.clock.name)
+        self.at_zone.setToolTip(f"The time is in {self.clock.name}: {self.clock.why}.")
+        row.addWidget(QLabel("at"))
         row.addWidget(self.at)
+        row.addWidget(self.at_zone)
         row.addStretch()
         return page
+
+    def _show_at(self, when: datetime) -> None:
+        """Put `when` in the date-time editor, as a time in beat's zone."""
+        if self._qt_knows_zone:
+            self.at.setDateTime(QDateTime.fromSecsSinceEpoch(int(when.timestamp()),
+                                                             self.at.timeZone()))
+            return
+        wall = self.clock.local(when)
+        self.at.setDateTime(QDateTime(QDate(wall.year, wall.month, wall.day),
+                                      QTime(wall.hour, wall.minute, wall.second),
+                                      QTimeZone.utc()))
+
+    def chosen_at(self) -> datetime:
+        """The date-time editor's time, read in beat's zone."""
+        shown = self.at.dateTime()
+        if self._qt_knows_zone:
+            return datetime.fromtimestamp(shown.toSecsSinceEpoch(), self.clock.tzinfo)
+        day, time = shown.date(), shown.time()
+        wall = datetime(day.year(), day.month(), day.day(), time.hour(), time.minute(),
+                        time.second(), tzinfo=self.clock.tzinfo)
+        return self.clock.local(wall.astimezone(timezone.utc))  # a wall time that exists
 
     def _layout(self) -> None:
         form = QFormLayout()
@@ -198,6 +237,7 @@ class EntryDialog(QDialog):
         when_layout.addWidget(self.pages)
         when_layout.addWidget(self.words)
         when_layout.addWidget(self.preview)
+        when_layout.addWidget(self.zone_note)
 
         call = QGroupBox("Arguments and options")
         call_form = QFormLayout(call)
@@ -244,7 +284,7 @@ class EntryDialog(QDialog):
             self.latitude.setValue(spec.latitude)
             self.longitude.setValue(spec.longitude)
         elif isinstance(spec, schedule.Clocked):
-            self.at.setDateTime(QDateTime.fromSecsSinceEpoch(int(spec.at.timestamp())))
+            self._show_at(spec.at)
         self.args.setText(json.dumps(list(entry.args)))
         self.kwargs.setText(json.dumps(entry.kwargs))
         self.queue.setText(entry.options.queue or "")
@@ -274,8 +314,7 @@ class EntryDialog(QDialog):
         if kind == "solar":
             return {"kind": kind, "event": self.event.currentText(),
                     "latitude": self.latitude.value(), "longitude": self.longitude.value()}
-        at = datetime.fromtimestamp(self.at.dateTime().toSecsSinceEpoch(), timezone.utc)
-        return {"kind": kind, "at": at.astimezone().isoformat()}
+        return {"kind": kind, "at": self.chosen_at().isoformat()}
 
     def _data(self) -> tuple[dict, list[tuple[str, str]]]:
         problems: list[tuple[str, str]] = []
@@ -342,14 +381,15 @@ class EntryDialog(QDialog):
             self.words.setText("")
             self.preview.setText("")
             return
-        self.words.setText(f"Runs {spec.describe()}.")
+        clock = self.clock
+        self.words.setText(f"Runs {clock.describe(spec)}.")
         now = datetime.now(timezone.utc)
-        runs = schedule.next_runs(spec, now, 5, tz_name=self.tz_name)
+        runs = schedule.next_runs(spec, now, 5, tz_name=clock.name)
         if not runs:
             self.preview.setText("No upcoming run.")
             return
-        lines = [r.astimezone().strftime("%a %Y-%m-%d %H:%M:%S") for r in runs]
-        self.preview.setText("Next runs (local time):\n  " + "\n  ".join(lines))
+        lines = [clock.text(r, "%a %Y-%m-%d %H:%M:%S %Z") for r in runs]
+        self.preview.setText(f"Next runs ({clock.name}):\n  " + "\n  ".join(lines))
 
     def _accept(self) -> None:
         if self.validate():

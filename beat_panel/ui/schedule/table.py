@@ -1,6 +1,7 @@
 """The schedule as a Qt table (model, search filter and view): one row per entry,
 computed lazily so that ten thousand entries open and filter quickly (next runs only for
-the rows someone looks at)."""
+the rows someone looks at). Times are computed and shown in the zone beat uses, which the
+"Next run" header names."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from beat_panel import schedule
 from beat_panel.schedule.beat_report import BeatReport
+from beat_panel.schedule.timing import BeatClock, beat_clock
 
 COLUMNS = ("On", "Name", "Task", "Schedule", "Next run", "Last run", "Runs")
 ON, NAME, TASK, SCHEDULE, NEXT, LAST, RUNS = range(len(COLUMNS))
+_NEXT_AT = -1  # the cache's column for the next run as a datetime
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -43,12 +46,17 @@ def relative(when: datetime, now: datetime) -> str:
     return f"in {span}" if ahead else f"{span} ago"
 
 
-def local_text(when: datetime | None, now: datetime) -> str:
+def zone_text(when: datetime | None, now: datetime, clock: BeatClock) -> str:
+    """A time in beat's zone: the time alone today (in that zone), else date and time."""
     if when is None:
         return "—"
-    local = when.astimezone()
-    fmt = "%H:%M:%S" if local.date() == now.astimezone().date() else "%Y-%m-%d %H:%M"
+    local = clock.local(when)
+    fmt = "%H:%M:%S" if local.date() == clock.local(now).date() else "%Y-%m-%d %H:%M"
     return f"{local.strftime(fmt)} ({relative(when, now)})"
+
+
+def header_label(column: int, clock: BeatClock) -> str:
+    return f"{COLUMNS[column]} ({clock.name})" if column == NEXT else COLUMNS[column]
 
 
 class EntryTableModel(QAbstractTableModel):
@@ -60,29 +68,40 @@ class EntryTableModel(QAbstractTableModel):
         super().__init__()
         self.entries: list[schedule.Entry] = []
         self.state: BeatReport | None = None
-        self.tz_name: str | None = None
+        self.clock: BeatClock = beat_clock(None)
         self.now = datetime.now(timezone.utc)
         self._cache: dict[tuple[int, int], object] = {}
         self._haystacks: list[str] = []
 
     def set_entries(self, entries: list[schedule.Entry], state: BeatReport | None,
-                    tz_name: str | None) -> None:
+                    clock: BeatClock | None = None) -> None:
+        """Show `entries`, their times in `clock`'s zone (the zone beat uses)."""
         self.beginResetModel()
         self.entries = list(entries)
         self.state = state
-        self.tz_name = (state.timezone if state and state.timezone else None) or tz_name
+        self.clock = clock or beat_clock(None)
         self.now = datetime.now(timezone.utc)
         self._cache.clear()
         self._haystacks = [f"{e.name}\n{e.task}\n{e.description}".lower() for e in entries]
         self.endResetModel()
 
-    def refresh_times(self, state: BeatReport | None) -> None:
-        """New run state and a new "now": recompute the time columns lazily."""
+    def refresh_times(self, state: BeatReport | None, clock: BeatClock | None = None
+                      ) -> None:
+        """New run state and a new "now" (and the zone beat uses, when it changed):
+        recompute the time columns lazily."""
         self.state = state
         self.now = datetime.now(timezone.utc)
-        self._cache = {k: v for k, v in self._cache.items() if k[1] not in (NEXT, LAST, RUNS)}
+        rezoned = clock is not None and clock != self.clock
+        if rezoned:
+            self.clock = clock
+        times = (NEXT, LAST, RUNS, _NEXT_AT)
+        stale = (SCHEDULE, *times) if rezoned else times
+        self._cache = {k: v for k, v in self._cache.items() if k[1] not in stale}
+        if rezoned:
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, NEXT, NEXT)
         if self.entries:
-            self.dataChanged.emit(self.index(0, NEXT), self.index(len(self.entries) - 1, RUNS))
+            first = SCHEDULE if rezoned else NEXT
+            self.dataChanged.emit(self.index(0, first), self.index(len(self.entries) - 1, RUNS))
 
     def haystack(self, row: int) -> str:
         return self._haystacks[row]
@@ -95,8 +114,14 @@ class EntryTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return header_label(section, self.clock)
+        if role == Qt.ItemDataRole.ToolTipRole and section in (SCHEDULE, NEXT, LAST):
+            clock = self.clock
+            text = f"Times are in {clock.name}: {clock.why}."
+            return f"{text}\n{clock.note}" if clock.note else text
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
@@ -119,10 +144,11 @@ class EntryTableModel(QAbstractTableModel):
         if column == TASK:
             return entry.task
         if column == SCHEDULE:
-            words = entry.schedule.describe()
+            words = self.clock.describe(entry.schedule)
             return f"{words} (once)" if entry.one_off else words
         if column == LAST:
-            return local_text(state.last_run(entry.name) if state else None, self.now)
+            return zone_text(state.last_run(entry.name) if state else None, self.now,
+                             self.clock)
         if column == RUNS:
             return state.run_count(entry.name) if state else 0
         if column == NEXT:
@@ -130,11 +156,33 @@ class EntryTableModel(QAbstractTableModel):
                 return "— (off)"
             if entry.one_off and state and state.run_count(entry.name):
                 return "— (done)"
+            return zone_text(self._next_run(row), self.now, self.clock)
+        return None
+
+    def _next_run(self, row: int) -> datetime | None:
+        """When beat sends the entry next, computed in beat's zone (cached with the row)."""
+        key = (row, _NEXT_AT)
+        if key not in self._cache:
+            entry, state = self.entries[row], self.state
             basis = state.timing_basis(entry.name) if state else None
             runs = schedule.next_runs(entry.schedule, self.now, 1, last_run_at=basis,
-                                      tz_name=self.tz_name)
-            return local_text(runs[0] if runs else None, self.now)
-        return None
+                                      tz_name=self.clock.name)
+            self._cache[key] = runs[0] if runs else None
+        value = self._cache[key]
+        return value if isinstance(value, datetime) else None
+
+    def _time_tip(self, row: int, column: int) -> str | None:
+        """The full date and time of a run, with the zone, for the cell's tool tip."""
+        entry, state = self.entries[row], self.state
+        if column == LAST:
+            when = state.last_run(entry.name) if state else None
+        elif entry.enabled and not (entry.one_off and state and state.run_count(entry.name)):
+            when = self._next_run(row)
+        else:
+            when = None
+        if when is None:
+            return None
+        return f"{self.clock.text(when, '%a %Y-%m-%d %H:%M:%S %Z')} ({self.clock.name})"
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():
@@ -146,7 +194,9 @@ class EntryTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole) and column != ON:
             return self._cell(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.description or f"{entry.task} — {entry.schedule.describe()}"
+            tip = self._time_tip(row, column) if column in (NEXT, LAST) else None
+            return (tip or entry.description
+                    or f"{entry.task} — {self.clock.describe(entry.schedule)}")
         if role == Qt.ItemDataRole.ForegroundRole and not entry.enabled:
             return QColor("#80868b")
         if role == Qt.ItemDataRole.UserRole:
@@ -205,6 +255,16 @@ class EntryTable(QTableView):
         header.setStretchLastSection(True)
         for column, width in enumerate(self.COLUMN_WIDTHS):
             self.setColumnWidth(column, width)
+        # The "Next run" header names beat's time zone: keep the column wide enough for it.
+        proxy.headerDataChanged.connect(self._fit_zone_header)
+        proxy.modelReset.connect(self._fit_zone_header)
+        self._fit_zone_header()
+
+    def _fit_zone_header(self, *_: object) -> None:
+        text = str(self.proxy.headerData(NEXT, Qt.Orientation.Horizontal) or "")
+        needed = self.horizontalHeader().fontMetrics().horizontalAdvance(text) + 24
+        if self.columnWidth(NEXT) < needed:
+            self.setColumnWidth(NEXT, needed)
 
     def selected_names(self) -> list[str]:
         selection = self.selectionModel()
