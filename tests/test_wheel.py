@@ -2,7 +2,9 @@
 checkout: it finds its icon and start script, a real `celery beat` it starts in a
 project's own environment imports the panel's scheduler but nothing else of the checkout
 or of the panel's environment (`tests`, `bench`, `packaging`), and with the default
-`command` (its own celery) it runs a project on a real Redis broker."""
+`command` (its own celery) it runs a project on a real Redis broker. The README's recipes
+work as written: the scheduler in a server's venv without the GUI, and `[beat.env]`
+pointing a project with a hard-coded broker at another."""
 
 from __future__ import annotations
 
@@ -72,6 +74,24 @@ def noop():
     return None
 """
 REDIS_SERVER = Path("/usr/bin/redis-server")
+
+SERVER_APP = """
+import os
+
+from celery import Celery
+
+app = Celery("{name}", broker="filesystem://")
+app.conf.update(broker_transport_options={{
+    "data_folder_in": os.environ["BROKER_DIR"], "data_folder_out": os.environ["BROKER_DIR"],
+}}, broker_connection_retry_on_startup=True, task_ignore_result=True, timezone="UTC",
+    beat_scheduler="beat_panel.plugin:PanelScheduler",
+    beat_panel_schedule=os.environ["SCHEDULE_FILE"])
+
+
+@app.task
+def noop():
+    return None
+"""
 
 
 def run(argv: list[str | Path], **kwargs: object) -> subprocess.CompletedProcess:
@@ -149,6 +169,16 @@ def project_venv(scratch: Path) -> Path:
     """The project's own environment: celery and nothing of the panel's."""
     venv, seconds = make_venv(scratch / "project-venv", "celery>=5.3")
     print(f"\nthe project's celery installed in {seconds:.1f} s")
+    return venv
+
+
+@pytest.fixture(scope="module")
+def server_venv(scratch: Path, wheel: Path) -> Path:
+    """A server's project environment (celery) with the panel's wheel installed as the
+    README says, without its dependencies: the scheduler without the GUI."""
+    venv, _ = make_venv(scratch / "server-venv", "celery[redis]>=5.3")
+    run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", wheel],
+        env=clean_env())
     return venv
 
 
@@ -329,3 +359,91 @@ def test_the_installed_panel_runs_a_project_on_redis_with_its_own_celery(
     assert cli("status")["pids"] == [pid]
     stopped = cli("stop")
     assert stopped["success"], stopped
+
+
+@pytest.mark.parametrize("recipe", ["pip install --no-deps", "PYTHONPATH to a link"])
+def test_the_readme_recipes_put_the_scheduler_in_a_server_venv_without_the_gui(
+        recipe: str, server_venv: Path, project_venv: Path, wheel: Path, scratch: Path,
+        tmp_path: Path, procs: ProcessTracker):
+    """The app names the panel's scheduler in its own config (as under systemd); beat,
+    started by hand in the project's environment, loads the file, ticks and sends.
+    (`wheel` also made the checkout copy in `scratch` that the link points into.)"""
+    from beat_panel.schedule import Document, Entry, Interval
+    from beat_panel.schedule.beat_report import has_ticked
+    from beat_panel.schedule.store import ScheduleStore
+
+    project = tmp_path / "project"
+    broker = project / "broker"
+    broker.mkdir(parents=True)
+    app = f"serverapp_{uuid.uuid4().hex[:8]}"
+    (project / f"{app}.py").write_text(SERVER_APP.format(name=app))
+    schedule = project / "schedule.json"
+    ScheduleStore(schedule).save(Document((Entry("tick", f"{app}.noop", Interval(1)),)), None)
+    env = clean_env(BROKER_DIR=str(broker), SCHEDULE_FILE=str(schedule))
+    if recipe == "pip install --no-deps":
+        venv = server_venv
+    else:  # a folder holding only a link to a checkout's package (the wheel's source)
+        venv = project_venv
+        (tmp_path / "beat-panel-path").mkdir()
+        (tmp_path / "beat-panel-path" / "beat_panel").symlink_to(
+            scratch / "checkout" / "beat_panel")
+        env["PYTHONPATH"] = str(tmp_path / "beat-panel-path")
+    python = venv / "bin" / "python"
+    gui = run([python, "-c", "import importlib.util as u; print(u.find_spec('PySide6'))"],
+              env=env).stdout.strip()
+    assert gui == "None"  # the GUI's libraries are not in the server's environment
+    log = project / "beat.log"
+    with open(log, "wb") as out:
+        beat = procs.popen([str(venv / "bin" / "celery"), "-A", app, "beat", "--loglevel=INFO",
+                            f"--schedule={project / 'celerybeat-schedule'}"],
+                           cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def ticked() -> bool:
+        assert beat.poll() is None, log.read_text()
+        return has_ticked(schedule, beat.pid)
+
+    wait_until(ticked, timeout=60, what="beat to load the schedule through the plugin")
+    wait_until(lambda: any(broker.iterdir()), timeout=30, what="beat to send the task")
+    assert "Sending due task tick" in log.read_text()
+    beat.terminate()
+    beat.wait(timeout=30)
+
+
+def test_beat_env_points_a_project_with_a_hard_coded_broker_at_another(
+        panel_venv: Path, redis_url: str, tmp_path: Path, procs: ProcessTracker):
+    """The app names a broker in code that does not answer; CELERY_BROKER_URL in
+    [beat.env] wins over it, and beat sends into the other broker."""
+    project = tmp_path / "project"
+    project.mkdir()
+    app = f"hardcoded_{uuid.uuid4().hex[:8]}"
+    (project / f"{app}.py").write_text(REDIS_APP.format(
+        name=app, broker=f"redis://127.0.0.1:{free_port()}/0"))
+    config = project / "beat-panel.toml"
+    config.write_text(
+        f'[beat]\napp = "{app}"\nworkdir = "."\n'
+        'pidfile = "run/beat.pid"\nlogfile = "run/beat.log"\n'
+        'args = ["--loglevel=INFO", "--schedule=run/celerybeat-schedule"]\n'
+        f'[beat.env]\nCELERY_BROKER_URL = "{redis_url}"\n'
+        '[schedule]\nfile = "schedule.json"\n')
+    procs.own_beats_of(app=app, pidfile=project / "run" / "beat.pid")
+    panel = panel_venv / "bin" / "beat-panel"
+    env = clean_env()
+    run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
+         "--every", "1"], cwd=project, env=env)
+    done = subprocess.run([str(panel), "--config", str(config), "start", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=project, env=env,
+                          check=False)
+    started = json.loads(done.stdout)
+    for pid in started.get("new_pids", []):
+        procs.adopt(pid)
+    assert started["success"], started
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        wait_until(lambda: client.llen("celery") >= 2, timeout=30,
+                   what="beat to send into the broker named in [beat.env]")
+    finally:
+        client.close()
+    (banner,) = [line for line in (project / "run" / "beat.log").read_text().splitlines()
+                 if ". broker ->" in line]
+    assert banner.endswith(redis_url.removeprefix("redis://")), banner
+    run([panel, "--config", config, "stop"], cwd=project, env=env)
