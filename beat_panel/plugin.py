@@ -15,6 +15,8 @@ import hashlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -74,12 +76,16 @@ class PanelScheduler(Scheduler):
         self._state_written = 0.0  # time.monotonic() of the last state write
         self._state_write_failed = False
         self._ticked_at: float | None = None  # the panel counts a start from this
+        self._in_tick = False
+        self._held_signal: int | None = None
+        self._stop_handlers: dict[int, Any] = {}
         super().__init__(app, *args, **kwargs)
         self.max_interval = min(self.max_interval or RELOAD_INTERVAL, RELOAD_INTERVAL)
 
     # -- celery's Scheduler hooks -------------------------------------------------
 
     def setup_schedule(self) -> None:
+        self._hold_stop_signals()
         self._load_runs()
         self._check_file(force=True)
         if self._sha is None and self._error is not None:
@@ -91,17 +97,49 @@ class PanelScheduler(Scheduler):
                         "import`.", len(ignored), self.path)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        self._check_file()
-        delay = super().tick(*args, **kwargs)
-        if self._ticked_at is None:
-            # Loaded, and one whole tick done: the sign of life the panel waits for.
-            self._ticked_at = time.time()
-            self._write_state()
-        # Run counts are written at most once a second, not after every send: a big
-        # schedule sending often would otherwise spend its time rewriting the file.
-        if self._dirty and time.monotonic() - self._state_written >= STATE_WRITE_INTERVAL:
-            self._write_state()
+        self._in_tick = True
+        try:
+            self._check_file()
+            delay = super().tick(*args, **kwargs)
+            if self._ticked_at is None:
+                # Loaded, and one whole tick done: the sign of life the panel waits for.
+                self._ticked_at = time.time()
+                self._write_state()
+            # Run counts are written at most once a second, not after every send: a big
+            # schedule sending often would otherwise spend its time rewriting the file.
+            if self._dirty and time.monotonic() - self._state_written >= STATE_WRITE_INTERVAL:
+                self._write_state()
+        finally:
+            self._in_tick = False
+            self._act_on_held_signal()
         return delay
+
+    # -- stopping between sends, never in one -------------------------------------
+
+    def _hold_stop_signals(self) -> None:
+        """Celery's beat answers SIGTERM and SIGINT by saving and raising SystemExit
+        wherever its main thread is: in the middle of a send, that can leave a
+        half-written message, or a run counted that was never sent. A tick sends at most
+        one entry, so the signal is held while a tick runs and acted on right after it;
+        while beat sleeps between ticks it acts at once, as before."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # an embedded beat in a thread: its worker owns the signals
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                self._stop_handlers[signum] = handler
+                signal.signal(signum, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        if self._in_tick:
+            self._held_signal = signum
+            return
+        self._stop_handlers[signum](signum, frame)
+
+    def _act_on_held_signal(self) -> None:
+        if self._held_signal is not None:
+            signum, self._held_signal = self._held_signal, None
+            self._stop_handlers[signum](signum, None)
 
     def reserve(self, entry: ScheduleEntry) -> ScheduleEntry:
         new_entry = super().reserve(entry)
@@ -229,7 +267,11 @@ class PanelScheduler(Scheduler):
                 continue  # unchanged: keep its timing, so it does not fire again
             old = self.schedule.get(name)
             run = self._runs.get(name, {})
-            last_run_at = old.last_run_at if old else _parse_time(run.get("last_run_at"))
+            # An entry that never ran counts from when a beat installed it ("since"), as
+            # that beat did: a run due while beat was down is then sent once at start,
+            # as for entries that have run, instead of the count starting afresh.
+            last_run_at = old.last_run_at if old else (
+                _parse_time(run.get("last_run_at")) or _parse_time(run.get("since")))
             count = old.total_run_count if old else int(run.get("total_run_count", 0))
             built[name] = ScheduleEntry(
                 name=name, task=model.task, schedule=model.schedule.celery(app=self.app),

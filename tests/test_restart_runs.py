@@ -1,0 +1,78 @@
+"""No run lost or doubled across a restart: an entry that never ran still gets the run
+that fell due while beat was down (once), and a stop never cuts a send in half."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from beat_panel.schedule import Clocked, Document, Entry, Interval, beat_report
+from beat_panel.schedule.store import ScheduleStore
+
+from conftest import wait_until
+
+HELLO = "beat_panel.demo.app.say_hello"
+
+
+def sends(project, name: str) -> int:
+    log = project.logfile.read_text() if project.logfile.exists() else ""
+    return len(re.findall(rf"Sending due task {re.escape(name)} ", log))
+
+
+def start(project) -> int:
+    started = project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    (pid,) = started.json["new_pids"]
+    return pid
+
+
+def stop(project) -> None:
+    stopped = project.cli("stop", "--json")
+    assert stopped.code == 0 and not stopped.json["killed"], stopped.stdout
+
+
+@pytest.mark.slow
+def test_entries_that_never_ran_get_the_run_due_while_beat_was_down_once(panel_project):
+    path = panel_project.root / "schedule.json"
+    soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=5)
+    saved = ScheduleStore(path).save(Document((
+        Entry("every-6s", HELLO, Interval(6)),
+        Entry("once", HELLO, Clocked(soon)),
+    )), None)
+    start(panel_project)
+    assert beat_report.wait_applied(path, saved.sha, timeout=20)
+    stop(panel_project)  # before either entry was ever due
+    assert sends(panel_project, "every-6s") == sends(panel_project, "once") == 0
+    time.sleep(7)  # both fall due while beat is down
+    start(panel_project)
+    # Sent as the new beat starts, not 6 s later (counting afresh) or never (the one-off).
+    wait_until(lambda: sends(panel_project, "every-6s") == 1, timeout=3,
+               what="the overdue interval entry to be sent at start")
+    wait_until(lambda: sends(panel_project, "once") == 1, timeout=3,
+               what="the one-off that fell due while beat was down to be sent")
+    time.sleep(2)  # and only once: the next interval run is 6 s after this one
+    assert sends(panel_project, "every-6s") == 1
+    assert sends(panel_project, "once") == 1
+
+
+@pytest.mark.slow
+def test_stops_in_the_middle_of_sending_never_cut_a_message_or_miscount(panel_project):
+    """Ten sends a second, each a large message, and a stop every ~second: every message
+    in the broker is whole, and the runs beat counted are the messages it sent."""
+    path = panel_project.root / "schedule.json"
+    big = "x" * 2_000_000  # makes each send long enough for a SIGTERM to land in one
+    ScheduleStore(path).save(Document((
+        Entry("fast", HELLO, Interval(0.1), kwargs={"name": big}),)), None)
+    queue = panel_project.root / "demo-data" / "broker" / "queue"
+    for _ in range(8):
+        start(panel_project)
+        time.sleep(0.7)
+        stop(panel_project)
+    messages = sorted(queue.glob("*.msg"))
+    assert messages, "nothing was sent"
+    assert [m.name for m in messages if m.stat().st_size < len(big)] == []
+    report = beat_report.read_beat_report(path)
+    assert report.run_count("fast") == len(messages) == sends(panel_project, "fast")
