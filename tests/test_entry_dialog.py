@@ -192,3 +192,29 @@ def test_options_the_form_has_no_field_for_are_shown_and_kept_through_an_edit(qt
     edited = made.entry()
     assert edited.kwargs == {"to": "ops"}
     assert edited.options == options and edited.schedule == entry.schedule
+
+
+def test_a_task_the_app_does_not_register_is_said_with_the_closest_names_to_pick(qtbot):
+    made = EntryDialog(None, None, taken=set(), tasks=["proj.tasks.cleanup",
+                                                       "proj.tasks.report"])
+    qtbot.addWidget(made)
+    made.show()
+    qtbot.keyClicks(made.name, "nightly")
+    qtbot.keyClicks(made.task, "proj.tasks.cleanp")
+    assert made.task_help.isVisible()
+    assert "registers no task of that name" in made.task_note.text()
+    assert "'proj.tasks.cleanp' is not among the 2 tasks" in made.task_note.toolTip()
+    assert made.save_button.isEnabled(), "a warning, not a refusal"
+    first = made.suggestion_buttons[0]
+    assert first.isVisible() and first.text() == "proj.tasks.cleanup"
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton)
+    assert made.task.text() == "proj.tasks.cleanup"
+    assert not made.task_help.isVisible()
+
+
+def test_no_task_warning_when_the_apps_tasks_are_not_known(qtbot):
+    made = EntryDialog(None, None, taken=set(), tasks=[])
+    qtbot.addWidget(made)
+    made.show()
+    qtbot.keyClicks(made.task, "anything.at.all")
+    assert not made.task_help.isVisible()

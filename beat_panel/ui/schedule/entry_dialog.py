@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from beat_panel import schedule
+from beat_panel.celeryapp import tasknames
 from beat_panel.schedule import Entry, ScheduleError
 from beat_panel.schedule.timing import BeatClock, beat_clock
 
@@ -57,6 +59,24 @@ class EntryDialog(QDialog):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.task.setCompleter(completer)
+        # The app's registered tasks, when the editor could learn them (empty: unknown).
+        self.tasks = sorted(tasks)
+        self.task_note = QLabel()
+        self.task_note.setObjectName("taskNote")
+        self.task_note.setWordWrap(True)
+        self.task_note.setStyleSheet("color: #8a5a00;")
+        self.suggestion_buttons = [QPushButton() for _ in range(tasknames.SUGGESTIONS)]
+        self.task_help = QWidget()
+        help_layout = QVBoxLayout(self.task_help)
+        help_layout.setContentsMargins(0, 0, 0, 0)
+        help_layout.addWidget(self.task_note)
+        buttons_row = QHBoxLayout()
+        for button in self.suggestion_buttons:
+            button.clicked.connect(lambda _=False, b=button: self._use_suggestion(b))
+            buttons_row.addWidget(button)
+        buttons_row.addStretch()
+        help_layout.addLayout(buttons_row)
+        self.task_help.hide()
         self.description = QLineEdit()
 
         self.kind = QComboBox()
@@ -229,6 +249,7 @@ class EntryDialog(QDialog):
         form = QFormLayout()
         form.addRow("Name", self.name)
         form.addRow("Task", self.task)
+        form.addRow("", self.task_help)
         form.addRow("Description", self.description)
 
         when = QGroupBox("When")
@@ -370,9 +391,37 @@ class EntryDialog(QDialog):
                 widget.setStyleSheet(_ERROR_STYLE)
         self.errors.setText("\n".join(f"{f}: {m}" if f else m for f, m in problems))
         self._show_preview(data)
+        self._show_task_note(data["task"].strip())
         self._result = entry if not problems else None
         self.save_button.setEnabled(self._result is not None)
         return self._result is not None
+
+    def _show_task_note(self, task: str) -> None:
+        """A name the app does not register is allowed (a worker built from other code
+        may register it) but said, with the closest registered names to pick from."""
+        check = tasknames.check_task(task, self.tasks or None) if task else None
+        if check is None or check.registered is not False:
+            self.task_help.hide()
+            return
+        self.task_note.setText("⚠ The app registers no task of that name. Did you mean:"
+                               if check.suggestions else
+                               "⚠ The app registers no task of that name, nor a similar one.")
+        self.task_note.setToolTip(f"{task!r} is not among the {len(self.tasks)} tasks the "
+                                  "app registers. Beat sends it all the same, and a worker "
+                                  "that does not register it drops it; a worker built from "
+                                  "other code may register it.")
+        for button, name in zip(self.suggestion_buttons,
+                                [*check.suggestions, *[None] * tasknames.SUGGESTIONS],
+                                strict=False):
+            button.setVisible(name is not None)
+            button.setText(name or "")
+            button.setToolTip(f"Use {name}" if name else "")
+            button.setProperty("task", name)
+        self.task_help.show()
+
+    def _use_suggestion(self, button: QPushButton) -> None:
+        self.task.setText(button.property("task"))
+        self.task.setFocus()
 
     def _show_preview(self, data: dict) -> None:
         try:
