@@ -3,21 +3,39 @@
 A new file gets the permissions any program would give it under the person's umask (not
 the 0600 of a temp file): a beat running as a service user must be able to read the
 schedule a person saved. A file that exists keeps its mode, and its owner and group as far
-as this process may set them."""
+as this process may set them.
+
+A temp file is named `.<target>.<pid>-<start>-<random>.tmp`: the writer's pid and the
+start time of that process, so a temp file left by a writer that was killed can be told
+from one a live writer is still filling (`remove_orphaned_temp_files`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
+import time
+from collections.abc import Container
 from pathlib import Path
+
+# A temp file older than this whose writer is gone is removed by the next cleanup that
+# holds no lock of its writer: long past any real write, and safe if the writer lived in
+# another PID namespace (where its pid means nothing here).
+STALE_AFTER = 5 * 60
+# Temp files of versions that did not name their writer: removed only when this old.
+LEGACY_STALE_AFTER = 60 * 60
+
+_TEMP = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)-(?P<start>\d+)-[a-z0-9_]{8}\.tmp$")
+_LEGACY_TEMP = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write `data` to a temp file in the same folder, fsync it, rename it over `path`,
     then fsync the folder so the rename itself survives a power cut."""
     folder = path.parent
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = open_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -34,6 +52,86 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def open_temp(path: Path) -> tuple[int, str]:
+    """A new temp file for `path`, in its folder and named after this process: (fd, name)."""
+    pid = os.getpid()
+    try:
+        start = _start_time(pid)
+    except (OSError, ValueError, IndexError):
+        start = 0  # no /proc: the pid alone names the writer
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{pid}-{start}-",
+                            suffix=".tmp")
+
+
+def _start_time(pid: int) -> int:
+    """When process `pid` started, in clock ticks since boot (field 22 of
+    /proc/PID/stat). With the pid, it names one process: a
+    pid used again later has another start time."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        fields = fh.read().rpartition(b")")[2].split()
+    return int(fields[19])
+
+
+def _writer_alive(pid: int, start: int) -> bool:
+    """Whether the process that wrote a temp file still runs. When in doubt, yes."""
+    try:
+        return _start_time(pid) == start or start == 0
+    except FileNotFoundError:
+        pass  # no such process here, or /proc hides other users' processes
+    except (OSError, ValueError, IndexError):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # it exists (another user's): its start time cannot be checked
+    return True
+
+
+def remove_orphaned_temp_files(folder: Path, targets: Container[str] | None = None,
+                               older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove temp files in `folder` left by writers that died mid-write; the removed.
+
+    Only names of this module's format count, and only for the file names in `targets`
+    (all when None). A temp file of a live writer is never removed. One of a writer that
+    is gone is removed once it is `older_than` seconds old; a caller holding the lock
+    that every writer of these targets holds passes 0, since no write is under way.
+    Temp files of earlier versions (no pid in the name) are removed at an hour's age, or
+    at once under the lock. Symbolic links and anything but regular files are left alone.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        match = _TEMP.match(entry.name)
+        legacy = None if match else _LEGACY_TEMP.match(entry.name)
+        found = match or legacy
+        if found is None or (targets is not None and found["target"] not in targets):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        age = now - info.st_mtime
+        if match:
+            if age < older_than or _writer_alive(int(match["pid"]), int(match["start"])):
+                continue
+        elif older_than > 0 and age < max(older_than, LEGACY_STALE_AFTER):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def current_umask() -> int:

@@ -19,9 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from beat_panel import schedule
-from beat_panel.atomic import atomic_write
+from beat_panel.atomic import (
+    STALE_AFTER,
+    atomic_write,
+    remove_orphaned_temp_files,
+)
 from beat_panel.errors import PanelError
-from beat_panel.schedule import Document, ScheduleError
+from beat_panel.schedule import Document, ScheduleError, beat_report
 
 DEFAULT_HISTORY = 10
 
@@ -166,11 +170,15 @@ class ScheduleStore:
         return schedule.loads(data.decode("utf-8"), str(self.path)).revision
 
     def _remove_orphaned_temp_files(self) -> None:
-        """Temp files of a writer that died mid-save (saves hold the lock, so any
-        temp file seen here belongs to no live save)."""
-        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                orphan.unlink()
+        """Temp files of writers that died mid-save. Saves of the file and of its history
+        hold the lock this runs under, so theirs go at once (a live writer's never);
+        the beat plugin writes its report and last good copy beside the file without
+        that lock, so those go only once stale."""
+        remove_orphaned_temp_files(self.path.parent, {self.path.name}, older_than=0)
+        remove_orphaned_temp_files(history_dir(self.path), None, older_than=0)
+        plugin_files = {beat_report.report_path(self.path).name,
+                        beat_report.last_good_path(self.path).name}
+        remove_orphaned_temp_files(self.path.parent, plugin_files, older_than=STALE_AFTER)
 
     def _keep_history(self, data: bytes, revision: int) -> None:
         folder = history_dir(self.path)
