@@ -12,7 +12,9 @@ from one a live writer is still filling (`remove_orphaned_temp_files`)."""
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
 import re
 import stat
 import tempfile
@@ -132,6 +134,50 @@ def remove_orphaned_temp_files(folder: Path, targets: Container[str] | None = No
             os.unlink(entry.path)
             removed.append(Path(entry.path))
     return removed
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why `path` must not be replaced by this user, or None when it may be.
+
+    A rename replaces a file whatever its own mode (only the folder's write bit counts),
+    so this is checked before: a file this user may not write is not theirs to replace,
+    and a file whose owner has no write bit (0444) is taken as locked on purpose, by
+    everyone, root too. None for a path that does not exist or is not a regular file
+    (other checks report those)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    owner, group = _user_name(info.st_uid), _group_name(info.st_gid)
+    described = f"mode {mode:04o}, owner {owner}:{group}"
+    me = _user_name(os.geteuid())
+    if not mode & stat.S_IWUSR:
+        who = "" if info.st_uid == os.geteuid() else f" (as {owner} or root)"
+        return (f"the file is read-only ({described}), so Beat Panel will not replace it"
+                f"{', not even as root' if os.geteuid() == 0 else ''}. To allow saving, "
+                f"run{who}: chmod u+w {path}")
+    if not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        return (f"{me} may not write it ({described}), so Beat Panel will not replace it. "
+                f"Save it as {owner}, or let {me} write it, e.g. as {owner} or root: "
+                f"chgrp {_group_name(os.getegid())} {path} && chmod g+w {path}")
+    return None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def current_umask() -> int:

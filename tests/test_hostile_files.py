@@ -3,15 +3,22 @@ never replaced, and temp files of writers that died mid-save are cleared by the 
 (never one a live writer is still filling)."""
 
 import os
+import pwd
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 
-from beat_panel.schedule import Document, Entry, Interval
+import pytest
+
+from beat_panel import config as config_module
+from beat_panel.schedule import Document, Entry, Interval, ScheduleError
 from beat_panel.schedule.store import ScheduleStore, history_dir
+
+from conftest import run_cli, world_readable_dir
 
 HELLO = "beat_panel.demo.app.say_hello"
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -19,6 +26,98 @@ AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 def temp_files(folder):
     return sorted(p.name for p in folder.glob(".*.tmp"))
+
+
+# --- A read-only schedule is refused, with the reason and the fix -----------------------
+
+
+@pytest.fixture
+def nobodys_project():
+    """A project nobody may use: a folder nobody can write, its own XDG folders."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the CLI as another user (setpriv)")
+    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import beat_panel.cli"],
+                           capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot import beat_panel here: {probe.stderr[-200:]!r}")
+    base = world_readable_dir("beat-panel-readonly-")
+    folder = base / "proj"
+    folder.mkdir()
+    home = base / "home"
+    home.mkdir()
+    nobody = pwd.getpwnam("nobody")
+    for place in (folder, home):
+        os.chown(place, nobody.pw_uid, nobody.pw_gid)
+    config_path = base / "beat-panel.toml"
+    config_path.write_text(config_module.project_config_text(folder, config_module.DEMO_APP))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_")}
+    env.update(HOME=str(home), BEAT_PANEL_DEMO_DIR=str(home / "demo"))
+    path = folder / "schedule.json"
+    ScheduleStore(path).save(Document((Entry("hello", HELLO, Interval(30)),)), None)
+    for place in folder.rglob("*"):  # the file, its lock, its history: all nobody's
+        os.chown(place, nobody.pw_uid, nobody.pw_gid)
+    yield path, config_path, env
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def add_as_nobody(config_path, env, name="added"):
+    return run_cli("--config", str(config_path), "schedule", "add", name, "--task", HELLO,
+                   "--every", "60", env=env, user="nobody")
+
+
+def test_a_read_only_schedule_is_not_replaced_by_its_owner_and_the_fix_is_named(
+        nobodys_project):
+    path, config_path, env = nobodys_project
+    path.chmod(0o444)
+    before, inode = path.read_bytes(), path.stat().st_ino
+    # The folder is nobody's: a rename over the file would succeed.
+    assert path.parent.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+
+    result = add_as_nobody(config_path, env)
+
+    assert result.code == 2, result
+    assert (f"{path}: the file is read-only (mode 0444, owner nobody:nogroup), so Beat Panel "
+            f"will not replace it. To allow saving, run: chmod u+w {path}") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert path.read_bytes() == before and path.stat().st_ino == inode
+    assert temp_files(path.parent) == []
+
+    # The fix it names works.
+    path.chmod(0o644)
+    saved = add_as_nobody(config_path, env)
+    assert saved.code == 0, saved
+    assert '"added"' in path.read_text()
+
+
+def test_another_users_file_in_a_shared_folder_is_not_replaced(nobodys_project):
+    path, config_path, env = nobodys_project
+    os.chown(path, 0, 0)
+    path.chmod(0o644)
+    path.parent.chmod(0o777)  # anyone may rename over it: the file's own mode must count
+    before = path.read_bytes()
+
+    result = add_as_nobody(config_path, env)
+
+    assert result.code == 2, result
+    assert ("nobody may not write it (mode 0644, owner root:root), so Beat Panel will not "
+            "replace it. Save it as root, or let nobody write it") in result.stderr
+    assert path.read_bytes() == before and path.stat().st_uid == 0
+
+
+def test_root_does_not_replace_a_locked_file_either(tmp_path):
+    path = tmp_path / "schedule.json"
+    store = ScheduleStore(path)
+    loaded = store.save(Document((Entry("hello", HELLO, Interval(30)),)), None)
+    path.chmod(0o444)
+    before = path.read_bytes()
+    with pytest.raises(ScheduleError) as refused:
+        store.save(Document((Entry("other", HELLO, Interval(5)),)), loaded.sha)
+    expected = "so Beat Panel will not replace it"
+    if os.geteuid() == 0:
+        expected += ", not even as root"
+    assert expected in str(refused.value) and f"chmod u+w {path}" in str(refused.value)
+    assert path.read_bytes() == before
+    assert [item.revision for item in store.history()] == [1]  # no revision was kept
 
 
 # --- Temp files of killed writers --------------------------------------------------------

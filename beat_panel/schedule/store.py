@@ -22,6 +22,7 @@ from beat_panel import schedule
 from beat_panel.atomic import (
     STALE_AFTER,
     atomic_write,
+    read_only_reason,
     remove_orphaned_temp_files,
 )
 from beat_panel.errors import PanelError
@@ -93,7 +94,9 @@ class ScheduleStore:
     def _locked(self) -> Iterator[None]:
         """Serialise saves between Beat Panel processes (window, tray, CLI)."""
         lock = self.path.with_name(f".{self.path.name}.lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a link planted at the lock's name; read-only, so a lock another
+        # user of a shared folder created serves as well (flock needs no write access).
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -112,6 +115,9 @@ class ScheduleStore:
         schedule.check_unique_names(list(document.entries))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
+            reason = read_only_reason(self.path)
+            if reason is not None:
+                raise ScheduleError([("", reason)], str(self.path))
             on_disk = self._read()
             disk_sha = None if on_disk is None else sha256(on_disk)
             disk_revision = 0
