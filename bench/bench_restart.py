@@ -151,17 +151,22 @@ def run(quick: bool) -> list[Row]:
                            "it ticked")]
     from beat_panel.control.actions import START_WATCH_AFTER_TICK
 
-    for name, note in (
-        (START, f"core start: launch, first tick, {START_WATCH_AFTER_TICK:g} s watch"),
-        (RESTART, "core restart: SIGTERM, gone, then as start"),
+    stop = Timing(stops, [True] * len(stops)) if stops else None
+    # A restart must first wait for the old beat to save and exit (its own SIGTERM
+    # handling, measured as stop → gone); the rest is a start, held to the same 1.3×.
+    stop_ms = stop.median_ms if stop else 0.0
+    for name, note, allowed_ms, aim in (
+        (START, f"core start: launch, first tick, {START_WATCH_AFTER_TICK:g} s watch",
+         TARGET_RATIO * base.median_ms, target),
+        (RESTART, "core restart: SIGTERM, gone, then as start",
+         TARGET_RATIO * (base.median_ms + stop_ms), f"≤ {TARGET_RATIO:g}× (baseline + stop)"),
     ):
         timing = timings[name]
         ok = all(timing.results)
-        rows.append(timed_row(name, timing, base, target,
-                              passed=timing.median_ms / base.median_ms <= TARGET_RATIO and ok,
+        rows.append(timed_row(name, timing, base, aim,
+                              passed=timing.median_ms <= allowed_ms and ok,
                               exact=ok, note=note))
-    if stops:
-        stop = Timing(stops, [True] * len(stops))
+    if stop:
         rows.append(timed_row(STOP, stop, base, note="core stop before each start: SIGTERM "
                               "until the beat is gone; part of every restart"))
     return rows

@@ -130,3 +130,14 @@ def test_worker_with_embedded_beat_is_reported_once_as_embedded(demo_project, pr
     found = {b.pid: b for b in process.scan()}
     assert child not in found, "the beat child of a worker is not a beat of its own"
     assert found[worker.pid].embedded and found[worker.pid].app == demo_project.app
+
+
+def test_waiting_for_an_exit_is_woken_by_the_exit_and_times_out_otherwise(procs):
+    from beat_panel.process.waiting import wait_any_exit
+
+    quick = procs.popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    slow = procs.popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert wait_any_exit([slow.pid], 0.05) is False
+    assert wait_any_exit([slow.pid, quick.pid], 30) is True
+    assert quick.wait(timeout=5) == 0
+    assert wait_any_exit([quick.pid], 30) is True  # reaped: gone at once

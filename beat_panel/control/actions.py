@@ -32,6 +32,7 @@ from beat_panel.control.result import ActionResult
 from beat_panel.control.status import check_status, same_app_warning
 from beat_panel.process import BeatProcess
 from beat_panel.process.managers import Manager, run_action
+from beat_panel.process.waiting import wait_any_exit
 from beat_panel.schedule import beat_report
 
 _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
@@ -121,11 +122,9 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
         said = sign(child.pid)
         if said:
             break
-        time.sleep(_POLL)
-    if said:
-        watched_from = time.monotonic()
-        while child.poll() is None and time.monotonic() - watched_from < watch:
-            time.sleep(_POLL)
+        wait_any_exit([child.pid], _SIGN_POLL)  # a death ends the wait at once
+    if said and child.poll() is None:
+        wait_any_exit([child.pid], watch)
     code = child.poll()
     if code is None:
         message = f"Beat started (pid {child.pid})."
@@ -151,7 +150,10 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
                         instructions=f"See the log: {spec.logfile}")
 
 
-START_WATCH_AFTER_TICK = 0.25  # seconds: a beat that has ticked has already shown it works
+# Seconds: a beat that has ticked has loaded the app and the schedule and run its loop
+# once; the watch after that only catches a death already on its way.
+START_WATCH_AFTER_TICK = 0.05
+_SIGN_POLL = 0.01  # seconds between looks for the sign of life (a small file, or the log)
 _LOG_START_LINE = "beat: Starting..."  # what celery beat logs once its service starts
 
 
@@ -324,7 +326,8 @@ def _wait_gone(beats: list[BeatProcess], timeout: float) -> list[BeatProcess]:
     deadline = time.monotonic() + timeout
     alive = [b for b in beats if b.is_same_process()]
     while alive and time.monotonic() < deadline:
-        time.sleep(_POLL)
+        # Woken by an exit itself; the cap re-checks identity now and then regardless.
+        wait_any_exit([b.pid for b in alive], min(_POLL, max(deadline - time.monotonic(), 0)))
         process.reap_children()
         alive = [b for b in alive if b.is_same_process()]
     return alive
