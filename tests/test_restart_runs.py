@@ -3,6 +3,7 @@ that fell due while beat was down (once), and a stop never cuts a send in half."
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -76,3 +77,48 @@ def test_stops_in_the_middle_of_sending_never_cut_a_message_or_miscount(panel_pr
     assert [m.name for m in messages if m.stat().st_size < len(big)] == []
     report = beat_report.read_beat_report(path)
     assert report.run_count("fast") == len(messages) == sends(panel_project, "fast")
+
+
+def test_a_one_off_whose_time_passed_with_no_beat_is_missed_with_a_run_now(
+        panel_project, qtbot):
+    """No beat had it installed when it fell due, so no beat will send it: the list,
+    the JSON and the table say "missed" and point at Run now, which sends it."""
+    from PySide6.QtCore import Qt
+
+    from beat_panel.ui.jobs import JobRunner
+    from beat_panel.ui.schedule.editor import ScheduleEditor
+    from beat_panel.ui.schedule.table import NEXT
+
+    from scripted_dialogs import ScriptedDialogs
+
+    path = panel_project.root / "schedule.json"
+    past = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
+    document = Document((Entry("report-once", HELLO, Clocked(past), kwargs={"name": "late"}),
+                         Entry("tick", HELLO, Interval(60))))
+    # Written as a file a person edited (the panel refuses a time in the past on add).
+    path.write_text(json.dumps(document.to_json()))
+    listed = panel_project.cli("schedule", "list", "--json").json["entries"]
+    views = {e["name"]: e for e in listed}
+    assert views["report-once"]["missed"] is True and views["report-once"]["next_run"] is None
+    assert views["tick"]["missed"] is False
+    text = panel_project.cli("schedule", "list").stdout
+    assert "missed (run it: beat-panel schedule run report-once)" in text
+
+    editor = ScheduleEditor(panel_project.load(), JobRunner(), ScriptedDialogs())
+    qtbot.addWidget(editor)
+    editor.show()
+    editor.reload()
+    qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
+    proxy = editor.proxy
+    row = next(r for r in range(proxy.rowCount())
+               if proxy.data(proxy.index(r, 0), Qt.ItemDataRole.UserRole) == "report-once")
+    assert proxy.data(proxy.index(row, NEXT)) == "missed: Run now?"
+    assert "use Run now" in proxy.data(proxy.index(row, NEXT), Qt.ItemDataRole.ToolTipRole)
+    editor.runner.wait()
+
+    queue = panel_project.root / "demo-data" / "broker" / "queue"
+    before = set(queue.glob("*.msg")) if queue.exists() else set()
+    sent = panel_project.cli("schedule", "run", "report-once", "--json")
+    assert sent.code == 0, sent.stderr
+    message = (set(queue.glob("*.msg")) - before).pop().read_text()
+    assert sent.json["task_id"] in message

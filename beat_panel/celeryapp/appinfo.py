@@ -106,7 +106,7 @@ def send_now(config: Config, entry: Entry, timeout: float = DEFAULT_TIMEOUT) -> 
     """Send the entry's task once, now, through the app's broker; return the task id."""
     data = _run_helper(config, None, ["--send", entry.task, json.dumps(list(entry.args)),
                                       json.dumps(entry.kwargs),
-                                      json.dumps(entry.options.celery())], timeout)
+                                      json.dumps(entry.options.to_json())], timeout)
     return str(data["id"])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,6 +69,10 @@ def add_parser(sub: argparse._SubParsersAction,
     imp.add_argument("--app", help="the Celery app (default: [beat] app of the config)")
     imp.add_argument("--replace", action="store_true",
                      help="replace entries that already exist under the same name")
+
+    run_now = with_json(actions.add_parser(
+        "run", help="send an entry's task once, now, through the app's broker"))
+    run_now.add_argument("name")
 
     with_json(actions.add_parser("history", help="earlier saved versions"))
     restore = with_json(actions.add_parser("restore", help="go back to an earlier version"))
@@ -138,6 +143,13 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
     doc = session.document
     if action == "list":
         return _list(doc, config, as_json)
+    if action == "run":
+        entry = doc.require(args.name)
+        task_id = appinfo.send_now(config, entry)
+        _print(as_json, {"success": True, "name": entry.name, "task": entry.task,
+                         "task_id": task_id},
+               f"Sent {entry.task} for {entry.name!r} now (task id {task_id}).")
+        return exit_codes.OK
 
     extra: dict = {}
     task_check: Future[tasknames.TaskCheck] | None = None
@@ -253,7 +265,9 @@ def _list(doc: Document, config: Config, as_json: bool) -> int:
         return exit_codes.OK
     rows = [("", "NAME", "TASK", "SCHEDULE", f"NEXT RUN ({clock.name})")]
     for v in views:
-        nxt = v.next_run.strftime("%Y-%m-%d %H:%M:%S %Z") if v.next_run else "—"
+        nxt = v.next_run.strftime("%Y-%m-%d %H:%M:%S %Z") if v.next_run else \
+            f"missed (run it: beat-panel schedule run {shlex.quote(v.entry.name)})" \
+            if v.missed else "—"
         rows.append(("on" if v.entry.enabled else "off", v.entry.name, v.entry.task, v.words,
                      nxt))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

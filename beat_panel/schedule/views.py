@@ -16,9 +16,10 @@ from beat_panel.schedule.timing import BeatClock, beat_clock
 class EntryView:
     entry: schedule.Entry
     words: str
-    next_run: datetime | None  # None: disabled, or a one-off that already ran
+    next_run: datetime | None  # None: disabled, a one-off that already ran, or missed
     last_run: datetime | None
     run_count: int
+    missed: bool = False  # a one-off whose time passed with no beat to send it
 
     def to_json(self) -> dict:
         data = self.entry.to_json()
@@ -28,6 +29,7 @@ class EntryView:
             "next_run": self.next_run.isoformat() if self.next_run else None,
             "last_run": self.last_run.isoformat() if self.last_run else None,
             "total_run_count": self.run_count,
+            "missed": self.missed,
         })
         return data
 
@@ -45,6 +47,20 @@ def clock_for(document: schedule.Document, report: BeatReport | None,
     return beat_clock(document.timezone, reported, running)
 
 
+def is_missed(entry: schedule.Entry, state: BeatReport | None, now: datetime) -> bool:
+    """A one-off whose time passed while no beat had it installed: no beat will send it
+    (Celery counts an entry that never ran from its own start), so a person must decide
+    to run it now. One a stopped beat had installed is not missed: the next start sends
+    it, once."""
+    spec = entry.schedule
+    if not entry.enabled or not isinstance(spec, schedule.Clocked) or spec.at > now:
+        return False
+    if state is not None and state.run_count(entry.name):
+        return False
+    basis = state.timing_basis(entry.name) if state else None
+    return basis is None or basis >= spec.at
+
+
 def build_views(document: schedule.Document, state: BeatReport | None,
                 now: datetime | None = None, clock: BeatClock | None = None
                 ) -> list[EntryView]:
@@ -57,12 +73,13 @@ def build_views(document: schedule.Document, state: BeatReport | None,
         last = state.last_run(entry.name) if state else None
         count = state.run_count(entry.name) if state else 0
         upcoming = None
-        if entry.enabled and not (entry.one_off and count > 0):
+        missed = is_missed(entry, state, now)
+        if entry.enabled and not missed and not (entry.one_off and count > 0):
             basis = state.timing_basis(entry.name) if state else None
             runs = schedule.next_runs(entry.schedule, now, 1, last_run_at=basis,
                                       tz_name=clock.name)
             upcoming = runs[0] if runs else None
         views.append(EntryView(entry, clock.describe(entry.schedule),
                                clock.local(upcoming) if upcoming else None,
-                               clock.local(last) if last else None, count))
+                               clock.local(last) if last else None, count, missed))
     return views

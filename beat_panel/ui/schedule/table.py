@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 from beat_panel import schedule
 from beat_panel.schedule.beat_report import BeatReport
 from beat_panel.schedule.timing import BeatClock, beat_clock
+from beat_panel.schedule.views import is_missed
 
 COLUMNS = ("On", "Name", "Task", "Schedule", "Next run", "Last run", "Runs")
 ON, NAME, TASK, SCHEDULE, NEXT, LAST, RUNS = range(len(COLUMNS))
@@ -156,6 +157,8 @@ class EntryTableModel(QAbstractTableModel):
                 return "— (off)"
             if entry.one_off and state and state.run_count(entry.name):
                 return "— (done)"
+            if is_missed(entry, state, self.now):
+                return "missed: Run now?"
             return zone_text(self._next_run(row), self.now, self.clock)
         return None
 
@@ -174,6 +177,11 @@ class EntryTableModel(QAbstractTableModel):
     def _time_tip(self, row: int, column: int) -> str | None:
         """The full date and time of a run, with the zone, for the cell's tool tip."""
         entry, state = self.entries[row], self.state
+        if column == NEXT and is_missed(entry, state, self.now):
+            due = self.clock.text(entry.schedule.at, "%a %Y-%m-%d %H:%M:%S %Z")
+            return (f"Missed: it was due {due}, while no beat had it to send; beat never "
+                    "sends a one-off late on its own. Select it and use Run now, or give "
+                    "it a new time.")
         if column == LAST:
             when = state.last_run(entry.name) if state else None
         elif entry.enabled and not (entry.one_off and state and state.run_count(entry.name)):
