@@ -4,17 +4,21 @@ the user's data folder so the window can show it later."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import errno
 import fcntl
 import json
 import logging
 import os
+import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from beat_panel import paths
+from beat_panel.atomic import atomic_write, remove_orphaned_temp_files
 
 MAX_LINES = 2000
 log = logging.getLogger(__name__)
@@ -69,27 +73,81 @@ def activity_file() -> Path:
 def record(project: str, kind: Kind | str, success: bool, message: str) -> None:
     """Append one event; a log that cannot be written never fails the action."""
     event = Event(time.time(), project, Kind(kind), success, message)
+    line = (json.dumps(event.to_json()) + "\n").encode("utf-8")
     path = activity_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+", encoding="utf-8") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            fh.write(json.dumps(event.to_json()) + "\n")
-            fh.flush()
-            if os.fstat(fh.fileno()).st_size > MAX_LINES * 400:
-                _trim(fh)
+        with _locked(path):
+            # Opened under the lock: a trim replaces the file, and an append must never
+            # go into the file it replaced.
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                         | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file")
+                size = info.st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # after the torn line of a writer that was killed
+                os.write(fd, line)
+                size += len(line)
+            finally:
+                os.close(fd)
+            if size > MAX_LINES * TRIM_LINE_BYTES:
+                _trim(path)
     except OSError as exc:
         log.warning("Could not write the activity log %s: %s", path, exc)
 
 
-def _trim(fh: IO[str]) -> None:
-    """Keep the last lines, in place and under the writer's lock: a rename would let an
-    appender waiting for the lock write into the replaced file."""
-    fh.seek(0)
-    lines = fh.read().splitlines(keepends=True)[-MAX_LINES:]
-    fh.truncate(0)
-    fh.write("".join(lines))
-    fh.flush()
+# The log is trimmed back to MAX_LINES when it grows past this many bytes a line: it is
+# not rewritten on every append.
+TRIM_LINE_BYTES = 400
+# Reading goes back from the end at most this far, whatever the file's size.
+READ_LIMIT_BYTES = 8 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The one lock of every change to the log (appends and trims), by any process. A
+    file beside the log, so that the log itself can be replaced."""
+    fd = os.open(path.with_name(f"{path.name}.lock"),
+                 os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _trim(path: Path) -> None:
+    """Keep the last MAX_LINES lines (under the lock): written whole to a new file that
+    replaces the log, so a crash leaves the old log or the trimmed one. Only the end of
+    the log is read, however big it has grown."""
+    lines = [line for line in _last_lines(path, MAX_LINES)
+             if line.startswith(b"{") and line.endswith(b"\n")]
+    remove_orphaned_temp_files(path.parent, {path.name}, older_than=0)
+    atomic_write(path, b"".join(lines))
+
+
+def _last_lines(path: Path, count: int, limit: int = READ_LIMIT_BYTES) -> list[bytes]:
+    """The last `count` whole lines of `path` (each with its newline, the last one
+    perhaps without), reading back from its end no further than `limit` bytes."""
+    with open(path, "rb") as fh:
+        end = position = fh.seek(0, os.SEEK_END)
+        chunks: list[bytes] = []
+        newlines = 0
+        while position > 0 and newlines <= count and end - position < limit:
+            size = min(_CHUNK, position, limit - (end - position))
+            position -= size
+            fh.seek(position)
+            chunk = fh.read(size)
+            chunks.append(chunk)
+            newlines += chunk.count(b"\n")
+    lines = b"".join(reversed(chunks)).splitlines(keepends=True)
+    if position > 0 and lines:
+        lines = lines[1:]  # begins inside a line
+    return lines[-count:]
 
 
 def problem() -> str | None:
@@ -113,15 +171,11 @@ _TAIL_BYTES = 64 * 1024
 def last_action_at(project: str) -> float | None:
     """When the latest start / stop / restart of `project` was recorded, by any Beat
     Panel process (reads only the end of the log: it runs with every status check)."""
-    path = activity_file()
     try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - _TAIL_BYTES))
-            tail = fh.read().decode("utf-8", errors="replace")
+        lines = _last_lines(activity_file(), MAX_LINES, limit=_TAIL_BYTES)
     except OSError:
         return None
-    for line in reversed(tail.splitlines()):
+    for line in reversed(lines):
         try:
             data = json.loads(line)
             if data["project"] == project and Kind(data["what"]) in ACTIONS:
@@ -132,9 +186,10 @@ def last_action_at(project: str) -> float | None:
 
 
 def read(project: str | None = None, limit: int = 500) -> list[Event]:
-    """The latest events, newest first (only this project's when given)."""
+    """The latest events, newest first (only this project's when given): of the last
+    MAX_LINES the log keeps, read from its end only, whatever its size."""
     try:
-        lines = activity_file().read_text("utf-8").splitlines()
+        lines = _last_lines(activity_file(), MAX_LINES)
     except OSError:
         return []
     events = []
