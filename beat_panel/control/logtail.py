@@ -1,10 +1,37 @@
-"""Beat's log file: where it is and its last lines (for failed starts and the log pane)."""
+"""Beat's log file: where it is and its last lines (for failed starts and the log pane).
+
+The log pane follows the file by position (`follow`): a file replaced (rotated), cut
+short, or cut short and written again past where the pane had read between two looks is
+noticed by its identity (device and inode), its first bytes and the bytes just before
+that position, and is then read again from its start. Only regular files are read: a
+FIFO or a folder at the log's path never hangs a read."""
 
 from __future__ import annotations
 
+import os
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 _TAIL_BYTES = 64 * 1024
+_READ_BYTES = 4 * _TAIL_BYTES  # the most one look reads
+_HEAD_BYTES = 1024
+_ANCHOR_BYTES = 256
+
+
+def _open(path: Path) -> int | None:
+    """A descriptor of `path` when it is a regular file (never waits on a FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
 
 
 def size(path: Path | None) -> int:
@@ -17,20 +44,23 @@ def size(path: Path | None) -> int:
         return 0
 
 
-def tail(path: Path | None, max_lines: int = 40, since: int = 0) -> str:
-    """The last `max_lines` lines of the log written after byte offset `since`."""
-    if path is None:
-        return ""
-    try:
-        with open(path, "rb") as fh:
-            end = fh.seek(0, 2)
-            start = max(since if since <= end else 0, end - _TAIL_BYTES)
-            fh.seek(start)
-            data = fh.read()
-    except OSError:
-        return ""
+def _last_lines(fd: int, end: int, max_lines: int, since: int = 0) -> str:
+    start = max(since if since <= end else 0, end - _TAIL_BYTES)
+    data = os.pread(fd, end - start, start)
     lines = data.decode("utf-8", "replace").splitlines()
     return "\n".join(lines[-max_lines:])
+
+
+def tail(path: Path | None, max_lines: int = 40, since: int = 0) -> str:
+    """The last `max_lines` lines of the log written after byte offset `since`."""
+    if path is None or (fd := _open(path)) is None:
+        return ""
+    try:
+        return _last_lines(fd, os.fstat(fd).st_size, max_lines, since)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def read_new(path: Path | None, offset: int, first_lines: int = 200) -> tuple[str, int]:
@@ -38,13 +68,66 @@ def read_new(path: Path | None, offset: int, first_lines: int = 200) -> tuple[st
     the last `first_lines` lines; a file that shrank (rotated) is read from its start."""
     if path is None:
         return "", 0
+    if (fd := _open(path)) is None:
+        return "", offset
     try:
-        with open(path, "rb") as fh:
-            end = fh.seek(0, 2)
-            if offset == 0 or offset > end:
-                return tail(path, first_lines), end
-            fh.seek(offset)
-            data = fh.read(min(end - offset, _TAIL_BYTES * 4))
+        end = os.fstat(fd).st_size
+        if offset == 0 or offset > end:
+            return _last_lines(fd, end, first_lines), end
+        data = os.pread(fd, min(end - offset, _READ_BYTES), offset)
     except OSError:
         return "", offset
+    finally:
+        os.close(fd)
     return data.decode("utf-8", "replace"), offset + len(data)
+
+
+@dataclass(frozen=True)
+class Position:
+    """How far the log pane has read, and what tells that it is still the same file."""
+
+    offset: int
+    file: tuple[int, int]  # (device, inode)
+    head: bytes  # the file's first bytes, up to `offset`
+    anchor: bytes  # the bytes just before `offset`
+
+
+def _position(fd: int, file: tuple[int, int], offset: int) -> Position:
+    head = os.pread(fd, min(offset, _HEAD_BYTES), 0)
+    anchor_at = max(0, offset - _ANCHOR_BYTES)
+    return Position(offset, file, head, os.pread(fd, offset - anchor_at, anchor_at))
+
+
+def _same_file(fd: int, file: tuple[int, int], end: int, seen: Position) -> bool:
+    if file != seen.file or end < seen.offset:
+        return False
+    anchor_at = seen.offset - len(seen.anchor)
+    return (os.pread(fd, len(seen.head), 0) == seen.head
+            and os.pread(fd, len(seen.anchor), anchor_at) == seen.anchor)
+
+
+def follow(path: Path | None, seen: Position | None,
+           first_lines: int = 200) -> tuple[str, Position | None, bool]:
+    """What the log pane shows next: (text, position, restarted).
+
+    The first look (`seen` None) gives the last `first_lines` lines. Later looks give
+    what was written since `seen`; `restarted` says the file is not the one read before
+    (replaced, cut short, or cut short and grown again) and the text is the new file from
+    its start. A missing or unreadable log gives nothing and keeps `seen`. At most 256 KB
+    a look: the rest comes with the next ones."""
+    if path is None or (fd := _open(path)) is None:
+        return "", seen, False
+    try:
+        info = os.fstat(fd)
+        end, file = info.st_size, (info.st_dev, info.st_ino)
+        if seen is None:
+            return _last_lines(fd, end, first_lines), _position(fd, file, end), False
+        restarted = not _same_file(fd, file, end, seen)
+        start = 0 if restarted else seen.offset
+        data = os.pread(fd, min(end - start, _READ_BYTES), start)
+        return (data.decode("utf-8", "replace"), _position(fd, file, start + len(data)),
+                restarted)
+    except OSError:
+        return "", seen, False
+    finally:
+        os.close(fd)

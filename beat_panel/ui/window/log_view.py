@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
@@ -19,9 +21,9 @@ class LogView(QWidget):
     def __init__(self, config: Config, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.offset = 0
+        self.position: logtail.Position | None = None  # None: not looked at yet
         self.reading = False
-        self.path = None
+        self.path: Path | None = None
         self.caption = QLabel()
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
@@ -39,7 +41,7 @@ class LogView(QWidget):
 
     def set_config(self, config: Config) -> None:
         self.path = beat_logfile(config)
-        self.offset = 0
+        self.position = None
         self.text.clear()
         self.caption.setText(f"Beat's log: {self.path}" if self.path else
                              "No log file is configured ([beat] logfile).")
@@ -57,19 +59,21 @@ class LogView(QWidget):
         if self.reading or self.path is None:
             return
         self.reading = True
-        self.runner.submit(logtail.read_new, self.path, self.offset, on_done=self._read,
+        path = self.path
+        self.runner.submit(logtail.follow, path, self.position,
+                           on_done=lambda result: self._read(result, path),
                            on_error=self._failed)
 
     def _failed(self, error: Exception) -> None:
         self.reading = False
         self.caption.setText(f"Cannot read beat's log {self.path}: {error}")
 
-    def _read(self, result: tuple[str, int]) -> None:
+    def _read(self, result: tuple[str, logtail.Position | None, bool], path: Path) -> None:
         self.reading = False
-        text, offset = result
-        rotated = offset < self.offset
-        self.offset = offset
-        if rotated:
+        if path != self.path:
+            return  # read before the project changed
+        text, self.position, restarted = result
+        if restarted:  # replaced, or cut short (and perhaps grown again): from its start
             self.text.clear()
         if text:
             at_end = self.text.verticalScrollBar().value() >= \

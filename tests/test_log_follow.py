@@ -1,0 +1,125 @@
+"""Beat's log pane follows the file: a log cut short and written again past where the pane
+had read, between two looks, is shown again from its new start (never from the middle);
+a log replaced by rotation too; a FIFO at the log's path never hangs a look."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+from beat_panel.control import logtail
+from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.window.log_view import LogView
+
+# Writes lines into the log the way beat's logging does (a file opened for appending),
+# on command: "old 40" writes "old 0".."old 39"; every command is answered "done".
+WRITER = textwrap.dedent("""
+    import sys
+    log = open(sys.argv[1], "a", buffering=1)
+    for command in sys.stdin:
+        word, count = command.split()
+        for i in range(int(count)):
+            log.write(f"{word} {i}: [INFO/MainProcess] Scheduler: Sending due task\\n")
+        print("done", flush=True)
+""")
+
+
+class Writer:
+    def __init__(self, procs, path):
+        self.proc = procs.popen([sys.executable, "-c", WRITER, str(path)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def write(self, word: str, count: int) -> None:
+        self.proc.stdin.write(f"{word} {count}\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline() == "done\n"
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+
+def shown_lines(view: LogView) -> list[str]:
+    return [line.split(":")[0] for line in view.text.toPlainText().splitlines()]
+
+
+def look(view: LogView, qtbot) -> None:
+    view.poll()
+    qtbot.waitUntil(lambda: not view.reading, timeout=10000)
+
+
+def test_a_log_cut_short_and_grown_again_between_two_looks_shows_its_new_start(
+        fake_project, procs, qtbot):
+    project = fake_project()
+    log = project.logfile
+    log.parent.mkdir(parents=True, exist_ok=True)
+    writer = Writer(procs, log)
+    runner = JobRunner()
+    view = LogView(project.load(), runner)
+    qtbot.addWidget(view)
+    try:
+        writer.write("old", 30)
+        look(view, qtbot)
+        assert shown_lines(view)[-1] == "old 29"
+
+        # logrotate's copytruncate: the file is cut to nothing, and beat (still appending)
+        # writes more than the pane had read before its next look.
+        os.truncate(log, 0)
+        writer.write("new", 60)
+        assert log.stat().st_size > view.position.offset
+        look(view, qtbot)
+        assert shown_lines(view) == [f"new {i}" for i in range(60)]
+
+        # It follows on from there as before.
+        writer.write("more", 2)
+        look(view, qtbot)
+        assert shown_lines(view)[-3:] == ["new 59", "more 0", "more 1"]
+    finally:
+        writer.close()
+        runner.wait()
+
+
+def test_follow_notices_a_cut_regrown_or_replaced_file_and_reads_it_from_its_start(tmp_path):
+    log = tmp_path / "beat.log"
+    log.write_bytes(b"".join(b"first %d\n" % i for i in range(100)))
+    text, seen, restarted = logtail.follow(log, None, first_lines=3)
+    assert text == "first 97\nfirst 98\nfirst 99" and not restarted
+
+    with open(log, "ab") as fh:
+        fh.write(b"appended\n")
+    text, seen, restarted = logtail.follow(log, seen)
+    assert (text, restarted) == ("appended\n", False)
+
+    # Cut short and grown again to exactly the same size: only the bytes tell.
+    size = log.stat().st_size
+    body = b"".join(b"other %d\n" % i for i in range(200))[:size]
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+        fh.write(body)
+    assert log.stat().st_size == size
+    text, seen, restarted = logtail.follow(log, seen)
+    assert restarted and text == body.decode()
+
+    # Rotated: renamed away, and a new file (bigger than what was read) in its place.
+    log.rename(tmp_path / "beat.log.1")
+    log.write_bytes(b"rotated 0\n" + b"x" * (seen.offset + 100) + b"\n")
+    text, seen, restarted = logtail.follow(log, seen)
+    assert restarted and text.startswith("rotated 0\n")
+
+    # Gone for a while: nothing, and the place it had read is kept.
+    log.unlink()
+    assert logtail.follow(log, seen) == ("", seen, False)
+
+
+def test_a_fifo_at_the_logs_path_never_hangs_a_look(tmp_path):
+    fifo = tmp_path / "beat.log"
+    os.mkfifo(fifo)
+    results = []
+    looks = threading.Thread(target=lambda: results.append(
+        (logtail.follow(fifo, None), logtail.tail(fifo), logtail.read_new(fifo, 0))),
+        daemon=True)
+    looks.start()
+    looks.join(timeout=30)  # a guard against a hang, not a measurement
+    assert results == [(("", None, False), "", ("", 0))]
