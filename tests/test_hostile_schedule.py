@@ -240,3 +240,32 @@ def test_a_fifo_at_the_schedule_or_report_path_never_hangs_status(tmp_path):
     os.mkfifo(beat_report.report_path(path))
     assert beat_report.read_beat_report(path) is None
     assert beat_report.schedule_applied(path, [os.getpid()]) is None
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("a\u202eb", "right-to-left override (U+202E)"),
+    ("\u200b", "no visible character"),
+    ("two\nlines", "control character (U+000A)"),
+    ("nul\x00", "control character (U+0000)"),
+])
+def test_names_that_hide_or_fake_what_they_say_are_refused(name, message):
+    from beat_panel.schedule import parse_entry
+
+    with pytest.raises(ScheduleError, match=re.escape(message)) as caught:
+        parse_entry({"name": name, "task": "t", "schedule": {"kind": "interval", "every": 5}})
+    assert caught.value.problems[0][0] == "name"
+
+
+def test_a_name_with_spaces_around_it_is_added_saying_they_were_removed(tmp_path):
+    from conftest import run_cli
+
+    config = tmp_path / "beat-panel.toml"
+    config.write_text('[beat]\napp = "proj"\n[schedule]\nfile = "schedule.json"\n')
+    added = run_cli("--config", str(config), "schedule", "add", " a ", "--task", "t",
+                    "--every", "60")
+    assert added.code == 0, added.stderr
+    assert "Added 'a'. The name was given as ' a '; the spaces around it were removed." \
+        in added.stdout
+    refused = run_cli("--config", str(config), "schedule", "add", "x\u202ey", "--task", "t",
+                      "--every", "60")
+    assert refused.code == 2 and "name: contains right-to-left override" in refused.stderr

@@ -25,6 +25,7 @@ from beat_panel.schedule import (
     Solar,
     timing,
 )
+from beat_panel.schedule.validation import text_problem
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -107,9 +108,16 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )
-names = st.text(min_size=1, max_size=20).filter(lambda s: s == s.strip())
-tasks = st.text(min_size=1, max_size=30).filter(lambda s: not any(c.isspace() for c in s))
-option_names = st.none() | st.text(min_size=1, max_size=10).filter(str.strip)
+# Text as the model keeps it: no control characters, nothing that reorders the text.
+visible = st.characters(blacklist_categories=("Cc", "Cs"),
+                        blacklist_characters="\u061c\u200e\u200f\u202a\u202b\u202c"
+                                             "\u202d\u202e\u2066\u2067\u2068\u2069")
+names = st.text(visible, min_size=1, max_size=20).filter(
+    lambda s: s == s.strip() and text_problem(s, "") is None)
+tasks = st.text(visible, min_size=1, max_size=30).filter(
+    lambda s: not any(c.isspace() for c in s) and text_problem(s, "") is None)
+option_names = st.none() | st.text(visible, min_size=1, max_size=10).filter(
+    lambda s: s.strip() and text_problem(s, "") is None)
 seconds = st.floats(min_value=0, exclude_min=True, max_value=1e9, allow_infinity=False)
 options = st.builds(
     Options,
@@ -140,7 +148,8 @@ def entries(draw: st.DrawFn, name: st.SearchStrategy[str] = names) -> Entry:
         options=draw(options),
         enabled=draw(st.booleans()),
         one_off=draw(st.booleans()),
-        description=draw(st.text(max_size=40)),
+        description=draw(st.text(visible, max_size=40).filter(
+            lambda s: text_problem(s, "", lines=True) is None)),
     )
 
 

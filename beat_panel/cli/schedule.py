@@ -154,8 +154,14 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
     extra: dict = {}
     task_check: Future[tasknames.TaskCheck] | None = None
     if action == "add":
-        new_doc, message = doc.adding(entry_from_args(args)), f"Added {args.name!r}."
-        task_check = _check_task_meanwhile(config, args.task)
+        entry = entry_from_args(args)
+        new_doc, message = doc.adding(entry), f"Added {entry.name!r}."
+        for given, kept, what in ((args.name, entry.name, "name"),
+                                  (args.task, entry.task, "task")):
+            if given != kept:
+                message += (f" The {what} was given as {given!r}; the spaces around it were "
+                            "removed.")
+        task_check = _check_task_meanwhile(config, entry.task)
     elif action == "remove":
         new_doc, message = doc.removing(args.names), f"Removed {', '.join(args.names)}."
     elif action in ("enable", "disable"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,31 @@ def show_value(value: Any) -> str:
     except (TypeError, ValueError, RecursionError):
         text = object.__repr__(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+# Characters that change how the text around them is shown (right-to-left overrides,
+# isolates, marks): in a name they make one entry look like another.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069")
+_UNSEEN = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+
+
+def text_problem(text: str, what: str, lines: bool = False) -> str | None:
+    """Why `text` cannot be `what` ("a name"): a control character (a newline unless
+    `lines`), a character that reorders the text around it, or nothing visible."""
+    for char in text:
+        if lines and char in "\n\t":
+            continue
+        code = f"U+{ord(char):04X}"
+        if unicodedata.category(char) == "Cc":
+            return (f"contains a control character ({code}); {what} is one line of "
+                    "visible text")
+        if char in _BIDI_CONTROLS:
+            return (f"contains {unicodedata.name(char, code).lower()} ({code}), which changes "
+                    f"how the text around it is shown; {what} cannot hold it")
+    if text and all(unicodedata.category(c) in _UNSEEN for c in text):
+        return f"has no visible character (only spaces or invisible ones); give {what}"
+    return None
 
 
 def parse_schedule(data: Any, now: datetime | None = None,
@@ -178,11 +204,15 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append(("name", "must not be empty"))
+    elif (problem := text_problem(name, "a name")) is not None:
+        problems.append(("name", problem))
     task = data.get("task")
     if not isinstance(task, str) or not task.strip():
         problems.append(("task", "must be a task name such as proj.tasks.cleanup"))
     elif any(c.isspace() for c in task.strip()):
         problems.append(("task", f"{task!r} contains spaces; a task name has none"))
+    elif (problem := text_problem(task, "a task name")) is not None:
+        problems.append(("task", problem))
     args = data.get("args", [])
     if not isinstance(args, list):
         problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {show_value(args)}"))
@@ -210,6 +240,8 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
     description = data.get("description", "")
     if not isinstance(description, str):
         problems.append(("description", "must be text"))
+    elif (problem := text_problem(description, "a description", lines=True)) is not None:
+        problems.append(("description", problem))
     unknown = set(data) - {"name", "task", "schedule", "args", "kwargs", "options",
                            "enabled", "one_off", "description"}
     if unknown:
@@ -273,6 +305,8 @@ def parse_options(data: dict) -> Options:
         if key in _NAME_OPTIONS:
             if not isinstance(value, str) or not value.strip():
                 problems.append((field, f"must be a name, not {show_value(value)}"))
+            elif (problem := text_problem(value, "a name")) is not None:
+                problems.append((field, problem))
             else:
                 values[key] = value
         elif key == "priority":
