@@ -28,7 +28,7 @@ from celery.exceptions import ImproperlyConfigured
 from beat_panel import schedule
 from beat_panel.atomic import atomic_write
 from beat_panel.regular_file import read_regular
-from beat_panel.schedule import beat_report
+from beat_panel.schedule import beat_report, fileformat
 
 logger = logging.getLogger("beat_panel.plugin")
 
@@ -36,6 +36,7 @@ logger = logging.getLogger("beat_panel.plugin")
 # so a save is applied well within a second.
 RELOAD_INTERVAL = 0.5
 STATE_WRITE_INTERVAL = 1.0
+STATE_WRITE_SHARE = 20  # at least this many times as long between writes as one takes
 # A problem that lasts (a folder at the file's path, say) is logged again at most this
 # often; the state file is rewritten only when the problem changes.
 ERROR_REPEAT_INTERVAL = 60.0
@@ -70,10 +71,12 @@ class PanelScheduler(Scheduler):
         self._error: str | None = None
         self._error_logged = 0.0  # time.monotonic() when the current problem was logged
         self._models: dict[str, schedule.Entry] = {}
+        self._entry_cache = fileformat.EntryCache()
         self._fingerprints: dict[str, str] = {}
         self._runs: dict[str, dict] = {}
         self._dirty = False
         self._state_written = 0.0  # time.monotonic() of the last state write
+        self._write_every = STATE_WRITE_INTERVAL  # grows with the state's size
         self._state_write_failed = False
         self._ticked_at: float | None = None  # the panel counts a start from this
         self._in_tick = False
@@ -107,7 +110,7 @@ class PanelScheduler(Scheduler):
                 self._write_state()
             # Run counts are written at most once a second, not after every send: a big
             # schedule sending often would otherwise spend its time rewriting the file.
-            if self._dirty and time.monotonic() - self._state_written >= STATE_WRITE_INTERVAL:
+            if self._dirty and time.monotonic() - self._state_written >= self._write_every:
                 self._write_state()
         finally:
             self._in_tick = False
@@ -152,8 +155,16 @@ class PanelScheduler(Scheduler):
             run["done"] = model.fingerprint()
             self.schedule.pop(entry.name, None)
             self._fingerprints.pop(entry.name, None)
+            self._heap = None  # so the tick does not put it back on the heap
         self._dirty = True
         return new_entry
+
+    def schedules_equal(self, *args: Any, **kwargs: Any) -> bool:
+        """Celery compares the whole schedule with a copy at every tick to notice
+        changes, which costs a few milliseconds per thousand entries at each send. This
+        scheduler changes its schedule only in `_apply` and `reserve`, and both reset
+        the heap, so the comparison is not needed."""
+        return True
 
     def sync(self) -> None:
         if self._dirty:
@@ -202,7 +213,8 @@ class PanelScheduler(Scheduler):
         # Whatever the bytes are, beat keeps running: any failure to parse, check or
         # apply them keeps the last good schedule and says why.
         try:
-            document = schedule.loads(data.decode("utf-8"), str(self.path))
+            document = fileformat.loads(data.decode("utf-8"), str(self.path),
+                                        self._entry_cache)
         except Exception as exc:
             self._fail(_unusable(exc))
             return
@@ -320,8 +332,10 @@ class PanelScheduler(Scheduler):
             },
             "runs": self._runs,
         }
+        began = time.monotonic()
         try:
-            atomic_write(self.state_file, json.dumps(state, indent=1).encode("utf-8"))
+            atomic_write(self.state_file, json.dumps(state, separators=(",", ":"))
+                         .encode("utf-8"))
         except OSError as exc:
             if not self._state_write_failed:
                 logger.warning("beat-panel: cannot write %s (%s); the panel will not see "
@@ -331,6 +345,10 @@ class PanelScheduler(Scheduler):
             self._state_write_failed = False
             self._dirty = False
         self._state_written = time.monotonic()
+        # A big schedule's run counts take a while to write: write them no more often
+        # than keeps the writing under 5% of beat's time.
+        self._write_every = max(STATE_WRITE_INTERVAL,
+                                (self._state_written - began) * STATE_WRITE_SHARE)
 
 
 def _unusable(exc: BaseException) -> str:

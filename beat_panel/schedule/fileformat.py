@@ -10,7 +10,13 @@ import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from beat_panel.schedule.model import FORMAT_NAME, FORMAT_VERSION, Document, ScheduleError
+from beat_panel.schedule.model import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    Document,
+    Entry,
+    ScheduleError,
+)
 from beat_panel.schedule.validation import check_unique_names, parse_entry, show_value
 
 if TYPE_CHECKING:
@@ -87,8 +93,49 @@ def _label(name: object) -> str:
     return repr(name[:60]) if isinstance(name, str) else show_value(name)
 
 
-def loads(text: str, source: str = "schedule file") -> Document:
-    """Parse a schedule file's text; errors say where (line and column, or the entry)."""
+def _same_types(a: object, b: object) -> bool:
+    """For values already equal by ==: the same JSON types all the way down (== calls 1,
+    1.0 and true equal; a schedule file does not)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key, value in a.items():
+            if not _same_types(value, b[key]):
+                return False
+    elif isinstance(a, list) and isinstance(b, list):
+        for x, y in zip(a, b, strict=True):
+            if not _same_types(x, y):
+                return False
+    return True
+
+
+class EntryCache:
+    """The entries of the last file read, by name, with the JSON each came from: a file
+    read again (a big schedule with one edit, say) checks only the entries that changed.
+    An entry is reused only when its JSON is the same, value for value and type for type
+    (Python's == alone calls 1, 1.0 and true equal), so what is accepted never differs
+    from a full check."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[dict, Entry]] = {}
+
+    def parse(self, raw: object) -> Entry:
+        if isinstance(raw, dict):
+            known = self._entries.get(raw.get("name"))
+            if known is not None and known[0] == raw and _same_types(known[0], raw):
+                return known[1]
+        return parse_entry(raw)
+
+    def keep(self, raws: list, entries: list[Entry]) -> None:
+        self._entries = {entry.name: (raw, entry)
+                         for raw, entry in zip(raws, entries, strict=True)
+                         if raw.get("name") == entry.name}
+
+
+def loads(text: str, source: str = "schedule file",
+          cache: EntryCache | None = None) -> Document:
+    """Parse a schedule file's text; errors say where (line and column, or the entry).
+    With `cache`, entries unchanged since the last text it saw are not checked again."""
     try:
         data = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except json.JSONDecodeError as exc:
@@ -125,9 +172,10 @@ def loads(text: str, source: str = "schedule file") -> Document:
     if not isinstance(raw_entries, list):
         raise ScheduleError([("entries", "must be a list")], source)
     entries = []
+    parse = cache.parse if cache is not None else parse_entry
     for index, raw in enumerate(raw_entries, start=1):
         try:
-            entries.append(parse_entry(raw))
+            entries.append(parse(raw))
         except ScheduleError as exc:
             label = raw.get("name") if isinstance(raw, dict) else None
             where = f"entry {index}" + (f" ({_label(label)})" if label else "")
@@ -137,6 +185,8 @@ def loads(text: str, source: str = "schedule file") -> Document:
         check_unique_names(entries)
     except ScheduleError as exc:
         raise ScheduleError(exc.problems, source) from None
+    if cache is not None:
+        cache.keep(raw_entries, entries)
     revision = data.get("revision", 0)
     tz = data.get("timezone")
     if tz is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from beat_panel.errors import PanelError
@@ -251,12 +252,16 @@ class Entry:
             data["description"] = self.description
         return data
 
-    def fingerprint(self) -> str:
-        """What beat runs: equal fingerprints need no re-install (and no re-fire)."""
+    @cached_property
+    def _fingerprint(self) -> str:
         data = self.to_json()
         for key in ("enabled", "description", "name"):
             data.pop(key, None)
         return json.dumps(data, sort_keys=True)
+
+    def fingerprint(self) -> str:
+        """What beat runs: equal fingerprints need no re-install (and no re-fire)."""
+        return self._fingerprint
 
     def with_changes(self, **changes: Any) -> Entry:
         return replace(self, **changes)

@@ -72,6 +72,8 @@ _UNSEEN = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
 def text_problem(text: str, what: str, lines: bool = False) -> str | None:
     """Why `text` cannot be `what` ("a name"): a control character (a newline unless
     `lines`), a character that reorders the text around it, or nothing visible."""
+    if text.isprintable() and not text.isspace():
+        return None  # the usual case, at C speed: no control, format or odd space at all
     for char in text:
         if lines and char in "\n\t":
             continue
