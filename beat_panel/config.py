@@ -177,13 +177,18 @@ def _from_dict(data: dict, path: Path) -> Config:
     def resolve(value: str | None) -> Path | None:
         return None if value is None else (base / Path(value).expanduser()).resolve()
 
+    def absolute(value: str | None) -> Path | None:
+        return None if value is None else Path(os.path.abspath(base / Path(value).expanduser()))
+
     command = reader.str_list("command")
     beat = BeatConfig(
         app=reader.string("app"),
         workdir=resolve(reader.string("workdir")) or base.resolve(),
         command=tuple(command) if command else default_celery_command(),
-        pidfile=resolve(reader.string("pidfile")),
-        logfile=resolve(reader.string("logfile")),
+        # Made absolute, never resolved: a link at the pidfile or log path must reach the
+        # start's checks as a link (refused), not as the file it points to.
+        pidfile=absolute(reader.string("pidfile")),
+        logfile=absolute(reader.string("logfile")),
         args=tuple(reader.str_list("args") or ()),
         env=reader.str_table("env"),
         stop_timeout=reader.seconds("stop_timeout", DEFAULT_STOP_TIMEOUT),
