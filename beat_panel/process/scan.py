@@ -18,6 +18,8 @@ import psutil
 from beat_panel.process import argv as argv_parser
 from beat_panel.process.argv import Kind
 from beat_panel.process.managers import Manager, detect_manager
+from beat_panel.regular_file import NotRegularFileError, open_regular
+from beat_panel.trusted_files import owner_name
 
 PROC = Path("/proc")
 # How much later than its pidfile's mtime a process may have been created and still be
@@ -250,16 +252,34 @@ class PidfileState:
         }
 
 
+def _pidfile_bytes(path: Path) -> tuple[bytes, os.stat_result]:
+    """The start of the pidfile and its stat, read without following a link and without
+    waiting on a FIFO (a link, a FIFO or a folder there raises NotRegularFileError)."""
+    fd, st = open_regular(path)
+    try:
+        return os.read(fd, 64), st
+    finally:
+        os.close(fd)
+
+
+def _pidfile_owner_trusted(st: os.stat_result, beat: BeatProcess) -> bool:
+    """A pidfile is believed when its owner is the user, root, or the beat it names
+    (a beat run as a service user writes its own)."""
+    return st.st_uid in (os.geteuid(), 0, beat.uid)
+
+
 def read_pidfile(path: Path) -> PidfileState:
     """Read a pidfile and verify it: the pid must be a live beat that started no later
     than the file was written. A partial file (no newline), a dead pid or a pid reused
-    by another program is reported as a problem, never trusted."""
+    by another program is reported as a problem, never trusted; so is a symbolic link
+    (never followed), a FIFO or a folder at the path (never waited on), and a file owned
+    by another user than the panel's, root, or the beat it names."""
     try:
-        stat = path.stat()
-        with open(path, "rb") as fh:
-            content = fh.read(64)
+        content, stat = _pidfile_bytes(path)
     except FileNotFoundError:
         return PidfileState(path, None, None, None)
+    except NotRegularFileError as exc:
+        return PidfileState(path, None, None, f"not read: {exc.strerror}")
     except OSError as exc:
         return PidfileState(path, None, None, f"cannot read it: {exc.strerror}")
     text = content.decode("ascii", "replace")
@@ -274,4 +294,8 @@ def read_pidfile(path: Path) -> PidfileState:
         return PidfileState(path, pid, None, f"stale: pid {pid} is gone")
     if beat.create_time > stat.st_mtime + _PIDFILE_SLACK_SECONDS:
         return PidfileState(path, pid, None, f"stale: pid {pid} was reused by a newer beat")
+    if not _pidfile_owner_trusted(stat, beat):
+        return PidfileState(path, pid, None, "not trusted: it belongs to "
+                            f"{owner_name(stat.st_uid)}, neither you, root, nor the beat it "
+                            f"names (run by {beat.owner})")
     return PidfileState(path, pid, beat, None)
