@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from beat_panel import trusted_files
 from beat_panel.config import Config
 from beat_panel.control.states import Action, Phase
 from beat_panel.errors import PanelError
+from beat_panel.regular_file import NotRegularFileError, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +28,40 @@ def _lock_path(config: Config) -> Path:
     return config.run_dir / "action.lock"
 
 
+class LockRefused(PanelError):
+    """The lock file is not one the panel may use: a link, not a file, or another
+    user's (planted in the state folder)."""
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    """The lock file's descriptor, opened without following a link or waiting on a FIFO;
+    LockRefused when what is there is not the user's (or root's) regular file."""
+    try:
+        fd, st = open_regular(path, flags, 0o644)
+    except NotRegularFileError as exc:
+        raise LockRefused(_refused_text(path, exc.strerror.removeprefix("it "))) from None
+    if (why := trusted_files.file_problem(st)) is not None:
+        os.close(fd)
+        raise LockRefused(_refused_text(path, why))
+    return fd
+
+
+def _refused_text(path: Path, why: str) -> str:
+    return (f"Cannot take the action lock: {path} {why}. Beat Panel does not use a lock "
+            "file like that (another user may have put it there); remove it and try again.")
+
+
 @contextmanager
 def action_lock(config: Config, action: Action | str) -> Iterator[None]:
-    """Hold the project's action lock; raise Busy when another action holds it.
+    """Hold the project's action lock; raise Busy when another action holds it, and
+    LockRefused when the lock file is a link, not a file, or another user's.
 
     The lock file also says which action runs, so `status` can show "restarting".
     """
     path = _lock_path(config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
         # No writable state folder (another user's HOME): run unguarded, but say so.
         log.warning("Cannot take the action lock %s (%s): running unguarded", path, exc)
@@ -45,7 +71,7 @@ def action_lock(config: Config, action: Action | str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(_in_flight_text(path)) from None
+            raise Busy(_in_flight_text(fd)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"action": str(action), "pid": os.getpid()}).encode(), 0)
         try:
@@ -57,10 +83,12 @@ def action_lock(config: Config, action: Action | str) -> Iterator[None]:
         os.close(fd)
 
 
-def _in_flight_text(path: Path) -> str:
+def _in_flight_text(fd: int) -> str:
     try:
-        marker = json.loads(path.read_text() or "{}")
+        marker = json.loads(os.pread(fd, 4096, 0) or b"{}")
     except (OSError, ValueError):
+        marker = {}
+    if not isinstance(marker, dict):
         marker = {}
     what = marker.get("action", "another action")
     holder = marker.get("pid", "?")
@@ -68,11 +96,12 @@ def _in_flight_text(path: Path) -> str:
 
 
 def action_in_flight(config: Config) -> Phase | None:
-    """STARTING / STOPPING / RESTARTING while any Beat Panel holds the lock."""
+    """STARTING / STOPPING / RESTARTING while any Beat Panel holds the lock (never when
+    the lock file is a link, a FIFO or another user's: that one nobody holds)."""
     path = _lock_path(config)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        fd = _open_lock(path, os.O_RDONLY)
+    except (OSError, LockRefused):
         return None
     try:
         try:
