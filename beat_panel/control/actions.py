@@ -5,21 +5,20 @@ Every function here blocks (it waits on processes); the GUI calls them from a wo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psutil
 
-from beat_panel import process
+from beat_panel import process, trusted_files
 from beat_panel.config import Config
 from beat_panel.control import activity, logtail
-from beat_panel.control.action_lock import Busy, action_lock
+from beat_panel.control.action_lock import Busy, LockRefused, action_lock
 from beat_panel.control.launch import (
     PLUGIN_SCHEDULER,
     LaunchError,
@@ -34,6 +33,7 @@ from beat_panel.process import BeatProcess
 from beat_panel.process.managers import Manager, run_action
 from beat_panel.process.waiting import wait_any_exit
 from beat_panel.schedule import beat_report
+from beat_panel.trusted_files import UntrustedFileError
 
 _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
 _POLL = 0.05
@@ -57,7 +57,7 @@ def _exclusive(config: Config, action: str,
                 result = ActionResult(action, False, str(exc))
             activity.record(config.project_id, result.action, result.success,
                             result.message)
-    except Busy as exc:
+    except (Busy, LockRefused) as exc:
         return ActionResult(action, False, str(exc))
     return result
 
@@ -67,15 +67,42 @@ def _exclusive(config: Config, action: str,
 # ---------------------------------------------------------------------------
 
 
-def _remove_stale_pidfile(path: Path | None) -> None:
+def _remove_stale_pidfile(path: Path | None, pids: Iterable[int] | None = None) -> str | None:
     """Remove a pidfile that names no live beat, or celery would refuse to start
-    (it only clears pidfiles of dead pids, not of a pid reused by another program)."""
+    (it only clears pidfiles of dead pids, not of a pid reused by another program).
+
+    Only the file beat wrote is removed: a trusted regular file, reached without a link,
+    that holds the stale pid (one of `pids` when given). Content that is no pid at all is
+    left to celery, which clears it itself. Returns why a stale pidfile was left, if it
+    was."""
     if path is None:
-        return
+        return None
     state = process.read_pidfile(path)
-    if state.problem is not None:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    if state.beat is not None or state.pid is None:
+        return None
+    if pids is not None and state.pid not in pids:
+        return None
+    return trusted_files.remove_pidfile(path, [state.pid])
+
+
+_FIX_KEYS = {"pidfile": "[beat] pidfile", "log": "[beat] logfile",
+             "log (--logfile)": "the --logfile in [beat] args"}
+
+
+def _refused_file(exc: UntrustedFileError, doing: str) -> str:
+    key = _FIX_KEYS.get(exc.what, "the path")
+    fix = (f"Set {key} in beat-panel.toml to a path in a folder only you or root can "
+           "write." if exc.in_folder else
+           f"Remove it if it is a leftover, or set {key} in beat-panel.toml to another path.")
+    return " ".join(filter(None, (f"{doing}: {exc}.", exc.danger, fix)))
+
+
+def check_launch_files(spec: LaunchSpec) -> None:
+    """Raise UntrustedFileError when a file beat writes (its pidfile, its log, a
+    --logfile) is a link, not a file, or not the user's or root's, or in a folder others
+    can change. The log the panel opens is checked again as it is opened."""
+    for what, path in [*spec.files_beat_writes(), ("log", spec.logfile)]:
+        trusted_files.check_file_to_write(what, path)
 
 
 def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
@@ -85,6 +112,10 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
     if not Path(spec.cwd).is_dir():
         return ActionResult(action, False, f"Cannot start beat: the project folder {spec.cwd} "
                             "does not exist. Check [beat] workdir in beat-panel.toml.")
+    try:
+        check_launch_files(spec)  # before a folder is made where it should not be
+    except UntrustedFileError as exc:
+        return ActionResult(action, False, _refused_file(exc, "Cannot start beat"))
     for folder, key in ((spec.logfile.parent, "logfile"),
                         (spec.pidfile.parent if spec.pidfile else None, "pidfile")):
         if folder is None:
@@ -94,26 +125,32 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
         except OSError as exc:
             return ActionResult(action, False, f"Cannot start beat: cannot create the folder "
                                 f"{folder} ([beat] {key}): {exc.strerror}.")
-    _remove_stale_pidfile(spec.pidfile)
-    log_start = logtail.size(spec.logfile)
     try:
-        with open(spec.logfile, "ab") as log:
-            child = subprocess.Popen(
-                list(spec.argv), cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        log_fd = trusted_files.open_log(spec.logfile)
+    except UntrustedFileError as exc:
+        return ActionResult(action, False, _refused_file(exc, "Cannot start beat"))
+    except OSError as exc:
+        return ActionResult(action, False, f"Cannot start beat: cannot open its log "
+                            f"{spec.logfile}: {exc.strerror}. Check [beat] logfile in "
+                            "beat-panel.toml.")
+    try:
+        _remove_stale_pidfile(spec.pidfile)
+        log_start = os.fstat(log_fd).st_size
+        child = subprocess.Popen(
+            list(spec.argv), cwd=spec.cwd, env=spec.env, stdin=subprocess.DEVNULL,
+            stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     except FileNotFoundError:
         return ActionResult(action, False, f"Cannot start beat: {spec.argv[0]!r} was not found. "
                             "Install celery in the project's environment, or set [beat] "
                             "command in beat-panel.toml to the celery to use.")
     except PermissionError as exc:
         return ActionResult(action, False, f"Cannot start beat: {exc}.")
-    except IsADirectoryError:
-        return ActionResult(action, False, f"Cannot start beat: its log {spec.logfile} is a "
-                            "folder. Check [beat] logfile in beat-panel.toml.")
     except NotADirectoryError:
         return ActionResult(action, False, f"Cannot start beat: the folder {spec.cwd} does not "
                             "exist. Check [beat] workdir in beat-panel.toml.")
+    finally:
+        os.close(log_fd)
     process.remember_child(child)
     sign, watch = _sign_of_life(spec, config, log_start)
     began = time.monotonic()
@@ -355,9 +392,11 @@ def _stop_beats(beats: list[BeatProcess], config: Config, action: str) -> Action
             old_pids=[b.pid for b in beats], killed=True,
         )
     if killed:
-        _remove_stale_pidfile(config.beat.pidfile)
         message = (f"Beat (pid {pids}) did not stop within {timeout:g} s of SIGTERM, so it was "
                    "killed with SIGKILL. It could not save its schedule state on the way out.")
+        left = _remove_stale_pidfile(config.beat.pidfile, [b.pid for b in beats])
+        if left is not None:
+            message += f" Its pidfile {config.beat.pidfile} was left in place: {left}."
     else:
         message = f"Beat stopped (pid {pids})."
     return ActionResult(action, True, message, killed=killed, old_pids=[b.pid for b in beats])
@@ -449,6 +488,12 @@ def _restart(config: Config) -> ActionResult:
     if done is not None:
         return done
     spec = configured_launch(config) or launch_from_process(standalone[0], config)
+    try:  # before beat is stopped: a start that cannot happen must not cost the running beat
+        check_launch_files(spec)
+    except UntrustedFileError as exc:
+        return ActionResult("restart", False, _refused_file(
+            exc, "Not restarting, because beat could not be started again") +
+            " Beat keeps running.", old_pids=[b.pid for b in standalone])
     stopped = _stop_beats(standalone, config, "restart")
     if not stopped.success:
         return stopped

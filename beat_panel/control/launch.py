@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,34 @@ class LaunchSpec:
     cwd: Path
     env: dict[str, str]
     pidfile: Path | None
-    logfile: Path
+    logfile: Path  # where the panel sends beat's output
+    celery_logfile: Path | None = None  # a log celery writes itself (--logfile in args)
+
+    def files_beat_writes(self) -> list[tuple[str, Path]]:
+        """(what, path) of each file beat itself opens to write, by its path."""
+        out = [("pidfile", self.pidfile)] if self.pidfile is not None else []
+        if self.celery_logfile is not None:
+            out.append(("log (--logfile)", self.celery_logfile))
+        return out
+
+
+def option_path(words: Sequence[str], names: tuple[str, ...], cwd: Path) -> Path | None:
+    """The path an option of beat's command line gives (the last one wins, as in celery),
+    relative to the folder beat runs in: `--pidfile=P`, `--pidfile P`, `-f P`, `-fP`."""
+    found = None
+    for i, word in enumerate(words):
+        for name in names:
+            if word == name and i + 1 < len(words):
+                found = words[i + 1]
+            elif name.startswith("--") and word.startswith(name + "="):
+                found = word.split("=", 1)[1]
+            elif not name.startswith("--") and word.startswith(name) and word != name:
+                found = word[len(name):]
+    return Path(cwd, found) if found else None
+
+
+_PIDFILE_OPTION = ("--pidfile",)
+_LOGFILE_OPTIONS = ("--logfile", "-f")
 
 
 def logfile_for(config: Config) -> Path:
@@ -60,13 +88,15 @@ def configured_launch(config: Config) -> LaunchSpec | None:
         argv += ["-S", PLUGIN_SCHEDULER]
         env["BEAT_PANEL_SCHEDULE"] = str(config.schedule_file)
     argv += beat.args
+    pidfile = option_path(beat.args, _PIDFILE_OPTION, beat.workdir) or beat.pidfile
+    celery_log = option_path(beat.args, _LOGFILE_OPTIONS, beat.workdir)
     env.update(beat.env)
     pythonpath = beat_pythonpath(env.get("PYTHONPATH"), plugin)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     else:
         env.pop("PYTHONPATH", None)
-    return LaunchSpec(tuple(argv), beat.workdir, env, beat.pidfile, logfile_for(config))
+    return LaunchSpec(tuple(argv), beat.workdir, env, pidfile, logfile_for(config), celery_log)
 
 
 def beat_pythonpath(inherited: str | None, plugin: bool) -> str | None:
@@ -107,7 +137,8 @@ def launch_from_process(beat: BeatProcess, config: Config) -> LaunchSpec:
         env = dict(os.environ)
     cwd = Path(beat.cwd) if beat.cwd else config.beat.workdir
     pidfile = Path(beat.pidfile) if beat.pidfile else config.beat.pidfile
-    return LaunchSpec(tuple(words), cwd, env, pidfile, logfile_for(config))
+    return LaunchSpec(tuple(words), cwd, env, pidfile, logfile_for(config),
+                      option_path(words, _LOGFILE_OPTIONS, cwd))
 
 
 def manual_start_command(config: Config) -> str:
