@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from beat_panel import __version__, demo
 from beat_panel.cli import exit_codes, schedule
@@ -90,6 +91,38 @@ def _emit(payload: dict, as_json: bool, text: str) -> None:
         print(text)
 
 
+class _Stdout:
+    """The command's stdout: once whoever reads it has gone (`beat-panel ... | head`),
+    the rest is written to /dev/null instead of raising BrokenPipeError, so no
+    "Broken pipe" or traceback is printed and the command ends as it would have."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())  # what is still buffered goes there too
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def _status_text(result: Status, config: Config) -> str:
     lines = [result.message]
     lines += [f"Warning: {w}" for w in result.warnings]
@@ -115,6 +148,21 @@ def _has_display() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `beat-panel` command; its exit code.
+
+    When whoever reads the output stops early (`beat-panel schedule list --json | head`),
+    the command ends quietly, with the exit code it has without the pipe: no "Broken
+    pipe", no traceback."""
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     as_json = bool(getattr(args, "json", False))
