@@ -205,3 +205,25 @@ def test_every_kept_option_reaches_the_message_beat_sends(running):
     assert headers["expires"] == "2030-01-01T08:00:00+01:00"
     assert headers["tenant"] == "acme"
     assert message["properties"]["delivery_info"]["routing_key"] == "reports"
+
+
+@pytest.mark.slow
+def test_a_big_file_is_read_aside_while_beat_keeps_sending(running):
+    """A file over a megabyte is parsed in a thread inside beat: it is applied, a damaged
+    one is refused, and the tick entry is sent all along."""
+    from beat_panel.plugin import INLINE_PARSE_BYTES
+
+    filler = tuple(Entry(f"hourly-{i:05d}", HELLO, Interval(1, "hours"),
+                         kwargs={"pad": "x" * 200}) for i in range(6000))
+    saved = edit(running, lambda d: Document(d.entries + filler, d.revision))
+    assert running.schedule_path.stat().st_size > INLINE_PARSE_BYTES
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=30)
+    report = beat_report.read_beat_report(running.schedule_path)
+    assert report.entries == 6002 and report.error is None
+    count = sends(running, "tick")
+    data = running.schedule_path.read_bytes()
+    running.schedule_path.write_bytes(data[:-2])  # cut off: not JSON any more
+    wait_until(lambda: (beat_report.read_beat_report(running.schedule_path).error or "")
+               .find("not valid JSON") >= 0, timeout=30, what="beat to refuse the cut file")
+    wait_until(lambda: sends(running, "tick") >= count + 2, what="ticks sent meanwhile")
+    assert running.cli("status", "--json").json["pids"] == [running.pid]
