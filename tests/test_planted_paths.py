@@ -377,3 +377,38 @@ def test_status_waits_for_no_planted_pidfile_writer(fake_project):
     finally:
         os.close(fd)
 
+
+
+# --- The window's badge never freezes on a FIFO at the pidfile path ----------------------
+
+
+def test_the_window_checks_and_acts_with_a_fifo_at_the_pidfile_path(fake_project, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from beat_panel.control.states import Action
+    from beat_panel.ui.app import Panel
+
+    from scripted_dialogs import ScriptedDialogs
+
+    project = fake_project()
+    project.pidfile.parent.mkdir(parents=True)
+    os.mkfifo(project.pidfile)
+    panel = Panel(project.load(), QApplication.instance(), dialogs=ScriptedDialogs())
+    try:
+        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=PROMPTLY * 1000)
+        status = panel.monitor.status
+        assert not status.running
+        assert any("named pipe" in warning for warning in status.warnings)
+        window = panel.show_window()
+        qtbot.addWidget(window)
+        with qtbot.waitSignal(panel.monitor.action_finished, timeout=PROMPTLY * 1000) as done:
+            qtbot.mouseClick(window.buttons[Action.START], Qt.MouseButton.LeftButton)
+        result = done.args[0]
+        assert not result.success and "named pipe (FIFO)" in result.message
+        qtbot.waitUntil(lambda: window.buttons[Action.START].isEnabled(), timeout=5000)
+    finally:
+        if panel.window is not None:
+            panel.window.close()
+        panel.shutdown()
+        QApplication.instance().setQuitOnLastWindowClosed(True)
