@@ -169,13 +169,14 @@ UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 
 
 def test_restart_without_a_configured_app_rebuilds_the_old_command_line(fake_project):
-    # With no app in the config every beat on the machine is the project's: on a shared
-    # machine the restart would take other people's beats along. In a PID namespace of
-    # its own the fake is the only beat there is, and everything in it dies with it.
+    # With no app in the config, the beat that runs in the project's folder is the
+    # project's (see test_project_identity for the beats that are not). In a PID
+    # namespace of its own the fake is the only beat there is, and everything in it dies
+    # with it.
     probe = subprocess.run([*UNSHARE, "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"needs a PID namespace of its own (unshare as root): {probe.stderr!r}")
-    project = fake_project(app=None, pidfile=None)
+    project = fake_project(app=None, pidfile=None, workdir="elsewhere")
     workdir = project.root / "elsewhere"
     workdir.mkdir()
     done = subprocess.run(
@@ -231,16 +232,27 @@ def test_embedded_beat_is_reported_but_never_signalled_alone(fake_project):
     assert is_alive(worker)
 
 
-def test_permission_denied_when_beat_belongs_to_another_user(fake_project, procs):
+@pytest.mark.parametrize("identified_by", ["pidfile", "workdir"])
+def test_permission_denied_when_beat_belongs_to_another_user(fake_project, procs,
+                                                             identified_by):
+    # Another user's beat is this project's when its pidfile or its folder says so: a
+    # user who may not see its folder knows it by the pidfile it writes, or by its
+    # --workdir (see test_project_identity for one known by its app alone).
     if os.geteuid() != 0:
         pytest.skip("needs root to run the CLI as another user (setpriv)")
     from conftest import world_readable_dir
 
     base = world_readable_dir("beat-panel-perm-")
     try:
-        project = fake_project(root=base, pidfile=None)
-        project.config_path.chmod(0o644)
-        beat = project.spawn_fake("-A", project.app, "beat")  # owned by root
+        if identified_by == "pidfile":
+            project = fake_project(root=base)
+            project.config_path.chmod(0o644)
+            beat = project.spawn_fake("-A", project.app, "beat",  # owned by root
+                                      f"--pidfile={project.pidfile}")
+        else:
+            project = fake_project(root=base, pidfile=None)
+            project.config_path.chmod(0o644)
+            beat = project.spawn_fake("--workdir", str(base), "-A", project.app, "beat")
         env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent",
                "XDG_STATE_HOME": str(base / "nobody-state")}
         probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",

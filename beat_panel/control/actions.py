@@ -28,7 +28,7 @@ from beat_panel.control.launch import (
     manual_start_command,
 )
 from beat_panel.control.result import ActionResult
-from beat_panel.control.status import check_status, same_app_warning
+from beat_panel.control.status import check_status, left_alone, same_app_warning
 from beat_panel.process import BeatProcess
 from beat_panel.process.managers import Manager, run_action
 from beat_panel.process.waiting import wait_any_exit
@@ -287,11 +287,14 @@ def _start(config: Config, force: bool) -> ActionResult:
 # ---------------------------------------------------------------------------
 
 
-def _not_running(action: str, config: Config) -> ActionResult:
+def _not_running(action: str, config: Config, others: str | None = None) -> ActionResult:
+    """Nothing to stop; `others` says which beats that are not this project's were left
+    alone, and why."""
     manual = manual_start_command(config)
     return ActionResult(
         action, False,
-        f"Beat is not running, so there is nothing to {action}.",
+        f"Beat is not running, so there is nothing to {action}."
+        + (f" {others}" if others else ""),
         not_running=True, manual_start_command=manual,
         instructions=f"Start it with Start, or by hand: {manual}",
     )
@@ -456,9 +459,10 @@ def _standalone_beats(config: Config, action: str) -> tuple[list[BeatProcess],
                                                             ActionResult | None]:
     """The beats to signal ourselves, or the result when there are none: not running,
     only embedded in a worker, or under a manager (which then did the action)."""
-    beats = check_status(config).processes
+    current = check_status(config)
+    beats = current.processes
     if not beats:
-        return [], _not_running(action, config)
+        return [], _not_running(action, config, left_alone(current, config))
     standalone = [b for b in beats if not b.embedded]
     if not standalone:
         return [], _embedded_only(action, beats)

@@ -1,8 +1,14 @@
-"""Is beat running? The one answer the window, the tray and the CLI all share."""
+"""Is beat running? The one answer the window, the tray and the CLI all share.
+
+Which of the beats on the machine is this project's is decided by one rule,
+`beat_panel.process.identity` (its pidfile, or its app in its folder), on the full scan
+and on the pidfile's fast path alike; every other beat is only shown.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import os
+import pwd
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +17,7 @@ from beat_panel import process
 from beat_panel.config import Config
 from beat_panel.control.action_lock import action_in_flight
 from beat_panel.control.states import Phase
-from beat_panel.process import BeatProcess, PidfileState
+from beat_panel.process import BeatProcess, PidfileState, identity
 from beat_panel.schedule import access, beat_report
 
 
@@ -30,6 +36,9 @@ class Status:
     schedule_applied: bool | None = None
     # The running beat cannot use the schedule file (it may not read it): why, and the fix.
     schedule_problem: str | None = None
+    # Why beats in the project's folder were not taken for its beat, when the rule could
+    # not decide (no app configured, several apps there).
+    identity_note: str | None = None
 
     def __post_init__(self) -> None:
         self.state = Phase(self.state)
@@ -78,7 +87,22 @@ class Status:
         out = self.alerts
         if self.pidfile is not None and self.pidfile.problem:
             out.append(f"Pidfile {self.pidfile.path}: {self.pidfile.problem}.")
+        if self.identity_note:
+            out.append(self.identity_note)
+        stranger = self.pidfile_names_another_beat
+        if stranger is not None and self.pidfile is not None:
+            out.append(f"Pidfile {self.pidfile.path} names pid {stranger.pid}, a beat that is "
+                       f"not this project's (app {stranger.app or '(none given)'}, folder "
+                       f"{stranger.folder or 'unknown'}): it is not taken for this one.")
         return out
+
+    @property
+    def pidfile_names_another_beat(self) -> BeatProcess | None:
+        """The beat the project's pidfile names, when that beat is not the project's."""
+        named = self.pidfile.beat if self.pidfile is not None else None
+        if named is None or any(p.pid == named.pid for p in self.processes):
+            return None
+        return named
 
     @property
     def same_app_elsewhere(self) -> list[BeatProcess]:
@@ -120,36 +144,87 @@ class Status:
             "checked_at": self.checked_at,
             "processes": [p.to_json() for p in self.processes],
             "other_beats": [p.to_json() for p in self.other_beats],
-            "pidfile": self.pidfile.to_json() if self.pidfile else None,
+            "pidfile": self._pidfile_json(),
+            "identity_note": self.identity_note,
         }
+
+    def _pidfile_json(self) -> dict | None:
+        if self.pidfile is None:
+            return None
+        # "valid": it names a live beat; "ours": that beat is this project's.
+        return {**self.pidfile.to_json(), "ours": self.pidfile.beat is not None
+                and self.pidfile_names_another_beat is None}
 
 
 def same_app_warning(other: BeatProcess) -> str:
-    return (f"Another beat of the same app ({other.app}) runs from {other.cwd} (pid "
-            f"{other.pid}, user {other.owner}). If it uses the same broker, every task is "
-            "sent twice.")
+    """What is said of a beat of the project's app that is not the project's beat."""
+    if other.folder is not None:
+        where = (f"folder {other.folder}. It is not this project's beat: it runs in another "
+                 "folder")
+    else:
+        where = (f"folder unknown (it runs as {other.owner}, and you, {_whoami()}, may not "
+                 "see its folder). It is not taken for this project's beat: only a beat "
+                 "whose folder or pidfile matches is. If it is this project's, give it "
+                 "and beat-panel.toml the same [beat] pidfile, or run Beat Panel as "
+                 f"{other.owner}")
+    return (f"Another beat of the same app ({other.app}) runs: pid {other.pid}, user "
+            f"{other.owner}, {where}. If it uses the same broker, every task is sent twice.")
 
 
-def belongs_to(beat: BeatProcess, config: Config) -> bool:
-    """Whether a beat on the machine is this project's beat: the same pidfile, or the
-    same app (-A) running in the project's folder. With no app configured, every beat.
+def _whoami() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
-    A beat of another user has no readable folder; the same app is then enough.
-    """
-    wanted = config.beat
-    if wanted.pidfile is not None and beat.pidfile is not None:
-        with contextlib.suppress(OSError):
-            if Path(beat.pidfile).resolve() == wanted.pidfile.resolve():
-                return True
-    if wanted.app is None:
-        return True
-    if beat.app != wanted.app:
-        return False
-    if beat.cwd is None:
-        return True
-    with contextlib.suppress(OSError):
-        return Path(beat.cwd).resolve() == wanted.workdir.resolve()
-    return False
+
+def project_key(config: Config) -> identity.ProjectKey:
+    """What tells this project's beat from the others (see `identity`)."""
+    beat = config.beat
+    return identity.ProjectKey(beat.app, str(beat.workdir),
+                               str(beat.pidfile) if beat.pidfile is not None else None)
+
+
+def _seen(beat: BeatProcess, pidfile: PidfileState | None) -> identity.Seen:
+    named = (pidfile is not None and pidfile.beat is not None
+             and (pidfile.beat.pid, pidfile.beat.create_time) == (beat.pid, beat.create_time))
+    return identity.Seen(beat.pid, beat.app, beat.folder, beat.pidfile, named)
+
+
+def belongs_to(beat: BeatProcess, config: Config,
+               pidfile: PidfileState | None = None) -> bool:
+    """Whether a beat on the machine is this project's beat: its pidfile is the
+    project's (or the project's pidfile, `pidfile` as read, names it and nothing about
+    it disagrees), or it runs the project's app in the project's folder. With no app
+    configured, the folder alone. Another user's beat whose folder cannot be seen is
+    the project's only by its pidfile."""
+    return identity.why_ours(project_key(config), _seen(beat, pidfile)) is not None
+
+
+def split_beats(config: Config, beats: list[BeatProcess], pidfile: PidfileState | None
+                ) -> tuple[list[BeatProcess], list[BeatProcess], str | None]:
+    """(this project's beats, the others, a note when the rule could not decide)."""
+    ours, note = identity.adopt(project_key(config), [_seen(b, pidfile) for b in beats])
+    chosen = set(ours)
+    return ([b for i, b in enumerate(beats) if i in chosen],
+            [b for i, b in enumerate(beats) if i not in chosen], note)
+
+
+def left_alone(status: Status, config: Config) -> str | None:
+    """For a result that says nothing runs while beats do: which of them were left alone
+    and by what rule, or None when no beat could have been taken for this one."""
+    if status.identity_note:
+        return status.identity_note
+    if config.beat.app is not None:
+        same = status.same_app_elsewhere
+        return " ".join(f"{same_app_warning(b)} It was left alone." for b in same) or None
+    if not status.other_beats:
+        return None
+    what = f"has the pidfile {config.beat.pidfile} or " if config.beat.pidfile else ""
+    pids = ", ".join(str(b.pid) for b in status.other_beats)
+    return (f"beat-panel.toml names no [beat] app, so only a beat that {what}runs in the "
+            f"project folder {config.beat.workdir} is this project's. The beats running on "
+            f"this machine (pid {pids}) are not, and were left alone.")
 
 
 def check_status(config: Config, full_scan: bool = True) -> Status:
@@ -162,12 +237,12 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
     try:
         in_flight = action_in_flight(config)
         pidfile = process.read_pidfile(config.beat.pidfile) if config.beat.pidfile else None
-        if not full_scan and pidfile is not None and pidfile.beat is not None:
+        note = None
+        if not full_scan and pidfile is not None and pidfile.beat is not None \
+                and belongs_to(pidfile.beat, config, pidfile):
             found, others, scan = [pidfile.beat], [], "pidfile"
-        else:
-            everything = process.scan()
-            found = [b for b in everything if belongs_to(b, config)]
-            others = [b for b in everything if not belongs_to(b, config)]
+        else:  # a pidfile naming a beat that is not this project's answers nothing
+            found, others, note = split_beats(config, process.scan(), pidfile)
             scan = "full"
     except OSError as exc:
         return Status(state=Phase.ERROR, error=f"cannot read the process table: {exc}")
@@ -180,7 +255,7 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
         problem = _schedule_problem(config.schedule_file, standalone, applied)
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
                   scan=scan, schedule_applied=applied, app=config.beat.app,
-                  schedule_problem=problem)
+                  schedule_problem=problem, identity_note=note)
 
 
 def _schedule_problem(path: Path, beats: list[BeatProcess],

@@ -16,7 +16,9 @@ from pathlib import Path
 import psutil
 
 from beat_panel.process import argv as argv_parser
+from beat_panel.process import identity
 from beat_panel.process.argv import Kind
+from beat_panel.process.identity import read_cmdline as read_cmdline  # re-exported
 from beat_panel.process.managers import Manager, detect_manager
 from beat_panel.regular_file import NotRegularFileError, open_regular
 from beat_panel.trusted_files import owner_name
@@ -24,8 +26,7 @@ from beat_panel.trusted_files import owner_name
 PROC = Path("/proc")
 # How much later than its pidfile's mtime a process may have been created and still be
 # the one that wrote it (clock granularity and filesystems with coarse mtimes).
-_PIDFILE_SLACK_SECONDS = 2.0
-_CMDLINE_CHUNK = 131072
+_PIDFILE_SLACK_SECONDS = identity.PIDFILE_SLACK_SECONDS
 
 # Beats this process started: polled so that none is left a zombie in a long-running
 # window or tray (the CLI exits and leaves them to init), and so that the panel can say
@@ -75,8 +76,10 @@ class BeatProcess:
     app: str | None
     argv: tuple[str, ...]
     cwd: str | None  # None when the process belongs to someone else
-    pidfile: str | None
+    pidfile: str | None  # its --pidfile, absolute when its folder is known
     manager: Manager | None
+    # Where it runs: its cwd, else an absolute --workdir from its argv; None when unknown.
+    folder: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -88,6 +91,8 @@ class BeatProcess:
             "app": self.app,
             "cmdline": list(self.argv),
             "cwd": self.cwd,
+            "folder": self.folder,
+            "pidfile": self.pidfile,
             "manager": self.manager.to_json() if self.manager else None,
         }
 
@@ -110,27 +115,6 @@ def is_alive(pid: int, create_time: float) -> bool:
         return True  # it exists; we just cannot look closer
 
 
-def read_cmdline(pid: int) -> bytes | None:
-    """The raw /proc/PID/cmdline, or None when the process is gone or unreadable."""
-    try:
-        fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        # One read is enough for nearly every process; a short read means the end.
-        data = os.read(fd, _CMDLINE_CHUNK)
-        if len(data) < _CMDLINE_CHUNK:
-            return data
-        chunks = [data]
-        while chunk := os.read(fd, _CMDLINE_CHUNK):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def _describe(pid: int, command: argv_parser.CeleryCommand, words: list[str]) -> BeatProcess | None:
     """Build a BeatProcess for a pid whose argv parsed as beat; None if it vanished."""
     try:
@@ -150,9 +134,7 @@ def _describe(pid: int, command: argv_parser.CeleryCommand, words: list[str]) ->
                 cwd = None
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
-    pidfile = command.pidfile
-    if pidfile and cwd and not os.path.isabs(pidfile):
-        pidfile = os.path.join(cwd, pidfile)
+    folder = identity.folder_of(command, cwd)
     return BeatProcess(
         pid=pid,
         create_time=create_time,
@@ -162,8 +144,9 @@ def _describe(pid: int, command: argv_parser.CeleryCommand, words: list[str]) ->
         app=command.app,
         argv=tuple(words),
         cwd=cwd,
-        pidfile=pidfile,
+        pidfile=identity.pidfile_of(command, folder),
         manager=detect_manager(pid),
+        folder=folder,
     )
 
 
@@ -171,65 +154,21 @@ _Classified = tuple[argv_parser.CeleryCommand, list[str]]
 
 
 def _classify(pid: int) -> _Classified | None:
-    raw = read_cmdline(pid)
-    if not raw or not argv_parser.might_be_celery(raw):
-        return None
-    words = argv_parser.split_cmdline(raw)
-    command = argv_parser.parse(words)
-    if command is None or command.kind is Kind.WORKER:
-        return None
-    return command, words
-
-
-def _parent_is_celery(pid: int) -> bool:
-    """True when pid's parent is a celery worker or beat: then pid is a fork of it
-    (a pool process, or the beat child of `worker -B`) and belongs to that parent."""
-    try:
-        ppid = psutil.Process(pid).ppid()
-    except psutil.Error:
-        return False
-    raw = read_cmdline(ppid)
-    if not raw or not argv_parser.might_be_celery(raw):
-        return False
-    return argv_parser.parse(argv_parser.split_cmdline(raw)) is not None
+    return identity.classify(pid)
 
 
 def scan() -> list[BeatProcess]:
     """Every beat on the machine, and every worker that runs beat embedded (-B).
 
-    Reads /proc directly: a cheap byte test first, the real argv parse only for the
-    few processes that mention celery.
+    Reads /proc directly (`identity.find_beats`, the walk start_celery_beat.sh uses too):
+    a cheap byte test first, the real argv parse only for the few processes that mention
+    celery.
     """
     found: list[BeatProcess] = []
-    me = str(os.getpid())
-    # This loop runs for every process on the machine: paths relative to an open /proc
-    # and no function call per process until a command line mentions celery.
-    proc_fd = os.open(PROC, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for name in os.listdir(proc_fd):
-            if not name.isdigit() or name == me:
-                continue
-            try:
-                fd = os.open(f"{name}/cmdline", os.O_RDONLY, dir_fd=proc_fd)
-            except OSError:
-                continue  # gone meanwhile
-            try:
-                head = os.read(fd, _CMDLINE_CHUNK)
-            except OSError:
-                continue
-            finally:
-                os.close(fd)
-            if argv_parser.CELERY_MARKER not in head:
-                continue
-            pid = int(name)
-            classified = _classify(pid)  # reads it again, whole
-            if classified is None or _parent_is_celery(pid):
-                continue
-            described = _describe(pid, *classified)
-            if described is not None:
-                found.append(described)
-    finally:
-        os.close(proc_fd)
+    for pid, command, words in identity.find_beats(skip=os.getpid()):
+        described = _describe(pid, command, words)
+        if described is not None:
+            found.append(described)
     found.sort(key=lambda p: (p.create_time, p.pid))
     return found
 
