@@ -68,6 +68,10 @@ done
 workdir="$(cd "$workdir" && pwd)"
 pidfile="${pidfile:-$workdir/celerybeat.pid}"
 logfile="${logfile:-$workdir/celerybeat.log}"
+# Relative paths are the caller's, as for any command; beat runs in WORKDIR, so it is
+# given them absolute.
+case "$pidfile" in /*) ;; *) pidfile="$PWD/$pidfile" ;; esac
+case "$logfile" in /*) ;; *) logfile="$PWD/$logfile" ;; esac
 is_seconds() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$ ]]; }
 [ -z "$settle" ] || is_seconds "$settle" || die_usage "--settle takes a number of seconds"
 is_seconds "$timeout" || die_usage "--timeout takes a number of seconds"

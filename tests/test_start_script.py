@@ -179,3 +179,20 @@ def test_panel_manual_start_command_runs_the_script(fake_project):
     pid = int(project.pidfile.read_text())
     project.tracker.adopt(pid)
     assert project.cli("status", "--json").json["pids"] == [pid]
+
+
+def test_relative_pidfile_and_log_are_the_callers_not_the_workdirs(fake_project, tmp_path):
+    project = fake_project()
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    args = ["--app", project.app, "--workdir", str(project.root), "--pidfile", "b.pid",
+            "--logfile", "b.log", "--celery", str(project.celery), "--settle", "0.2",
+            "--timeout", "10"]
+    done = subprocess.run(["bash", str(SCRIPT), *args], cwd=caller, capture_output=True,
+                          text=True, timeout=60, check=False)
+    pid = int((caller / "b.pid").read_text())
+    project.tracker.adopt(pid)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Beat is running (pid {pid}): it logged that it started." in done.stdout
+    assert "beat: Starting..." in (caller / "b.log").read_text()
+    assert not (project.root / "b.pid").exists() and not (project.root / "b.log").exists()
