@@ -13,7 +13,9 @@ log file. The start counts once beat shows its own sign of life and then stays u
 short watch: with --schedule-file, the panel's scheduler reports that it loaded the file
 and ticked; otherwise beat logs "beat: Starting...". A beat that dies before that, or
 during the watch, is a failed start, shown with the end of its log. Refuses to start a
-second beat while the pidfile names a running one (two beats send every task twice).
+second beat while this project's beat runs (two beats send every task twice): a beat is
+this project's, as Beat Panel counts it, when its pidfile is this one or it runs APP in
+WORKDIR. A pidfile naming any other process is stale, and removed.
 
 Options:
   -A, --app APP       the Celery app (the -A value); default: $CELERY_APP
@@ -30,7 +32,8 @@ Options:
                       or 0.25 after the panel's scheduler has ticked)
   -h, --help          show this help
 
-Exit codes: 0 started, 1 failed to start, 2 bad usage, 5 already running.
+Exit codes: 0 started, 1 failed to start (or could not tell whether a process the
+pidfile names is this project's beat), 2 bad usage, 5 already running.
 EOF
 }
 
@@ -84,29 +87,6 @@ if ! command -v "${celery_argv[0]}" >/dev/null 2>&1; then
     exit 1
 fi
 
-# Is the pid in the pidfile a running celery beat? (Not just any process: a stale
-# pidfile may name a pid that now belongs to something else.)
-pid_is_beat() {
-    local pid="$1" args
-    [ -r "/proc/$pid/cmdline" ] || return 1
-    args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-    case " $args " in
-        *"[celery beat]"*) return 0 ;;
-        *celery*" beat "*) return 0 ;;
-    esac
-    return 1
-}
-
-if [ -f "$pidfile" ]; then
-    old_pid="$(head -n 1 "$pidfile" | tr -dc '0-9')"
-    if [ -n "$old_pid" ] && pid_is_beat "$old_pid"; then
-        echo "Beat is already running (pid $old_pid, pidfile $pidfile); not starting a second copy."
-        exit 5
-    fi
-    echo "Removing stale pidfile $pidfile (it named pid ${old_pid:-?}, which is not beat)."
-    rm -f "$pidfile"
-fi
-
 # Beat Panel's package: beside this script in a checkout, above it when installed
 # (beat_panel/resources/start_celery_beat.sh).
 script_dir="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
@@ -117,6 +97,77 @@ for candidate in "$script_dir/beat_panel" "$script_dir/.."; do
         break
     fi
 done
+
+# Which beats are this project's: the rule Beat Panel itself uses (its pidfile, or APP
+# running in WORKDIR), from the panel's own file beat_panel/process/identity.py. It needs
+# only the standard library, so it runs with the Python the celery command runs on (there
+# wherever beat can run, and where Beat Panel need not be installed), else with python3.
+celery_python() {
+    local first="${celery_argv[0]}" path line
+    local -a words
+    case "$(basename -- "$first")" in
+        python|python[0-9]*|pypy|pypy[0-9]*) command -v -- "$first"; return ;;
+    esac
+    path="$(command -v -- "$first")" || return 1
+    [ -f "$path" ] && [ "$(head -c 2 -- "$path" | tr -d '\0')" = '#!' ] || return 1
+    IFS= read -r line <"$path" || return 1
+    read -r -a words <<<"${line#??}"
+    if [ "${#words[@]}" -gt 1 ] && [ "$(basename -- "${words[0]}")" = env ]; then
+        words=("${words[@]:1}")
+        [ "${words[0]}" != -S ] || words=("${words[@]:1}")
+    fi
+    [ "${#words[@]}" -gt 0 ] || return 1
+    case "$(basename -- "${words[0]}")" in
+        python|python[0-9]*|pypy|pypy[0-9]*) command -v -- "${words[0]}" ;;
+        *) return 1 ;;
+    esac
+}
+# Prints the checker's findings: `ours PID ...` for each beat of this project, `note ...`
+# to pass on, `pidfile ...` when the pidfile names no beat of this project.
+project_beats() {
+    local checker="$package/process/identity.py" python
+    [ -n "$package" ] && [ -f "$checker" ] || return 1
+    for python in "$(celery_python || true)" python3; do
+        [ -n "$python" ] || continue
+        if "$python" -I "$checker" running --app "$app" --workdir "$workdir" \
+                --pidfile "$pidfile" 2>/dev/null; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+if findings="$(project_beats)"; then
+    ours="$(sed -n 's/^ours [0-9]* //p' <<<"$findings" | head -n 1)"
+    if [ -n "$ours" ]; then
+        echo "Beat is already running ($ours); not starting a second copy: two beats send" \
+             "every task twice."
+        exit 5
+    fi
+    sed -n 's/^note /Warning: /p' <<<"$findings"
+    stale="$(sed -n 's/^pidfile //p' <<<"$findings")"
+    if [ -n "$stale" ] && { [ -e "$pidfile" ] || [ -L "$pidfile" ]; }; then
+        echo "Removing stale pidfile $pidfile ($stale)."
+        rm -f -- "$pidfile" || exit 1
+    fi
+elif [ -e "$pidfile" ] || [ -L "$pidfile" ]; then
+    # Without Beat Panel's checker beside this script (a copy of the script alone), a
+    # pidfile naming a live process cannot be judged: say so rather than guess.
+    if [ -L "$pidfile" ] || [ ! -f "$pidfile" ]; then
+        echo "The pidfile $pidfile is not a regular file; remove it and run this again." >&2
+        exit 1
+    fi
+    old_pid="$(head -c 64 -- "$pidfile" | head -n 1 | tr -dc '0-9')"
+    if [ -n "$old_pid" ] && [ -e "/proc/$old_pid" ]; then
+        echo "Cannot tell whether pid $old_pid, which the pidfile $pidfile names, is this" \
+             "project's beat: Beat Panel's checker (beat_panel/process/identity.py) was not" \
+             "found beside this script, or no Python could run it. If it is not beat," \
+             "remove the pidfile and run this again." >&2
+        exit 1
+    fi
+    echo "Removing stale pidfile $pidfile (it names pid ${old_pid:-?}, which is gone)."
+    rm -f -- "$pidfile"
+fi
 
 # Never give beat the folder the package is in (a checkout's root, whose packaging/ would
 # stand in for the `packaging` distribution and whose tests/ would shadow the project's

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -179,6 +180,112 @@ def test_panel_manual_start_command_runs_the_script(fake_project):
     pid = int(project.pidfile.read_text())
     project.tracker.adopt(pid)
     assert project.cli("status", "--json").json["pids"] == [pid]
+
+
+# --- The script judges beats by the panel's own rule (issue 10, item 13) -----------------
+
+
+def _wrapper(procs, project):
+    """A shell whose argv holds the words celery and beat, like a wrapper script."""
+    return procs.popen(["bash", "-c", f"sleep 600; : celery -A {project.app} beat here"])
+
+
+def test_script_starts_when_the_pidfile_names_a_shell_wrapper_that_mentions_celery_beat(
+        fake_project, procs):
+    project = fake_project()
+    wrapper = _wrapper(procs, project)
+    project.pidfile.parent.mkdir(parents=True)
+    project.pidfile.write_text(f"{wrapper.pid}\n")
+    assert project.cli("status", "--json").json["running"] is False  # the panel agrees
+
+    done = run_script(*script_args(project))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"Removing stale pidfile {project.pidfile} (it names pid {wrapper.pid}, which "
+            "is not celery beat).") in done.stdout
+    pid = int(project.pidfile.read_text())
+    project.tracker.adopt(pid)
+    assert pid != wrapper.pid and is_alive(wrapper)
+    assert project.cli("status", "--json").json["pids"] == [pid]
+
+
+def test_script_refuses_while_the_pidfile_names_this_projects_beat(fake_project):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat", f"--pidfile={project.pidfile}")
+    done = run_script(*script_args(project))
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert done.stdout.startswith(f"Beat is already running (pid {beat.pid}, app "
+                                  f"{project.app}, user ")
+    assert int(project.pidfile.read_text()) == beat.pid and is_alive(beat)
+
+
+def test_script_refuses_while_this_projects_beat_runs_without_the_pidfile(fake_project):
+    project = fake_project()
+    beat = project.spawn_fake("-A", project.app, "beat")  # by hand, in the project folder
+    assert project.cli("status", "--json").json["pids"] == [beat.pid]
+    done = run_script(*script_args(project))
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert f"(pid {beat.pid}," in done.stdout and "the same app in the same folder" \
+        in done.stdout
+
+
+def test_script_starts_beside_another_apps_beat_the_pidfile_names_and_leaves_it(
+        fake_project, tmp_path):
+    project = fake_project()
+    folder = tmp_path / "other-project"
+    folder.mkdir()
+    other = project.spawn_fake("-A", "another_app", "beat", cwd=folder)
+    time.sleep(0.05)
+    project.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    project.pidfile.write_text(f"{other.pid}\n")
+    assert project.cli("status", "--json").json["running"] is False
+
+    done = run_script(*script_args(project))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"it names a beat that is not this project's: pid {other.pid}, app another_app" \
+        in done.stdout
+    pid = int(project.pidfile.read_text())
+    project.tracker.adopt(pid)
+    assert pid != other.pid and is_alive(other)
+
+
+def test_script_warns_about_a_beat_of_the_same_app_in_another_folder(fake_project, tmp_path):
+    project = fake_project()
+    folder = tmp_path / "other-checkout"
+    folder.mkdir()
+    other = project.spawn_fake("-A", project.app, "beat", cwd=folder)
+    done = run_script(*script_args(project))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"Warning: Another beat of the same app runs (pid {other.pid}, app {project.app}, "
+            f"user ") in done.stdout and f"in {folder}" in done.stdout
+    project.tracker.adopt(int(project.pidfile.read_text()))
+    assert is_alive(other)
+
+
+def test_a_copy_of_the_script_alone_refuses_to_guess_about_a_live_pid(fake_project, procs,
+                                                                      tmp_path):
+    """Without Beat Panel's package beside it there is no checker: a pidfile naming a live
+    process is not judged (exit 1, saying why); one naming a dead pid is removed."""
+    project = fake_project()
+    alone = tmp_path / "alone" / "start_celery_beat.sh"
+    alone.parent.mkdir()
+    shutil.copy(SCRIPT, alone)
+    bystander = procs.popen(["sleep", "600"])
+    project.pidfile.parent.mkdir(parents=True)
+    project.pidfile.write_text(f"{bystander.pid}\n")
+    args = script_args(project)
+    done = subprocess.run(["bash", str(alone), *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"Cannot tell whether pid {bystander.pid}" in done.stderr
+    assert is_alive(bystander) and project.pidfile.exists()
+
+    bystander.kill()
+    bystander.wait()
+    done = subprocess.run(["bash", str(alone), *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "which is gone" in done.stdout
+    project.tracker.adopt(int(project.pidfile.read_text()))
 
 
 def test_relative_pidfile_and_log_are_the_callers_not_the_workdirs(fake_project, tmp_path):
