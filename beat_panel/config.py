@@ -6,9 +6,11 @@ config folder; with none of them, the built-in demo project.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from beat_panel import paths
+from beat_panel import paths, trust
 from beat_panel.errors import PanelError
 
 CONFIG_NAME = "beat-panel.toml"
@@ -27,6 +29,7 @@ DEMO_APP = "beat_panel.demo.app"
 DEFAULT_STOP_TIMEOUT = 10.0
 DEFAULT_START_SETTLE = 2.0  # seconds up after its sign of life (beats without our scheduler)
 DEFAULT_START_TIMEOUT = 30.0  # seconds to wait for that sign
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
 
 
 class ConfigError(PanelError):
@@ -61,6 +64,9 @@ class Config:
     beat: BeatConfig
     path: Path | None
     schedule_file: Path | None = None
+    # What the lookup passed over and why (a ./beat-panel.toml in a folder that is not
+    # the user's): the CLI says it on standard error, the window in the panel's log.
+    notes: tuple[str, ...] = ()
 
     @property
     def is_demo(self) -> bool:
@@ -111,11 +117,15 @@ def demo_config() -> Config:
     )
 
 
-def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+def find_config_file(explicit: str | os.PathLike[str] | None = None,
+                     notes: list[str] | None = None) -> Path | None:
     """The config file to use, or None for the demo project.
 
     An explicitly named file (flag or environment) that does not exist is an error:
-    silently falling back to the demo would act on the wrong beat.
+    silently falling back to the demo would act on the wrong beat. A `./beat-panel.toml`
+    is passed over when the current folder is not the user's (or root's) or others can
+    write to it: a file anyone could have put there must not decide what runs; why is
+    appended to `notes`.
     """
     named = explicit if explicit is not None else os.environ.get("BEAT_PANEL_CONFIG") or None
     if named is not None:
@@ -127,18 +137,48 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
                 "Check the path, or leave it out to use the demo project."
             )
         return path.resolve()
-    for candidate in (Path.cwd() / CONFIG_NAME, paths.config_dir() / CONFIG_NAME):
-        if candidate.is_file():
-            return candidate.resolve()
+    try:
+        here = Path.cwd()
+    except OSError:  # the current folder was removed: there is no ./beat-panel.toml
+        here = None
+    local = here / CONFIG_NAME if here is not None else None
+    if here is not None and local is not None and local.is_file():
+        why = _untrusted_folder(here)
+        if why is None:
+            return local.resolve()
+        if notes is not None:
+            notes.append(f"Skipped {local}: {why}. A config there could make Beat Panel run "
+                         f"any command as {trust.user_name()}. Run it from a folder of your "
+                         "own, or name a config you trust with --config.")
+    candidate = paths.config_dir() / CONFIG_NAME
+    if candidate.is_file():
+        return candidate.resolve()
+    return None
+
+
+def _untrusted_folder(folder: Path) -> str | None:
+    """Why `./beat-panel.toml` in `folder` (the current folder) is not to be picked up
+    unasked, or None when the folder is the user's or root's and only they can write it."""
+    try:
+        st = os.stat(folder)
+        trust.check_entry(str(folder), st)
+    except trust.UntrustedPathError as exc:
+        return f"the folder {folder} {exc.problem}"
+    except OSError as exc:
+        return f"its folder cannot be looked at ({exc.strerror})"
+    writers = trust.other_writers(st)
+    if writers is not None:  # a sticky /tmp too: anyone may have put the file there
+        return (f"the folder {folder} can be written by {writers[0]} (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}), so someone else could have put it there")
     return None
 
 
 def load(explicit: str | os.PathLike[str] | None = None) -> Config:
     """Find and load the config (see the module docstring for the lookup order)."""
-    path = find_config_file(explicit)
-    if path is None:
-        return demo_config()
-    return load_file(path)
+    notes: list[str] = []
+    path = find_config_file(explicit, notes)
+    config = demo_config() if path is None else load_file(path)
+    return dataclasses.replace(config, notes=tuple(notes)) if notes else config
 
 
 def load_file(path: Path) -> Config:
@@ -153,15 +193,60 @@ def load_file(path: Path) -> Config:
 
 def _load_file(path: Path) -> Config:
     """Load one config file; relative paths in it resolve against its folder."""
+    text = read_trusted(path, "config file")
+    return _from_dict(_parse(text, path), path)
+
+
+def read_trusted(path: Path, what: str) -> str:
+    """The text of `path`, a file that decides what Beat Panel runs, once it is sure that
+    no one but the user and root can change it (see `beat_panel.trust`). ConfigError
+    names the file, what is wrong and the fix."""
+    you = trust.user_name()
     try:
-        text = path.read_text(encoding="utf-8")
+        checked = trust.check_path(path)
+    except trust.UntrustedPathError as exc:
+        raise ConfigError(f"Beat Panel will not use the {what} {path}: {exc.reason}. Whoever "
+                          f"can change it could make Beat Panel run any command as {you}. "
+                          f"{exc.fix}") from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
+        raise ConfigError(f"Cannot read {what} {path}: {exc.strerror or exc}.") from None
+    if not stat.S_ISREG(checked.stat.st_mode):
+        raise ConfigError(f"Cannot read {what} {path}: it is not a regular file.")
     try:
-        data = tomllib.loads(text)
+        # The checked file itself: never through a link, never a FIFO that would hang.
+        fd = os.open(checked.real_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {what} {path}: {exc.strerror}.") from None
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (checked.stat.st_dev, checked.stat.st_ino):
+            raise ConfigError(f"Cannot read {what} {path}: it was replaced while it was "
+                              "being checked. Try again.")
+        if opened.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"The {what} {path} is {opened.st_size} bytes; a config is a "
+                              f"few lines (at most {MAX_CONFIG_BYTES} bytes are read).")
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)[:MAX_CONFIG_BYTES]
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {what} {path}: {exc.strerror}.") from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"The {what} {path} is not UTF-8 text (byte {exc.start}).") \
+            from None
+
+
+def _parse(text: str, path: Path) -> dict:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
-    return _from_dict(data, path)
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.", path) from None
 
 
 def _from_dict(data: dict, path: Path) -> Config:
@@ -320,11 +405,7 @@ def previous_config_path() -> Path:
 
 def config_from_text(text: str, path: Path) -> Config:
     """The config `text` would be if saved at `path` (nothing is written)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.", path) from exc
-    return _from_dict(data, path)
+    return _from_dict(_parse(text, path), path)
 
 
 def write_user_config(text: str) -> Path:

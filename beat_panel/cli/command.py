@@ -182,6 +182,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if fixed is None:
             return exit_codes.USAGE
         config = fixed
+    for note in config.notes:  # a ./beat-panel.toml passed over, and why
+        print(f"beat-panel: {note}", file=sys.stderr)
 
     if config.is_demo and config.schedule_file is not None:
         demo.ensure_schedule(config.schedule_file)
@@ -204,7 +206,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return schedule.run(args, config, as_json)
     if command == "status":
         result = check_status(config, full_scan=not args.fast)
-        _emit(result.to_json(), as_json, _status_text(result, config))
+        _emit({**result.to_json(), "config_notes": list(config.notes)}, as_json,
+              _status_text(result, config))
         return exit_codes.FAILED if result.state == "error" else exit_codes.OK
 
     if command == "start":

@@ -161,7 +161,7 @@ def show_config_error(error: ConfigError, explicit: str | os.PathLike[str] | Non
     return ask_until_usable(error, explicit, Dialogs(None))
 
 
-def _begin(app: QApplication) -> None:
+def _begin(app: QApplication, config: Config) -> None:
     """The panel's log and the dialog for unexpected errors."""
     from beat_panel import panel_log
     from beat_panel.ui import crash
@@ -169,6 +169,8 @@ def _begin(app: QApplication) -> None:
     log_file = panel_log.setup()
     crash.install(Dialogs(None), log_file)
     log.info("Beat Panel started")
+    for note in config.notes:  # a ./beat-panel.toml passed over, and why
+        log.warning(note)
 
 
 def run_gui(config: Config, screenshot: Path | None = None,
@@ -178,7 +180,7 @@ def run_gui(config: Config, screenshot: Path | None = None,
     app = application()
     if screenshot is not None:
         return _screenshot(Panel(config, app, refresh_seconds), screenshot)
-    _begin(app)
+    _begin(app, config)
     panel = Panel(config, app, refresh_seconds)
     if _guard_single_instance(panel):
         panel.shutdown()
@@ -194,7 +196,7 @@ def run_tray(config: Config, wait_seconds: float = TRAY_WAIT_SECONDS,
     """The tray indicator. At login the tray may come up after us: wait for it, and if
     none ever comes, open the window rather than exit."""
     app = application()
-    _begin(app)
+    _begin(app, config)
     panel = Panel(config, app, refresh_seconds, tray_mode=True)
     if _guard_single_instance(panel):
         panel.shutdown()
