@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import shutil
 import stat
@@ -29,6 +30,13 @@ DEMO_APP = "beat_panel.demo.app"
 DEFAULT_STOP_TIMEOUT = 10.0
 DEFAULT_START_SETTLE = 2.0  # seconds up after its sign of life (beats without our scheduler)
 DEFAULT_START_TIMEOUT = 30.0  # seconds to wait for that sign
+# What each time may be, in seconds: more would hold the project's action lock (and the
+# window's buttons) for longer than anyone waits for a start or a stop.
+SECONDS_RANGES = {
+    "stop_timeout": (0.0, 3600.0),
+    "start_settle": (0.0, 600.0),
+    "start_timeout": (0.0, 3600.0),
+}
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
 
 
@@ -247,6 +255,11 @@ def _parse(text: str, path: Path) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}.", path) from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ConfigError(f"Config file {path} cannot be read: {exc}.", path) from None
+    except RecursionError:
+        raise ConfigError(f"Config file {path} nests arrays or tables too deeply.", path) \
+            from None
 
 
 def _from_dict(data: dict, path: Path) -> Config:
@@ -259,32 +272,46 @@ def _from_dict(data: dict, path: Path) -> Config:
             "Known sections are [beat] and [schedule]."
         )
 
-    def resolve(value: str | None) -> Path | None:
-        return None if value is None else (base / Path(value).expanduser()).resolve()
+    def resolve(reader: _Reader, key: str, follow: bool = True) -> Path | None:
+        value = reader.string(key)
+        if value is None:
+            return None
+        try:
+            given = base / Path(value).expanduser()
+            return given.resolve() if follow else Path(os.path.abspath(given))
+        except (OSError, RuntimeError) as exc:  # a loop of links; `~` with no home
+            raise ConfigError(f"{path}: [{reader.section}] {key} = {_shown(value)} cannot "
+                              f"be followed: {str(exc).rstrip('.')}.") from None
 
-    def absolute(value: str | None) -> Path | None:
-        return None if value is None else Path(os.path.abspath(base / Path(value).expanduser()))
+    def absolute(reader: _Reader, key: str) -> Path | None:
+        return resolve(reader, key, follow=False)
 
-    command = reader.str_list("command")
+    command = reader.str_list("command", program=True)
     beat = BeatConfig(
         app=reader.string("app"),
-        workdir=resolve(reader.string("workdir")) or base.resolve(),
+        workdir=resolve(reader, "workdir") or base.resolve(),
         command=tuple(command) if command else default_celery_command(),
         # Made absolute, never resolved: a link at the pidfile or log path must reach the
         # start's checks as a link (refused), not as the file it points to.
-        pidfile=absolute(reader.string("pidfile")),
-        logfile=absolute(reader.string("logfile")),
+        pidfile=absolute(reader, "pidfile"),
+        logfile=absolute(reader, "logfile"),
         args=tuple(reader.str_list("args") or ()),
-        env=reader.str_table("env"),
+        env=reader.env_table("env"),
         stop_timeout=reader.seconds("stop_timeout", DEFAULT_STOP_TIMEOUT),
         start_settle=reader.seconds("start_settle", DEFAULT_START_SETTLE),
         start_timeout=reader.seconds("start_timeout", DEFAULT_START_TIMEOUT),
     )
     reader.reject_unknown()
     schedule = _Reader(data.get("schedule", {}), path, "schedule")
-    schedule_file = resolve(schedule.string("file"))
+    schedule_file = resolve(schedule, "file")
     schedule.reject_unknown()
     return Config(beat=beat, path=path, schedule_file=schedule_file)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """`value` as TOML-ish text for a message, cut short when long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class _Reader:
@@ -301,8 +328,15 @@ class _Reader:
     def _error(self, key: str, expected: str) -> ConfigError:
         return ConfigError(
             f"{self.path}: [{self.section}] {key} must be {expected}, "
-            f"not {self.table[key]!r}."
+            f"not {_shown(self.table[key])}."
         )
+
+    def _no_nul(self, key: str, value: str, what: str = "") -> None:
+        # A NUL cannot be in an argument, a variable or a file name: the system call that
+        # gets it would refuse it (Python raises ValueError), far from the config.
+        if "\0" in value:
+            raise ConfigError(f"{self.path}: [{self.section}] {key}{what} contains a NUL "
+                              f"character (\\u0000): {_shown(value)}. Remove it.")
 
     def string(self, key: str) -> str | None:
         self.seen.add(key)
@@ -311,29 +345,50 @@ class _Reader:
             return None
         if not isinstance(value, str) or not value.strip():
             raise self._error(key, "a non-empty string")
+        self._no_nul(key, value)
         return value
 
-    def str_list(self, key: str) -> list[str] | None:
+    def str_list(self, key: str, program: bool = False) -> list[str] | None:
+        """A list of strings; with `program`, one whose first word names the program
+        (an empty list means the default)."""
         self.seen.add(key)
         value = self.table.get(key)
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._error(key, "a list of strings")
+        for index, word in enumerate(value):
+            self._no_nul(key, word, f"[{index}]")
+        if program and value and not value[0].strip():
+            raise self._error(key, "a list whose first string names the program to run")
         return value
 
-    def str_table(self, key: str) -> dict[str, str]:
+    def env_table(self, key: str) -> dict[str, str]:
+        """Environment variables: names without `=` or NUL, values without NUL."""
         self.seen.add(key)
         value = self.table.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise self._error(key, "a table of strings")
+        for name, text in value.items():
+            if not name or "=" in name or "\0" in name:
+                raise ConfigError(
+                    f"{self.path}: [{self.section}.{key}] {_shown(name)} cannot be the name "
+                    "of an environment variable: a name is not empty and has no '=' or NUL "
+                    "in it.")
+            self._no_nul(f"{key}.{name}", text)
         return dict(value)
 
     def seconds(self, key: str, default: float) -> float:
         self.seen.add(key)
         value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self._error(key, "a number of seconds (0 or more)")
+        low, high = SECONDS_RANGES[key]
+        expected = f"a number of seconds from {low:g} to {high:g}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._error(key, expected)
+        # Compared before float(): an integer too big for a float is simply too big; NaN
+        # compares false with everything, so it fails `low <= value`.
+        if not low <= value <= high or (isinstance(value, float) and not math.isfinite(value)):
+            raise self._error(key, expected)
         return float(value)
 
     def reject_unknown(self) -> None:
