@@ -168,8 +168,12 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
         new_doc = doc.enabling(args.names, action == "enable")
         message = f"{action.capitalize()}d {', '.join(args.names)}."
     elif action == "import":
-        plan = plan_import(doc, appinfo.inspect_app(config, args.app), args.replace)
+        info = appinfo.inspect_app(config, args.app)
+        plan = plan_import(doc, info, args.replace)
         new_doc, message, extra = plan.document, _import_message(plan), plan.to_json()
+        if info.python is not None:  # which Python looked at the app, and why that one
+            message += f" The app was read by {info.python.describe()}."
+            extra["python"] = info.python.path
     else:  # pragma: no cover - argparse allows only the actions above
         raise UsageError(f"unknown action {action}")
     edited = session.editing(new_doc)

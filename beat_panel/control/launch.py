@@ -15,6 +15,7 @@ from beat_panel import paths
 from beat_panel.config import DEFAULT_START_SETTLE, DEFAULT_START_TIMEOUT, Config
 from beat_panel.errors import PanelError
 from beat_panel.process import BeatProcess
+from beat_panel.process.command_path import CommandError, beat_program
 
 PLUGIN_SCHEDULER = "beat_panel.plugin:PanelScheduler"
 
@@ -79,7 +80,11 @@ def configured_launch(config: Config) -> LaunchSpec | None:
     beat = config.beat
     if beat.app is None:
         return None
-    argv = [*beat.command, "-A", beat.app, "beat"]
+    try:  # found as the look at the app finds it: on PATH, or in workdir; and checked
+        program = beat_program(beat.command, beat.workdir, beat.env)
+    except CommandError as exc:
+        raise LaunchError(f"Cannot start beat: {exc}") from None
+    argv = [program.path, *beat.command[1:], "-A", beat.app, "beat"]
     if beat.pidfile is not None and not any(a.startswith("--pidfile") for a in beat.args):
         argv.append(f"--pidfile={beat.pidfile}")
     env = dict(os.environ)

@@ -323,6 +323,8 @@ class ProjectDialog(QDialog):
         lines = [f"✓ The app loads: {count} registered task{'' if count == 1 else 's'}, "
                  f"{entries} entr{'y' if entries == 1 else 'ies'} in its beat_schedule, "
                  f"time zone {info.timezone or 'not set'}."]
+        if info.python is not None:
+            lines.append(f"Python: {info.python.describe()}.")
         lines.append(_schedule_line(check))
         self._say("\n".join(line for line in lines if line))
         offered = check.import_offered
