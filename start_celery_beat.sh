@@ -29,7 +29,7 @@ Options:
   -t, --timeout SECS  how long to wait for beat's sign of life (default: 30); a beat
                       still running without one is reported as started, with a warning
   -s, --settle SECS   how long beat must then stay up to count as started (default: 2,
-                      or 0.25 after the panel's scheduler has ticked)
+                      or 0.05 after the panel's scheduler has ticked)
   -h, --help          show this help
 
 Exit codes: 0 started, 1 failed to start (or could not tell whether a process the
@@ -81,11 +81,42 @@ is_seconds "$timeout" || die_usage "--timeout takes a number of seconds"
 
 # The celery command may carry words of its own (`python -m celery`).
 read -r -a celery_argv <<<"$celery_cmd"
-if ! command -v "${celery_argv[0]}" >/dev/null 2>&1; then
+if ! found="$(command -v -- "${celery_argv[0]}" 2>/dev/null)"; then
     echo "Cannot start beat: '${celery_argv[0]}' was not found." >&2
     echo "Activate the project's virtual environment, or pass --celery /path/to/celery." >&2
     exit 1
 fi
+# A bare name found through a relative PATH entry ('.', '' or 'bin') would run whatever
+# the current folder holds: the panel never searches those, and neither does this script.
+case "${celery_argv[0]}" in
+    */*) ;;
+    *) case "$found" in
+        /*) ;;
+        *) echo "Cannot start beat: '${celery_argv[0]}' was found only through a relative" \
+                "PATH entry (as $found), which is not searched; pass --celery" \
+                "/path/to/celery." >&2
+           exit 1 ;;
+       esac ;;
+esac
+
+# Beat's output is appended to the log and beat writes the pidfile: never through a link,
+# into a FIFO or a folder, or into another user's file (the panel refuses the same).
+for spot in "log:$logfile:--logfile" "pidfile:$pidfile:--pidfile"; do
+    what="${spot%%:*}"; rest="${spot#*:}"; path="${rest%:*}"; option="${rest##*:}"
+    if [ -L "$path" ]; then
+        problem="is a symbolic link (to $(readlink -- "$path")), and links are not followed"
+    elif [ -e "$path" ] && [ ! -f "$path" ]; then
+        problem="is not a regular file"
+    elif [ -f "$path" ] && [ "$(stat -c %u -- "$path")" != "$(id -u)" ] \
+            && [ "$(stat -c %u -- "$path")" != 0 ]; then
+        problem="belongs to $(stat -c %U -- "$path"), not to you"
+    else
+        continue
+    fi
+    echo "Cannot start beat: its $what $path $problem. Remove it, or pass $option with" \
+         "another path." >&2
+    exit 1
+done
 
 # Beat Panel's package: beside this script in a checkout, above it when installed
 # (beat_panel/resources/start_celery_beat.sh).
@@ -212,7 +243,7 @@ if [ "$needs_link" = 1 ]; then
     export PYTHONPATH="$import_dir${PYTHONPATH:+:$PYTHONPATH}"
 fi
 if [ -z "$settle" ]; then
-    if [ -n "$report" ]; then settle=0.25; else settle=2; fi
+    if [ -n "$report" ]; then settle=0.05; else settle=2; fi
 fi
 
 mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"

@@ -303,3 +303,34 @@ def test_relative_pidfile_and_log_are_the_callers_not_the_workdirs(fake_project,
     assert f"Beat is running (pid {pid}): it logged that it started." in done.stdout
     assert "beat: Starting..." in (caller / "b.log").read_text()
     assert not (project.root / "b.pid").exists() and not (project.root / "b.log").exists()
+
+
+def test_script_refuses_a_log_or_pidfile_that_is_a_link_and_leaves_the_target(fake_project,
+                                                                              tmp_path):
+    project = fake_project()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    for option in ("--logfile", "--pidfile"):
+        planted = project.root / f"planted{option}"
+        planted.symlink_to(target)
+        result = run_script(*script_args(project), option, str(planted))
+        assert result.returncode == 1, result.stdout
+        assert "is a symbolic link" in result.stderr and option in result.stderr
+        assert target.read_text() == "keep me\n"
+        planted.unlink()
+
+
+def test_script_never_runs_a_celery_found_through_a_relative_path_entry(fake_project,
+                                                                       tmp_path):
+    project = fake_project()
+    marker = tmp_path / "ran"
+    planted = tmp_path / "celery"
+    planted.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    planted.chmod(0o755)
+    env = dict(os.environ, PATH=f".:{os.environ['PATH']}")
+    result = subprocess.run(["bash", str(SCRIPT), "--app", project.app, "--workdir",
+                             str(project.root), "--celery", "celery"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "relative PATH entry" in result.stderr
+    assert not marker.exists()
