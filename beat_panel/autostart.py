@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from beat_panel import paths
-from beat_panel.atomic import atomic_write
+from beat_panel.files.atomic import atomic_write
 
 ENTRY_NAME = "beat-panel.desktop"
 

@@ -22,8 +22,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from beat_panel import paths, trust
+from beat_panel import paths
 from beat_panel.errors import PanelError
+from beat_panel.files import trust
 
 CONFIG_NAME = "beat-panel.toml"
 DEMO_APP = "beat_panel.demo.app"
@@ -207,7 +208,7 @@ def _load_file(path: Path) -> Config:
 
 def read_trusted(path: Path, what: str) -> str:
     """The text of `path`, a file that decides what Beat Panel runs, once it is sure that
-    no one but the user and root can change it (see `beat_panel.trust`). ConfigError
+    no one but the user and root can change it (see `beat_panel.files.trust`). ConfigError
     names the file, what is wrong and the fix."""
     you = trust.user_name()
     try:
@@ -467,7 +468,7 @@ def write_user_config(text: str) -> Path:
     """Save a config as the user's default (`user_config_path`), checking it loads first,
     so a bad one is never written. A different file it replaces is kept as
     `previous_config_path()`: settings a person wrote by hand are never simply lost."""
-    from beat_panel.atomic import atomic_write
+    from beat_panel.files.atomic import atomic_write
 
     target = user_config_path()
     config_from_text(text, target)

@@ -26,8 +26,8 @@ from celery.beat import ScheduleEntry, Scheduler
 from celery.exceptions import ImproperlyConfigured
 
 from beat_panel import schedule
-from beat_panel.atomic import atomic_write
-from beat_panel.regular_file import read_regular
+from beat_panel.files.atomic import atomic_write
+from beat_panel.files.regular import read_regular
 from beat_panel.schedule import beat_report, fileformat
 
 logger = logging.getLogger("beat_panel.plugin")

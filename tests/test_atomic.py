@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from beat_panel.atomic import atomic_write, current_umask
+from beat_panel.files.atomic import atomic_write, current_umask
 
 
 def write_with_umask(path, umask: int) -> None:
-    code = ("import os, sys; from pathlib import Path; from beat_panel.atomic import "
+    code = ("import os, sys; from pathlib import Path; from beat_panel.files.atomic import "
             f"atomic_write; os.umask({umask}); atomic_write(Path(sys.argv[1]), b'x')")
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=30)
 

@@ -172,7 +172,7 @@ def test_temp_files_of_writers_killed_mid_save_are_cleared_by_the_next_save(tmp_
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from beat_panel.atomic import open_temp
+    from beat_panel.files.atomic import open_temp
 
     fd, name = open_temp(Path(sys.argv[1]))
     print(name, flush=True)

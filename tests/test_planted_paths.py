@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from beat_panel import process, trusted_files
+from beat_panel import process
+from beat_panel.files import trust
 from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.store import ScheduleStore
 
@@ -298,38 +299,38 @@ def test_remove_pidfile_deletes_only_the_file_beat_wrote(tmp_path, procs):
     pidfile = folder / "beat.pid"
 
     pidfile.write_text(f"{pid}\n")
-    assert trusted_files.remove_pidfile(pidfile, [pid]) is None
+    assert trust.remove_pidfile(pidfile, [pid]) is None
     assert not pidfile.exists()
-    assert trusted_files.remove_pidfile(pidfile, [pid]) is None  # nothing there: fine
+    assert trust.remove_pidfile(pidfile, [pid]) is None  # nothing there: fine
 
     pidfile.write_text(f"{pid + 1}\n")
-    assert trusted_files.remove_pidfile(pidfile, [pid]) == \
+    assert trust.remove_pidfile(pidfile, [pid]) == \
         "it no longer names the beat that ended"
     assert pidfile.exists()
     pidfile.unlink()
 
     victim = _victim(tmp_path, f"{pid}\n")
     pidfile.symlink_to(victim)
-    why = trusted_files.remove_pidfile(pidfile, [pid])
+    why = trust.remove_pidfile(pidfile, [pid])
     assert why is not None and "symbolic link" in why
     assert pidfile.is_symlink() and victim.read_text() == f"{pid}\n"
     pidfile.unlink()
 
     os.link(victim, pidfile)  # a second name for another file
-    assert trusted_files.remove_pidfile(pidfile, [pid]) == \
+    assert trust.remove_pidfile(pidfile, [pid]) == \
         "has 2 hard links: it may be another file under a second name"
     assert victim.exists()
     pidfile.unlink()
 
     os.mkfifo(pidfile)
-    assert "named pipe" in trusted_files.remove_pidfile(pidfile, [pid])
+    assert "named pipe" in trust.remove_pidfile(pidfile, [pid])
     pidfile.unlink()
 
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
         pidfile.write_text(f"{pid}\n")
         os.chown(pidfile, nobody.pw_uid, nobody.pw_gid)
-        assert trusted_files.remove_pidfile(pidfile, [pid]).startswith("belongs to nobody")
+        assert trust.remove_pidfile(pidfile, [pid]).startswith("belongs to nobody")
         assert pidfile.exists()
 
 

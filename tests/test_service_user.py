@@ -100,7 +100,7 @@ def test_a_new_schedule_is_readable_by_a_service_user_under_the_usual_umask(shar
 
 
 def _umask() -> int:
-    from beat_panel.atomic import current_umask
+    from beat_panel.files.atomic import current_umask
 
     return current_umask()
 

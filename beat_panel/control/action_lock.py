@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from beat_panel import trusted_files
 from beat_panel.config import Config
 from beat_panel.control.states import Action, Phase
 from beat_panel.errors import PanelError
-from beat_panel.regular_file import NotRegularFileError, open_regular
+from beat_panel.files import trust
+from beat_panel.files.regular import NotRegularFileError, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _open_lock(path: Path, flags: int) -> int:
         fd, st = open_regular(path, flags, 0o644)
     except NotRegularFileError as exc:
         raise LockRefused(_refused_text(path, exc.strerror.removeprefix("it "))) from None
-    if (why := trusted_files.file_problem(st)) is not None:
+    if (why := trust.file_problem(st)) is not None:
         os.close(fd)
         raise LockRefused(_refused_text(path, why))
     return fd

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from beat_panel import process, trusted_files
+from beat_panel import process
 from beat_panel.config import Config
 from beat_panel.control import activity, logtail
 from beat_panel.control.action_lock import Busy, LockRefused, action_lock
@@ -29,11 +29,12 @@ from beat_panel.control.launch import (
 )
 from beat_panel.control.result import ActionResult
 from beat_panel.control.status import check_status, left_alone, same_app_warning
+from beat_panel.files import trust
+from beat_panel.files.trust import UntrustedFileError
 from beat_panel.process import BeatProcess
 from beat_panel.process.managers import Manager, run_action
 from beat_panel.process.waiting import wait_any_exit
 from beat_panel.schedule import beat_report
-from beat_panel.trusted_files import UntrustedFileError
 
 _EXIT_CELERY_PIDLOCK = 73  # os.EX_CANTCREAT: celery found its pidfile held
 _POLL = 0.05
@@ -82,7 +83,7 @@ def _remove_stale_pidfile(path: Path | None, pids: Iterable[int] | None = None) 
         return None
     if pids is not None and state.pid not in pids:
         return None
-    return trusted_files.remove_pidfile(path, [state.pid])
+    return trust.remove_pidfile(path, [state.pid])
 
 
 _FIX_KEYS = {"pidfile": "[beat] pidfile", "log": "[beat] logfile",
@@ -102,7 +103,7 @@ def check_launch_files(spec: LaunchSpec) -> None:
     --logfile) is a link, not a file, or not the user's or root's, or in a folder others
     can change. The log the panel opens is checked again as it is opened."""
     for what, path in [*spec.files_beat_writes(), ("log", spec.logfile)]:
-        trusted_files.check_file_to_write(what, path)
+        trust.check_file_to_write(what, path)
 
 
 def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
@@ -126,7 +127,7 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
             return ActionResult(action, False, f"Cannot start beat: cannot create the folder "
                                 f"{folder} ([beat] {key}): {exc.strerror}.")
     try:
-        log_fd = trusted_files.open_log(spec.logfile)
+        log_fd = trust.open_log(spec.logfile)
     except UntrustedFileError as exc:
         return ActionResult(action, False, _refused_file(exc, "Cannot start beat"))
     except OSError as exc:

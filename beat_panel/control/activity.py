@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beat_panel import paths
-from beat_panel.atomic import atomic_write, remove_orphaned_temp_files
+from beat_panel.files.atomic import atomic_write, remove_orphaned_temp_files
 
 MAX_LINES = 2000
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ app (`schedule import`, the window's task names, Run now), so both use the same 
   (`[beat.env]` PATH, else the panel's own). Empty and relative entries (`.`, `bin`) are
   skipped: they would name whatever folder the program happened to be started in.
 - The program found, and the Python its `#!` line names, must be files only the user and
-  root can change (`beat_panel.trust`): a root panel must not run another user's file.
+  root can change (`beat_panel.files.trust`): a root panel must not run another user's file.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from beat_panel import trust
 from beat_panel.errors import PanelError
+from beat_panel.files import trust
 
 _KEY = "[beat] command"
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import psutil
 
+from beat_panel.files.regular import NotRegularFileError, open_regular
+from beat_panel.files.trust import owner_name
 from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
 from beat_panel.process.argv import Kind
 from beat_panel.process.identity import read_cmdline as read_cmdline  # re-exported
 from beat_panel.process.managers import Manager, detect_manager
-from beat_panel.regular_file import NotRegularFileError, open_regular
-from beat_panel.trusted_files import owner_name
 
 PROC = Path("/proc")
 # How much later than its pidfile's mtime a process may have been created and still be

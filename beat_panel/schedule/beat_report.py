@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from beat_panel.regular_file import read_regular
+from beat_panel.files.regular import read_regular
 
 
 def report_path(schedule_path: Path) -> Path:

@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from beat_panel import schedule
-from beat_panel.atomic import (
+from beat_panel.errors import PanelError
+from beat_panel.files.atomic import (
     STALE_AFTER,
     atomic_write,
     read_only_reason,
     remove_orphaned_temp_files,
 )
-from beat_panel.errors import PanelError
 from beat_panel.schedule import Document, ScheduleError, beat_report
 
 DEFAULT_HISTORY = 10
