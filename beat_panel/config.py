@@ -25,6 +25,7 @@ else:  # pragma: no cover - Python 3.10
 from beat_panel import paths
 from beat_panel.errors import PanelError
 from beat_panel.files import trust
+from beat_panel.files.owners import user_name
 
 CONFIG_NAME = "beat-panel.toml"
 DEMO_APP = "beat_panel.demo.app"
@@ -157,7 +158,7 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None,
             return local.resolve()
         if notes is not None:
             notes.append(f"Skipped {local}: {why}. A config there could make Beat Panel run "
-                         f"any command as {trust.user_name()}. Run it from a folder of your "
+                         f"any command as {user_name()}. Run it from a folder of your "
                          "own, or name a config you trust with --config.")
     candidate = paths.config_dir() / CONFIG_NAME
     if candidate.is_file():
@@ -210,7 +211,7 @@ def read_trusted(path: Path, what: str) -> str:
     """The text of `path`, a file that decides what Beat Panel runs, once it is sure that
     no one but the user and root can change it (see `beat_panel.files.trust`). ConfigError
     names the file, what is wrong and the fix."""
-    you = trust.user_name()
+    you = user_name()
     try:
         checked = trust.check_path(path)
     except trust.UntrustedPathError as exc:

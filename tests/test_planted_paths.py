@@ -3,11 +3,13 @@ of the pidfile, the log or the action lock is refused with the path and the reas
 followed, written through, deleted or waited on; and the output of the command may be cut
 short by its reader (`| head`) without a "Broken pipe" on stderr."""
 
+import grp
 import os
 import pwd
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -110,9 +112,12 @@ def test_a_pidfile_in_a_folder_everyone_can_change_is_refused(fake_project):
     shared.chmod(0o777)  # no sticky bit: anyone may swap the pidfile for a link
     result = _cli(project, "start")
     assert result.code == 1
-    assert (f"its pidfile {shared / 'beat.pid'} is in a folder every user can change: "
-            f"{shared} is writable by all (mode 0777) without the sticky bit"
-            ) in result.json["message"]
+    message = result.json["message"]
+    assert (f"its pidfile {shared / 'beat.pid'} cannot be trusted: the folder {shared} on "
+            "the way to it can be written by everyone (mode 0777), so they could put another "
+            "file in its place") in message, message
+    assert (f"Fix: `chmod o-w {shared}`, or set [beat] pidfile in beat-panel.toml to a path "
+            "in a folder only you or root can write.") in message
     shared.chmod(0o1777)  # like /tmp: others cannot remove or replace our file
     started = _cli(project, "start")
     assert started.code == 0, started.stdout
@@ -131,7 +136,45 @@ def test_a_pidfile_in_a_linked_folder_of_a_folder_everyone_can_change_is_refused
     shared.chmod(0o777)
     result = _cli(project, "start")
     assert result.code == 1
-    assert f"{shared} is writable by all" in result.json["message"]
+    assert (f"the folder {shared} on the way to it can be written by everyone (mode 0777)"
+            in result.json["message"]), result.json["message"]
+
+
+def test_a_pidfile_in_a_folder_a_shared_group_can_change_is_refused(fake_project):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a folder to another group")
+    project = fake_project(pidfile="shared/beat.pid")
+    shared = project.root / "shared"
+    shared.mkdir()
+    os.chown(shared, 0, grp.getgrnam("staff").gr_gid)
+    shared.chmod(0o775)  # each member of staff could swap the pidfile for a link
+    result = _cli(project, "start")
+    assert result.code == 1
+    assert (f"the folder {shared} on the way to it can be written by the group staff (mode "
+            "0775)") in result.json["message"], result.json["message"]
+    assert f"Fix: `chmod g-w {shared}`" in result.json["message"]
+    os.chown(shared, 0, 0)  # root's personal group, as a umask of 002 leaves it: fine
+    started = _cli(project, "start")
+    assert started.code == 0, started.stdout
+    assert _cli(project, "stop").code == 0
+
+
+def test_a_path_with_dot_dot_after_a_link_is_checked_where_the_kernel_goes(tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "inner").mkdir(parents=True)
+    shared = tmp_path / "shared"
+    (shared / "inner").mkdir(parents=True)
+    shared.chmod(0o777)
+    (mine / "link").symlink_to(shared / "inner")
+    for folder in (mine, shared):
+        (folder / "beat-panel.toml").write_text("")
+    # Read lexically, mine/link/../beat-panel.toml would be mine's file; the kernel opens
+    # shared's, in a folder anyone can change.
+    with pytest.raises(trust.UntrustedPathError) as refused:
+        trust.check_path(mine / "link" / ".." / "beat-panel.toml")
+    assert refused.value.path == str(shared) and refused.value.kind == "folder"
+    with pytest.raises(trust.UntrustedPathError):
+        trust.check_file_to_write("pidfile", mine / "link" / ".." / "run" / "beat.pid")
 
 
 # --- A symbolic link at the log path ----------------------------------------------------
@@ -162,6 +205,18 @@ def test_a_logfile_in_the_args_is_checked_too(fake_project, tmp_path):
     assert "its log (--logfile)" in result.json["message"]
     assert "the --logfile in [beat] args" in result.json["message"]
     assert victim.read_text() == "precious\n"
+
+
+def test_a_log_others_can_write_is_refused(fake_project):
+    project = fake_project()
+    project.logfile.parent.mkdir(parents=True)
+    project.logfile.write_text("")
+    project.logfile.chmod(0o666)  # anyone could write a line that says beat started
+    result = _cli(project, "start")
+    assert result.code == 1
+    assert result.json["message"].startswith(
+        f"Cannot start beat: its log {project.logfile} can be written by everyone (mode "
+        f"0666). Fix: `chmod o-w {project.logfile}`."), result.json["message"]
 
 
 # --- A FIFO or a folder at the pidfile path, the log path, the lock path -----------------
@@ -233,6 +288,23 @@ def test_a_planted_action_lock_never_hangs_and_is_never_written(fake_project, tm
     assert victim.read_text() == "precious\n", "the lock never truncates a link's target"
 
 
+def test_the_action_lock_in_a_folder_others_can_change_is_refused(fake_project):
+    project = fake_project()
+    lock = project.load().run_dir / "action.lock"
+    state = Path(os.environ["XDG_STATE_HOME"])
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o777)
+    try:
+        result = _cli(project, "start")
+    finally:
+        state.chmod(0o755)
+    assert result.code == 1
+    assert result.json["message"].startswith(
+        f"Cannot take the action lock: {lock} cannot be trusted: the folder {state} on the "
+        "way to it can be written by everyone (mode 0777)"), result.json["message"]
+    assert not lock.exists() and result.json["new_pids"] == []
+
+
 # --- Another user's pidfile or log --------------------------------------------------------
 
 
@@ -244,8 +316,8 @@ def test_a_pidfile_owned_by_another_user_is_refused(fake_project, procs):
     os.chown(project.pidfile, nobody.pw_uid, nobody.pw_gid)
     result = _cli(project, "start")
     assert result.code == 1
-    assert (f"its pidfile {project.pidfile} belongs to nobody, not to you (root)"
-            in result.json["message"]), result.json["message"]
+    assert (f"its pidfile {project.pidfile} belongs to nobody (uid {nobody.pw_uid}), not to "
+            "root" in result.json["message"]), result.json["message"]
     assert project.pidfile.exists(), "another user's file is never deleted"
 
 
@@ -318,7 +390,7 @@ def test_remove_pidfile_deletes_only_the_file_beat_wrote(tmp_path, procs):
 
     os.link(victim, pidfile)  # a second name for another file
     assert trust.remove_pidfile(pidfile, [pid]) == \
-        "has 2 hard links: it may be another file under a second name"
+        "it has 2 hard links: it may be another file under a second name"
     assert victim.exists()
     pidfile.unlink()
 
@@ -330,7 +402,7 @@ def test_remove_pidfile_deletes_only_the_file_beat_wrote(tmp_path, procs):
         nobody = pwd.getpwnam("nobody")
         pidfile.write_text(f"{pid}\n")
         os.chown(pidfile, nobody.pw_uid, nobody.pw_gid)
-        assert trust.remove_pidfile(pidfile, [pid]).startswith("belongs to nobody")
+        assert trust.remove_pidfile(pidfile, [pid]).startswith("it belongs to nobody")
         assert pidfile.exists()
 
 

@@ -15,7 +15,6 @@ from beat_panel.config import Config
 from beat_panel.control.states import Action, Phase
 from beat_panel.errors import PanelError
 from beat_panel.files import trust
-from beat_panel.files.regular import NotRegularFileError, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -30,43 +29,51 @@ def _lock_path(config: Config) -> Path:
 
 class LockRefused(PanelError):
     """The lock file is not one the panel may use: a link, not a file, or another
-    user's (planted in the state folder)."""
+    user's (planted in the state folder), or it is in a folder others can change."""
 
 
 def _open_lock(path: Path, flags: int) -> int:
     """The lock file's descriptor, opened without following a link or waiting on a FIFO;
-    LockRefused when what is there is not the user's (or root's) regular file."""
+    LockRefused when it or a folder on its way breaks the trust rule
+    (`beat_panel.files.trust`): a link, not a file, another user's, or in a folder others
+    can change. UncheckablePathError when the way to it cannot be looked at."""
     try:
-        fd, st = open_regular(path, flags, 0o644)
-    except NotRegularFileError as exc:
-        raise LockRefused(_refused_text(path, exc.strerror.removeprefix("it "))) from None
-    if (why := trust.file_problem(st)) is not None:
-        os.close(fd)
-        raise LockRefused(_refused_text(path, why))
+        fd, _ = trust.open_to_write("action lock", path, flags, 0o644)
+    except trust.UncheckablePathError:
+        raise  # not refused: the caller runs unguarded, or sees no action under way
+    except trust.UntrustedPathError as exc:
+        raise LockRefused(_refused_text(path, exc)) from None
     return fd
 
 
-def _refused_text(path: Path, why: str) -> str:
-    return (f"Cannot take the action lock: {path} {why}. Beat Panel does not use a lock "
-            "file like that (another user may have put it there); remove it and try again.")
+def _refused_text(path: Path, exc: trust.UntrustedPathError) -> str:
+    said = f"Cannot take the action lock: {path} {exc.predicate}."
+    if exc.in_folder:
+        return " ".join(filter(None, (said, exc.fix)))
+    return (f"{said} Beat Panel does not use a lock file like that (another user may have "
+            "put it there); remove it and try again.")
 
 
 @contextmanager
 def action_lock(config: Config, action: Action | str) -> Iterator[None]:
     """Hold the project's action lock; raise Busy when another action holds it, and
-    LockRefused when the lock file is a link, not a file, or another user's.
+    LockRefused when the lock file is a link, not a file, or another user's, or in a
+    folder others can change.
 
     The lock file also says which action runs, so `status` can show "restarting".
     """
     path = _lock_path(config)
     try:
+        trust.check_file_to_write("action lock", path)  # before a folder is made there
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = _open_lock(path, os.O_RDWR | os.O_CREAT)
-    except OSError as exc:
-        # No writable state folder (another user's HOME): run unguarded, but say so.
+    except (OSError, trust.UncheckablePathError) as exc:
+        # A state folder this user cannot make, enter or write: run unguarded, but say so.
         log.warning("Cannot take the action lock %s (%s): running unguarded", path, exc)
         yield
         return
+    except trust.UntrustedPathError as exc:
+        raise LockRefused(_refused_text(path, exc)) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -101,7 +108,7 @@ def action_in_flight(config: Config) -> Phase | None:
     path = _lock_path(config)
     try:
         fd = _open_lock(path, os.O_RDONLY)
-    except (OSError, LockRefused):
+    except (OSError, LockRefused, trust.UncheckablePathError):
         return None
     try:
         try:

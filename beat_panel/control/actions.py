@@ -30,7 +30,7 @@ from beat_panel.control.launch import (
 from beat_panel.control.result import ActionResult
 from beat_panel.control.status import check_status, left_alone, same_app_warning
 from beat_panel.files import trust
-from beat_panel.files.trust import UntrustedFileError
+from beat_panel.files.trust import UntrustedPathError
 from beat_panel.process import BeatProcess
 from beat_panel.process.managers import Manager, run_action
 from beat_panel.process.waiting import wait_any_exit
@@ -86,24 +86,24 @@ def _remove_stale_pidfile(path: Path | None, pids: Iterable[int] | None = None) 
     return trust.remove_pidfile(path, [state.pid])
 
 
+# The config key that names each file beat writes: the fix in a refusal says to set it.
 _FIX_KEYS = {"pidfile": "[beat] pidfile", "log": "[beat] logfile",
              "log (--logfile)": "the --logfile in [beat] args"}
 
 
-def _refused_file(exc: UntrustedFileError, doing: str) -> str:
-    key = _FIX_KEYS.get(exc.what, "the path")
-    fix = (f"Set {key} in beat-panel.toml to a path in a folder only you or root can "
-           "write." if exc.in_folder else
-           f"Remove it if it is a leftover, or set {key} in beat-panel.toml to another path.")
-    return " ".join(filter(None, (f"{doing}: {exc}.", exc.danger, fix)))
+def _refused_file(exc: UntrustedPathError, doing: str) -> str:
+    """`doing`, then what is wrong with the file, the danger, and the fix (`exc`'s text
+    names the file, the folder or link at fault, and the config key to change)."""
+    return f"{doing}: {exc}"
 
 
 def check_launch_files(spec: LaunchSpec) -> None:
-    """Raise UntrustedFileError when a file beat writes (its pidfile, its log, a
-    --logfile) is a link, not a file, or not the user's or root's, or in a folder others
-    can change. The log the panel opens is checked again as it is opened."""
+    """Raise UntrustedPathError when a file beat writes (its pidfile, its log, a
+    --logfile) breaks the trust rule (`beat_panel.files.trust`): a link, not a file,
+    not only the user's and root's to change, or in a folder others can change. The log
+    the panel opens is checked again as it is opened."""
     for what, path in [*spec.files_beat_writes(), ("log", spec.logfile)]:
-        trust.check_file_to_write(what, path)
+        trust.check_file_to_write(what, path, _FIX_KEYS[what])
 
 
 def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
@@ -115,7 +115,7 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
                             "does not exist. Check [beat] workdir in beat-panel.toml.")
     try:
         check_launch_files(spec)  # before a folder is made where it should not be
-    except UntrustedFileError as exc:
+    except UntrustedPathError as exc:
         return ActionResult(action, False, _refused_file(exc, "Cannot start beat"))
     for folder, key in ((spec.logfile.parent, "logfile"),
                         (spec.pidfile.parent if spec.pidfile else None, "pidfile")):
@@ -127,8 +127,12 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
             return ActionResult(action, False, f"Cannot start beat: cannot create the folder "
                                 f"{folder} ([beat] {key}): {exc.strerror}.")
     try:
-        log_fd = trust.open_log(spec.logfile)
-    except UntrustedFileError as exc:
+        # A new log gets no group or world write bit whatever the umask: the rule would
+        # refuse it at the next start.
+        log_fd, _ = trust.open_to_write("log", spec.logfile,
+                                        os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644,
+                                        key=_FIX_KEYS["log"])
+    except UntrustedPathError as exc:
         return ActionResult(action, False, _refused_file(exc, "Cannot start beat"))
     except OSError as exc:
         return ActionResult(action, False, f"Cannot start beat: cannot open its log "
@@ -495,7 +499,7 @@ def _restart(config: Config) -> ActionResult:
     spec = configured_launch(config) or launch_from_process(standalone[0], config)
     try:  # before beat is stopped: a start that cannot happen must not cost the running beat
         check_launch_files(spec)
-    except UntrustedFileError as exc:
+    except UntrustedPathError as exc:
         return ActionResult("restart", False, _refused_file(
             exc, "Not restarting, because beat could not be started again") +
             " Beat keeps running.", old_pids=[b.pid for b in standalone])

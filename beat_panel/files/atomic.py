@@ -12,15 +12,15 @@ from one a live writer is still filling (`remove_orphaned_temp_files`)."""
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
-import pwd
 import re
 import stat
 import tempfile
 import time
 from collections.abc import Container
 from pathlib import Path
+
+from beat_panel.files.owners import group_arg, owner_arg, user_arg
 
 # A temp file older than this whose writer is gone is removed by the next cleanup that
 # holds no lock of its writer: long past any real write, and safe if the writer lived in
@@ -151,9 +151,9 @@ def read_only_reason(path: Path) -> str | None:
     if not stat.S_ISREG(info.st_mode):
         return None
     mode = stat.S_IMODE(info.st_mode)
-    owner, group = _user_name(info.st_uid), _group_name(info.st_gid)
-    described = f"mode {mode:04o}, owner {owner}:{group}"
-    me = _user_name(os.geteuid())
+    owner = user_arg(info.st_uid)
+    described = f"mode {mode:04o}, owner {owner_arg(info)}"
+    me = user_arg()
     if not mode & stat.S_IWUSR:
         who = "" if info.st_uid == os.geteuid() else f" (as {owner} or root)"
         return (f"the file is read-only ({described}), so Beat Panel will not replace it"
@@ -162,22 +162,8 @@ def read_only_reason(path: Path) -> str | None:
     if not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
         return (f"{me} may not write it ({described}), so Beat Panel will not replace it. "
                 f"Save it as {owner}, or let {me} write it, e.g. as {owner} or root: "
-                f"chgrp {_group_name(os.getegid())} {path} && chmod g+w {path}")
+                f"chgrp {group_arg(os.getegid())} {path} && chmod g+w {path}")
     return None
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def current_umask() -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from beat_panel.errors import PanelError
 from beat_panel.files import trust
+from beat_panel.files.owners import user_name
 
 _KEY = "[beat] command"
 
@@ -85,7 +86,7 @@ def find_program(word: str, workdir: Path, path_variable: str, key: str = _KEY) 
 
 def require_trusted(program: Program, key: str = _KEY) -> None:
     """CommandError unless only the user and root can change `program` and its folders."""
-    you = trust.user_name()
+    you = user_name()
     try:
         trust.check_path(program.path)
     except trust.UntrustedPathError as exc:

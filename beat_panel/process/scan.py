@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 
+from beat_panel.files.owners import user_name
 from beat_panel.files.regular import NotRegularFileError, open_regular
-from beat_panel.files.trust import owner_name
 from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
 from beat_panel.process.argv import Kind
@@ -235,6 +235,6 @@ def read_pidfile(path: Path) -> PidfileState:
         return PidfileState(path, pid, None, f"stale: pid {pid} was reused by a newer beat")
     if not _pidfile_owner_trusted(stat, beat):
         return PidfileState(path, pid, None, "not trusted: it belongs to "
-                            f"{owner_name(stat.st_uid)}, neither you, root, nor the beat it "
+                            f"{user_name(stat.st_uid)}, neither you, root, nor the beat it "
                             f"names (run by {beat.owner})")
     return PidfileState(path, pid, beat, None)

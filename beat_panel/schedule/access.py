@@ -15,6 +15,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from beat_panel.files.owners import group_arg, owner_arg
+
 
 @dataclass(frozen=True)
 class AccessProblem:
@@ -52,18 +54,11 @@ def _allows(info: os.stat_result, uid: int, gids: set[int], owner_bit: int, grou
     return bool(info.st_mode & other_bit)
 
 
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
 def _fix(path: Path, info: os.stat_result, gids: set[int], primary_gid: int, bit: str) -> str:
     target = shlex.quote(str(path))
     if info.st_gid in gids:
         return f"chmod g+{bit} {target}"
-    group = shlex.quote(_group_name(primary_gid))
+    group = shlex.quote(group_arg(primary_gid))
     return (f"chgrp {group} {target} && chmod g+{bit} {target}   (or, for everyone: "
             f"chmod o+{bit} {target})")
 
@@ -102,7 +97,7 @@ def read_problem(path: Path, uid: int, groups: set[int] | None = None) -> Access
         if not _allows(info, uid, gids, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
             return AccessProblem(path, name, f"it may not enter the folder {folder} (mode "
                                  f"{stat.S_IMODE(info.st_mode):04o}, owner "
-                                 f"{_owner(info)})", _fix(folder, info, gids, primary, "x"))
+                                 f"{owner_arg(info)})", _fix(folder, info, gids, primary, "x"))
     try:
         info = path.stat()
     except OSError:
@@ -110,12 +105,4 @@ def read_problem(path: Path, uid: int, groups: set[int] | None = None) -> Access
     if _allows(info, uid, gids, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
         return None
     return AccessProblem(path, name, f"the file's mode is {stat.S_IMODE(info.st_mode):04o} "
-                         f"and its owner {_owner(info)}", _fix(path, info, gids, primary, "r"))
-
-
-def _owner(info: os.stat_result) -> str:
-    try:
-        user = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        user = str(info.st_uid)
-    return f"{user}:{_group_name(info.st_gid)}"
+                         f"and its owner {owner_arg(info)}", _fix(path, info, gids, primary, "r"))
