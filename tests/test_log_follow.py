@@ -123,3 +123,18 @@ def test_a_fifo_at_the_logs_path_never_hangs_a_look(tmp_path):
     looks.start()
     looks.join(timeout=30)  # a guard against a hang, not a measurement
     assert results == [(("", None, False), "", ("", 0))]
+
+
+def test_a_link_at_the_logs_path_is_never_read_through(tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret-hash:19000:0:99999:7:::\n")
+    log = tmp_path / "beat.log"
+    log.symlink_to(secret)  # planted where a root panel reads beat's log
+    assert logtail.follow(log, None) == ("", None, False)
+    assert logtail.tail(log) == ""
+    assert logtail.read_new(log, 0) == ("", 0)
+    # The same file under its own name is read as usual.
+    log.unlink()
+    log.write_text("beat: Starting...\n")
+    text, seen, restarted = logtail.follow(log, None)
+    assert text == "beat: Starting..." and seen is not None and not restarted

@@ -3,15 +3,17 @@
 The log pane follows the file by position (`follow`): a file replaced (rotated), cut
 short, or cut short and written again past where the pane had read between two looks is
 noticed by its identity (device and inode), its first bytes and the bytes just before
-that position, and is then read again from its start. Only regular files are read: a
-FIFO or a folder at the log's path never hangs a read."""
+that position, and is then read again from its start. Only the regular file at the
+log's path is read: a symbolic link there is not followed, and a FIFO or a folder never
+hangs a read."""
 
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from beat_panel.files.regular import open_regular
 
 _TAIL_BYTES = 64 * 1024
 _READ_BYTES = 4 * _TAIL_BYTES  # the most one look reads
@@ -20,28 +22,14 @@ _ANCHOR_BYTES = 256
 
 
 def _open(path: Path) -> int | None:
-    """A descriptor of `path` when it is a regular file (never waits on a FIFO)."""
+    """A descriptor of the regular file at `path` itself, or None: never through a link
+    at that path (a root panel would show whatever file the link's maker chose), never
+    waiting on a FIFO."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        fd, _ = open_regular(path)
+    except OSError:  # NotRegularFileError too: a link, a FIFO, a folder
         return None
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            return fd
-    except OSError:
-        pass
-    os.close(fd)
-    return None
-
-
-def size(path: Path | None) -> int:
-    """The current size of the log, 0 when it does not exist yet."""
-    if path is None:
-        return 0
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+    return fd
 
 
 def _last_lines(fd: int, end: int, max_lines: int, since: int = 0) -> str:
