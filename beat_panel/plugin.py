@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -85,6 +86,7 @@ class PanelScheduler(Scheduler):
         self._write_every = STATE_WRITE_INTERVAL  # grows with the state's size
         self._state_write_failed = False
         self._ticked_at: float | None = None  # the panel counts a start from this
+        self._broker_error: tuple[str, float] | None = None  # why, and since when
         self._in_tick = False
         self._held_signal: int | None = None
         self._stop_handlers: dict[int, Any] = {}
@@ -166,6 +168,48 @@ class PanelScheduler(Scheduler):
             self._heap = None  # so the tick does not put it back on the heap
         self._dirty = True
         return new_entry
+
+    def apply_async(self, entry: ScheduleEntry, producer: Any = None, advance: bool = True,
+                    **kwargs: Any) -> Any:
+        """Send as Celery does, and record whether the send reached the broker: a run
+        counted by the timing is not a task sent (a broker that is down, say)."""
+        try:
+            result = super().apply_async(entry, producer, advance, **kwargs)
+        except Exception as exc:
+            self._record_send(entry.name, error=exc)
+            raise  # Celery logs it ("Message Error") as before
+        self._record_send(entry.name)
+        return result
+
+    def _record_send(self, name: str, error: BaseException | None = None) -> None:
+        run = self._runs.setdefault(name, {})
+        now = self.app.now().isoformat()
+        if error is None:
+            run["last_sent_at"] = now
+            run["sent_count"] = _count(run.get("sent_count")) + 1
+            run.pop("last_error", None)
+        else:
+            run["failed_count"] = _count(run.get("failed_count")) + 1
+            run["last_error"] = {"at": now, "error": _masked(str(error))[:500]}
+        self._dirty = True
+
+    def _ensure_connected(self) -> Any:
+        """Celery's wait for the broker, which blocks beat's loop while it retries: the
+        same wait, but the report says why beat is not sending meanwhile."""
+        def retrying(exc: BaseException, interval: float) -> None:
+            logger.error("beat: Connection error: %s. Trying again in %s seconds...",
+                         _masked(str(exc)), interval)
+            if self._broker_error is None:
+                self._broker_error = (_masked(str(exc))[:500], time.time())
+                self._write_state()
+
+        connection = self.connection.ensure_connection(
+            retrying, self.app.conf.broker_connection_max_retries)
+        if self._broker_error is not None:
+            self._broker_error = None
+            logger.info("beat-panel: connected to the broker again")
+            self._write_state()
+        return connection
 
     def schedules_equal(self, *args: Any, **kwargs: Any) -> bool:
         """Celery compares the whole schedule with a copy at every tick to notice
@@ -357,12 +401,16 @@ class PanelScheduler(Scheduler):
     def _write_state(self) -> None:
         state = {
             "format": "beat-panel-beat-state",
-            "version": 1,
+            # 2: runs also say what was sent (last_sent_at, sent_count) and what failed
+            # (last_error, failed_count); last_run_at and total_run_count are the timing.
+            "version": 2,
             "timezone": str(self.app.timezone),
             "applied": {
                 "pid": os.getpid(), "sha256": self._sha, "revision": self._revision,
                 "at": time.time(), "error": self._error, "entries": len(self.schedule),
                 "ticked_at": self._ticked_at,
+                "broker_error": self._broker_error[0] if self._broker_error else None,
+                "broker_error_since": self._broker_error[1] if self._broker_error else None,
             },
             "runs": self._runs,
         }
@@ -383,6 +431,18 @@ class PanelScheduler(Scheduler):
         # than keeps the writing under 5% of beat's time.
         self._write_every = max(STATE_WRITE_INTERVAL,
                                 (self._state_written - began) * STATE_WRITE_SHARE)
+
+
+_URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _masked(text: str) -> str:
+    """`text` with the password of any URL in it masked."""
+    return _URL_PASSWORD.sub(r"\1**@", text)
 
 
 def _unusable(exc: BaseException) -> str:

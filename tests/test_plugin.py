@@ -227,3 +227,56 @@ def test_a_big_file_is_read_aside_while_beat_keeps_sending(running):
                .find("not valid JSON") >= 0, timeout=30, what="beat to refuse the cut file")
     wait_until(lambda: sends(running, "tick") >= count + 2, what="ticks sent meanwhile")
     assert running.cli("status", "--json").json["pids"] == [running.pid]
+
+
+@pytest.mark.slow
+def test_a_send_that_fails_is_recorded_as_failed_not_counted_as_a_run(running):
+    """A send the broker never gets (here: a serializer nobody installed) is said per
+    entry, with Celery's reason, and "Runs" does not count it; the next good send
+    clears it."""
+    saved = edit(running, lambda d: d.adding(Entry(
+        "broken", HELLO, Interval(1), options=parse_options({"serializer": "no-such"}))))
+    assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
+    wait_until(lambda: beat_report.read_beat_report(running.schedule_path)
+               .last_error("broken") is not None, what="beat to record the failed send")
+    report = beat_report.read_beat_report(running.schedule_path)
+    assert report.run_count("broken") == 0 and report.last_run("broken") is None
+    assert "no-such" in report.last_error("broken")[1]
+    assert report.run_count("tick") > 0 and report.last_error("tick") is None
+    listed = {e["name"]: e for e in running.cli("schedule", "list", "--json")
+              .json["entries"]}
+    assert listed["broken"]["total_run_count"] == 0
+    assert "no-such" in listed["broken"]["last_error"]["error"]
+    fixed = edit(running, lambda d: d.replacing("broken", d.require("broken").with_changes(
+        options=parse_options({}))))
+    assert beat_report.wait_applied(running.schedule_path, fixed.sha, timeout=5)
+    wait_until(lambda: beat_report.read_beat_report(running.schedule_path)
+               .last_error("broken") is None, what="a good send to clear the failure")
+
+
+@pytest.mark.slow
+def test_a_beat_waiting_for_its_broker_says_so_and_status_is_not_green(panel_project):
+    """Celery's beat retries an unreachable broker in its loop, sending nothing: the
+    report names the broker problem (password masked) and status shows it."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    config = panel_project.config_path.read_text()
+    panel_project.config_path.write_text(config.replace(
+        "[beat.env]\n",
+        f'[beat.env]\nCELERY_BROKER_URL = "redis://:s3cret@127.0.0.1:{port}/0"\n'))
+    path = panel_project.root / "schedule.json"
+    ScheduleStore(path).save(Document((Entry("tick", HELLO, Interval(1)),)), None)
+    started = panel_project.cli("start", "--json")
+    assert started.code == 0, started.stdout
+    wait_until(lambda: (beat_report.read_beat_report(path) or beat_report.BeatReport(
+        None, None, None, None, None, None, {})).broker_error is not None,
+        timeout=30, what="beat to report that it cannot reach the broker")
+    report = beat_report.read_beat_report(path)
+    assert "Connection refused" in report.broker_error and "s3cret" not in report.broker_error
+    status = panel_project.cli("status", "--json").json
+    assert status["running"] is True
+    assert "cannot reach the broker" in status["schedule_problem"]
+    assert "s3cret" not in json.dumps(status)

@@ -270,6 +270,11 @@ def _schedule_problem(path: Path, beats: list[BeatProcess],
                 return problem.message
     if report is None or report.pid not in {b.pid for b in beats}:
         return None  # beat does not run the panel's scheduler: it cannot be known here
+    if report.broker_error:
+        since = time.strftime("%H:%M:%S", time.localtime(report.broker_error_since or 0))
+        return (f"Beat cannot reach the broker and sends nothing: {report.broker_error} "
+                f"(retrying since {since}). Check that the broker runs and that beat's "
+                "broker URL is right.")
     if report.error:
         runs = (f"revision {report.applied_revision}" if report.applied_sha
                 else "no entries (it never loaded the file)")

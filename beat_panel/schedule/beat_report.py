@@ -30,7 +30,6 @@ def file_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-
 @dataclass(frozen=True)
 class BeatReport:
     """What the plugin inside beat last wrote: the version it runs and run history."""
@@ -44,27 +43,44 @@ class BeatReport:
     runs: dict
     ticked_at: float | None = None  # when this beat finished its first tick
     entries: int | None = None  # how many entries it runs (enabled and not done)
+    broker_error: str | None = None  # beat cannot reach the broker and is retrying
+    broker_error_since: float | None = None
+    version: int = 1  # 2: runs say what was sent and what failed, apart from the timing
+
+    def _run(self, name: str) -> dict:
+        run = self.runs.get(name)
+        return run if isinstance(run, dict) else {}
 
     def last_run(self, name: str) -> datetime | None:
-        raw = self.runs.get(name, {}).get("last_run_at")
-        try:
-            return datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
-        except ValueError:
-            return None
+        """When beat last sent the entry's task to the broker (a send that failed is not
+        a run; a beat before report version 2 counted every attempt)."""
+        return _time(self._run(name).get("last_sent_at" if self.version >= 2
+                                         else "last_run_at"))
 
     def timing_basis(self, name: str) -> datetime | None:
-        """What beat counts the entry's next run from: its last run, or when beat
-        installed it if it never ran."""
-        run = self.runs.get(name, {})
-        raw = run.get("last_run_at") or run.get("since")
-        try:
-            return datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
-        except ValueError:
-            return None
+        """What beat counts the entry's next run from: its last run (sent or not), or
+        when beat installed it if it never ran."""
+        run = self._run(name)
+        return _time(run.get("last_run_at") or run.get("since"))
 
     def run_count(self, name: str) -> int:
-        count = self.runs.get(name, {}).get("total_run_count")
+        count = self._run(name).get("sent_count" if self.version >= 2 else "total_run_count")
         return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+    def last_error(self, name: str) -> tuple[datetime, str] | None:
+        """When the entry's latest send failed and why, unless one succeeded since."""
+        error = self._run(name).get("last_error")
+        if not isinstance(error, dict) or not isinstance(error.get("error"), str):
+            return None
+        at = _time(error.get("at"))
+        return (at, error["error"]) if at is not None else None
+
+
+def _time(raw: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
+    except ValueError:
+        return None
 
 
 def _typed(value: object, *types: type) -> object:
@@ -92,6 +108,9 @@ def read_beat_report(schedule_path: Path) -> BeatReport | None:
         if isinstance(runs, dict) else {},
         ticked_at=_typed(applied.get("ticked_at"), int, float),
         entries=_typed(applied.get("entries"), int),
+        broker_error=_typed(applied.get("broker_error"), str),
+        broker_error_since=_typed(applied.get("broker_error_since"), int, float),
+        version=_typed(data.get("version"), int) or 1,
     )
 
 

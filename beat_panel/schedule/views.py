@@ -20,6 +20,7 @@ class EntryView:
     last_run: datetime | None
     run_count: int
     missed: bool = False  # a one-off whose time passed with no beat to send it
+    last_error: tuple[datetime, str] | None = None  # the latest send failed: when, why
 
     def to_json(self) -> dict:
         data = self.entry.to_json()
@@ -30,6 +31,8 @@ class EntryView:
             "last_run": self.last_run.isoformat() if self.last_run else None,
             "total_run_count": self.run_count,
             "missed": self.missed,
+            "last_error": ({"at": self.last_error[0].isoformat(), "error": self.last_error[1]}
+                           if self.last_error else None),
         })
         return data
 
@@ -79,7 +82,9 @@ def build_views(document: schedule.Document, state: BeatReport | None,
             runs = schedule.next_runs(entry.schedule, now, 1, last_run_at=basis,
                                       tz_name=clock.name)
             upcoming = runs[0] if runs else None
+        failed = state.last_error(entry.name) if state else None
         views.append(EntryView(entry, clock.describe(entry.schedule),
                                clock.local(upcoming) if upcoming else None,
-                               clock.local(last) if last else None, count, missed))
+                               clock.local(last) if last else None, count, missed,
+                               (clock.local(failed[0]), failed[1]) if failed else None))
     return views

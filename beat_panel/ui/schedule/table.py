@@ -148,6 +148,9 @@ class EntryTableModel(QAbstractTableModel):
             words = self.clock.describe(entry.schedule)
             return f"{words} (once)" if entry.one_off else words
         if column == LAST:
+            failed = state.last_error(entry.name) if state else None
+            if failed is not None:
+                return f"✗ failed {zone_text(failed[0], self.now, self.clock)}"
             return zone_text(state.last_run(entry.name) if state else None, self.now,
                              self.clock)
         if column == RUNS:
@@ -183,6 +186,14 @@ class EntryTableModel(QAbstractTableModel):
                     "sends a one-off late on its own. Select it and use Run now, or give "
                     "it a new time.")
         if column == LAST:
+            failed = state.last_error(entry.name) if state else None
+            if failed is not None:
+                sent = state.last_run(entry.name) if state else None
+                last_ok = (f" The last send that reached it: "
+                           f"{self.clock.text(sent, '%a %Y-%m-%d %H:%M:%S %Z')}."
+                           if sent else " No send has reached it yet.")
+                return (f"The send at {self.clock.text(failed[0], '%a %Y-%m-%d %H:%M:%S %Z')}"
+                        f" did not reach the broker: {failed[1]}.{last_ok}")
             when = state.last_run(entry.name) if state else None
         elif entry.enabled and not (entry.one_off and state and state.run_count(entry.name)):
             when = self._next_run(row)
@@ -207,6 +218,9 @@ class EntryTableModel(QAbstractTableModel):
                     or f"{entry.task} — {self.clock.describe(entry.schedule)}")
         if role == Qt.ItemDataRole.ForegroundRole and not entry.enabled:
             return QColor("#80868b")
+        if (role == Qt.ItemDataRole.ForegroundRole and column == LAST and self.state
+                and self.state.last_error(entry.name)):
+            return QColor("#c5221f")
         if role == Qt.ItemDataRole.UserRole:
             return entry.name
         return None
