@@ -148,7 +148,7 @@ def test_temp_files_of_writers_killed_mid_save_are_cleared_by_the_next_save(tmp_
     script.write_text(SAVER)
     rng = random.Random(17)
     left_behind = set()
-    for _ in range(60):
+    for _ in range(200):  # until both folders have one (usually a dozen kills)
         saver = procs.popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE)
         assert saver.stdout.readline().strip() == b"ready", f"the saver exited: {saver.wait()}"
         time.sleep(rng.uniform(0.05, 0.4))  # a few saves in, at an arbitrary moment
