@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -171,6 +172,26 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return home
+
+
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def skip_unless_nobody_can_import(module: str) -> None:
+    """Skip the test unless this runs as root and user nobody can import `module` with
+    this Python (tests that run the panel or beat as another user)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a command as another user (setpriv)")
+    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", f"import {module}"],
+                           capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot import {module} here: {probe.stderr[-200:]!r}")
+
+
+def beat_sends(project: Project, name: str) -> int:
+    """How often beat logged sending entry `name` (its log's "Sending due task" lines)."""
+    log = project.logfile.read_text() if project.logfile.exists() else ""
+    return len(re.findall(rf"Sending due task {re.escape(name)} ", log))
 
 
 def world_readable_dir(prefix: str) -> Path:

@@ -18,10 +18,9 @@ from beat_panel import config as config_module
 from beat_panel.schedule import Document, Entry, Interval, ScheduleError
 from beat_panel.schedule.store import ScheduleStore, history_dir
 
-from conftest import run_cli, world_readable_dir
+from conftest import run_cli, skip_unless_nobody_can_import, world_readable_dir
 
 HELLO = "beat_panel.demo.app.say_hello"
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 
 def temp_files(folder):
@@ -34,12 +33,7 @@ def temp_files(folder):
 @pytest.fixture
 def nobodys_project():
     """A project nobody may use: a folder nobody can write, its own XDG folders."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run the CLI as another user (setpriv)")
-    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import beat_panel.cli"],
-                           capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot import beat_panel here: {probe.stderr[-200:]!r}")
+    skip_unless_nobody_can_import("beat_panel.cli")
     base = world_readable_dir("beat-panel-readonly-")
     folder = base / "proj"
     folder.mkdir()

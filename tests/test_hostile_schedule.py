@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from beat_panel.schedule import Document, Entry, Interval, ScheduleError, beat_report, loads
 from beat_panel.schedule.store import ScheduleStore
 
-from conftest import wait_until
+from conftest import beat_sends, wait_until
 
 HELLO = "beat_panel.demo.app.say_hello"
 
@@ -121,9 +121,6 @@ def test_any_bytes_in_the_file_load_or_are_refused_never_a_traceback(tmp_path_fa
 # ---------------------------------------------------------------------------
 
 
-def sends(project, name: str) -> int:
-    log = project.logfile.read_text() if project.logfile.exists() else ""
-    return len(re.findall(rf"Sending due task {re.escape(name)} ", log))
 
 
 @pytest.fixture
@@ -171,8 +168,8 @@ def test_beat_survives_every_hostile_file_and_keeps_sending(beat):
         wait_until(lambda: reported_error(path) is None, timeout=5,
                    what="beat to take the good file again")
     assert beat.cli("status", "--json").json["pids"] == [beat.pid], "beat never restarted"
-    count = sends(beat, "tick")
-    wait_until(lambda: sends(beat, "tick") > count, what="tick to be sent after all that")
+    count = beat_sends(beat, "tick")
+    wait_until(lambda: beat_sends(beat, "tick") > count, what="tick to be sent after all that")
     assert "Traceback" not in beat.logfile.read_text()
 
 
@@ -216,8 +213,8 @@ def test_a_restart_with_a_damaged_file_keeps_running_the_last_good_schedule(beat
     assert report.pid == new_pid and report.applied_revision == beat.good_revision
     status = beat.cli("status", "--json").json
     assert "cannot use the schedule file" in status["schedule_problem"]
-    count = sends(beat, "tick")
-    wait_until(lambda: sends(beat, "tick") > count, what="the last good tick to be sent")
+    count = beat_sends(beat, "tick")
+    wait_until(lambda: beat_sends(beat, "tick") > count, what="the last good tick to be sent")
 
 
 @pytest.mark.parametrize("content", [

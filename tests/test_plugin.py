@@ -4,7 +4,6 @@ leaves the last good schedule running."""
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -17,15 +16,11 @@ from beat_panel.plugin import beat_schedule_from_file
 from beat_panel.schedule import Document, Entry, Interval, beat_report, parse_options, store
 from beat_panel.schedule.store import ScheduleStore
 
-from conftest import wait_until
+from conftest import beat_sends, wait_until
 
 HELLO = "beat_panel.demo.app.say_hello"
 
 
-def sends(project, name: str) -> int:
-    """How often beat logged sending entry `name`."""
-    log = project.logfile.read_text() if project.logfile.exists() else ""
-    return len(re.findall(rf"Sending due task {re.escape(name)} ", log))
 
 
 @pytest.fixture
@@ -59,8 +54,8 @@ def test_beat_with_the_plugin_acknowledges_the_file_and_status_says_applied(runn
     assert status["schedule_applied"] is True
     state = beat_report.read_beat_report(running.schedule_path)
     assert state.pid == running.pid and state.error is None
-    wait_until(lambda: sends(running, "tick") >= 2, what="tick to be sent twice")
-    assert sends(running, "slow") == 0
+    wait_until(lambda: beat_sends(running, "tick") >= 2, what="tick to be sent twice")
+    assert beat_sends(running, "slow") == 0
 
 
 @pytest.mark.slow
@@ -82,7 +77,7 @@ def test_an_added_entry_is_sent_and_executed_by_a_real_worker(running, procs):
 
 @pytest.mark.slow
 def test_an_edit_is_applied_live_without_a_restart(running):
-    wait_until(lambda: sends(running, "tick") >= 1)
+    wait_until(lambda: beat_sends(running, "tick") >= 1)
     renamed = f"edited-{uuid.uuid4().hex[:6]}"
     saved = edit(running, lambda d: d.replacing(
         "tick", d.require("tick").with_changes(kwargs={"name": renamed})))
@@ -95,38 +90,38 @@ def test_an_edit_is_applied_live_without_a_restart(running):
 
 @pytest.mark.slow
 def test_an_unchanged_entry_does_not_fire_again_when_another_one_changes(running):
-    before = sends(running, "slow")
+    before = beat_sends(running, "slow")
     for every in (2, 3, 4):
         saved = edit(running, lambda d, e=every: d.replacing(
             "tick", d.require("tick").with_changes(schedule=Interval(e))))
         assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
-    assert sends(running, "slow") == before == 0
+    assert beat_sends(running, "slow") == before == 0
 
 
 @pytest.mark.slow
 def test_a_disabled_entry_stops_being_sent(running):
-    wait_until(lambda: sends(running, "tick") >= 1)
+    wait_until(lambda: beat_sends(running, "tick") >= 1)
     saved = edit(running, lambda d: d.enabling(["tick"], False))
     assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
-    count = sends(running, "tick")
+    count = beat_sends(running, "tick")
     # An absence can only be seen by waiting: three of its 1-second intervals.
     time.sleep(3)
-    assert sends(running, "tick") == count
+    assert beat_sends(running, "tick") == count
     # Beat logged the revision that disabled it (an earlier one is logged at start).
     assert f"revision {saved.document.revision}" in running.logfile.read_text()
 
 
 @pytest.mark.slow
 def test_a_corrupt_file_keeps_the_last_good_schedule_running(running):
-    wait_until(lambda: sends(running, "tick") >= 1)
+    wait_until(lambda: beat_sends(running, "tick") >= 1)
     running.schedule_path.write_text('{"format": "beat-panel-schedule", "version": 1, ')
     wait_until(lambda: (beat_report.read_beat_report(running.schedule_path).error or "") != "",
                what="beat to report the broken file")
     state = beat_report.read_beat_report(running.schedule_path)
     assert "not valid JSON" in state.error
     assert "Still running the last good schedule" in running.logfile.read_text()
-    count = sends(running, "tick")
-    wait_until(lambda: sends(running, "tick") > count + 1, what="tick to go on being sent")
+    count = beat_sends(running, "tick")
+    wait_until(lambda: beat_sends(running, "tick") > count + 1, what="tick to go on being sent")
     assert running.cli("status", "--json").json["schedule_applied"] is False
 
 
@@ -155,10 +150,10 @@ def test_a_restarted_beat_carries_on_the_run_counts_of_the_old_one(running):
 def test_a_one_off_entry_runs_once(running):
     saved = edit(running, lambda d: d.adding(Entry("once", HELLO, Interval(1), one_off=True)))
     assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=5)
-    wait_until(lambda: sends(running, "once") == 1, what="the one-off entry to be sent")
-    count = sends(running, "tick")
-    wait_until(lambda: sends(running, "tick") >= count + 2, what="two more ticks")
-    assert sends(running, "once") == 1
+    wait_until(lambda: beat_sends(running, "once") == 1, what="the one-off entry to be sent")
+    count = beat_sends(running, "tick")
+    wait_until(lambda: beat_sends(running, "tick") >= count + 2, what="two more ticks")
+    assert beat_sends(running, "once") == 1
 
 
 def test_a_schedule_file_reads_as_celerys_beat_schedule_without_disabled_entries(
@@ -220,12 +215,12 @@ def test_a_big_file_is_read_aside_while_beat_keeps_sending(running):
     assert beat_report.wait_applied(running.schedule_path, saved.sha, timeout=30)
     report = beat_report.read_beat_report(running.schedule_path)
     assert report.entries == 6002 and report.error is None
-    count = sends(running, "tick")
+    count = beat_sends(running, "tick")
     data = running.schedule_path.read_bytes()
     running.schedule_path.write_bytes(data[:-2])  # cut off: not JSON any more
     wait_until(lambda: (beat_report.read_beat_report(running.schedule_path).error or "")
                .find("not valid JSON") >= 0, timeout=30, what="beat to refuse the cut file")
-    wait_until(lambda: sends(running, "tick") >= count + 2, what="ticks sent meanwhile")
+    wait_until(lambda: beat_sends(running, "tick") >= count + 2, what="ticks sent meanwhile")
     assert running.cli("status", "--json").json["pids"] == [running.pid]
 
 

@@ -14,9 +14,7 @@ import pytest
 
 from beat_panel.control.status import check_status
 
-from conftest import is_alive, wait_until, world_readable_dir
-
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+from conftest import is_alive, skip_unless_nobody_can_import, wait_until, world_readable_dir
 
 
 def other_beat(project, tmp_path, name, app=None, *args):
@@ -154,12 +152,7 @@ def test_a_pidfile_naming_a_beat_of_the_same_app_with_its_own_pidfile_elsewhere_
 @pytest.fixture
 def shared_place():
     """A folder other users can enter, with a project inside that nobody may use."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run the CLI as another user (setpriv)")
-    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import beat_panel.cli"],
-                           capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot import beat_panel here: {probe.stderr[-200:]!r}")
+    skip_unless_nobody_can_import("beat_panel.cli")
     base = world_readable_dir("beat-panel-identity-")
     yield base
     shutil.rmtree(base, ignore_errors=True)

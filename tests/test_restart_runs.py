@@ -4,7 +4,6 @@ that fell due while beat was down (once), and a stop never cuts a send in half."
 from __future__ import annotations
 
 import json
-import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -13,14 +12,11 @@ import pytest
 from beat_panel.schedule import Clocked, Document, Entry, Interval, beat_report
 from beat_panel.schedule.store import ScheduleStore
 
-from conftest import wait_until
+from conftest import beat_sends, wait_until
 
 HELLO = "beat_panel.demo.app.say_hello"
 
 
-def sends(project, name: str) -> int:
-    log = project.logfile.read_text() if project.logfile.exists() else ""
-    return len(re.findall(rf"Sending due task {re.escape(name)} ", log))
 
 
 def start(project) -> int:
@@ -46,17 +42,17 @@ def test_entries_that_never_ran_get_the_run_due_while_beat_was_down_once(panel_p
     start(panel_project)
     assert beat_report.wait_applied(path, saved.sha, timeout=20)
     stop(panel_project)  # before either entry was ever due
-    assert sends(panel_project, "every-6s") == sends(panel_project, "once") == 0
+    assert beat_sends(panel_project, "every-6s") == beat_sends(panel_project, "once") == 0
     time.sleep(7)  # both fall due while beat is down
     start(panel_project)
     # Sent as the new beat starts, not 6 s later (counting afresh) or never (the one-off).
-    wait_until(lambda: sends(panel_project, "every-6s") == 1, timeout=3,
+    wait_until(lambda: beat_sends(panel_project, "every-6s") == 1, timeout=3,
                what="the overdue interval entry to be sent at start")
-    wait_until(lambda: sends(panel_project, "once") == 1, timeout=3,
+    wait_until(lambda: beat_sends(panel_project, "once") == 1, timeout=3,
                what="the one-off that fell due while beat was down to be sent")
     time.sleep(2)  # and only once: the next interval run is 6 s after this one
-    assert sends(panel_project, "every-6s") == 1
-    assert sends(panel_project, "once") == 1
+    assert beat_sends(panel_project, "every-6s") == 1
+    assert beat_sends(panel_project, "once") == 1
 
 
 @pytest.mark.slow
@@ -76,7 +72,7 @@ def test_stops_in_the_middle_of_sending_never_cut_a_message_or_miscount(panel_pr
     assert messages, "nothing was sent"
     assert [m.name for m in messages if m.stat().st_size < len(big)] == []
     report = beat_report.read_beat_report(path)
-    assert report.run_count("fast") == len(messages) == sends(panel_project, "fast")
+    assert report.run_count("fast") == len(messages) == beat_sends(panel_project, "fast")
 
 
 def test_a_one_off_whose_time_passed_with_no_beat_is_missed_with_a_run_now(

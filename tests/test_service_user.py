@@ -6,7 +6,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -17,22 +16,22 @@ from beat_panel.schedule import Document, Entry, Interval, beat_report
 from beat_panel.schedule.store import ScheduleStore
 from beat_panel.ui.app import Panel
 
-from conftest import celery_executable, wait_until, world_readable_dir
+from conftest import (
+    AS_NOBODY,
+    celery_executable,
+    skip_unless_nobody_can_import,
+    wait_until,
+    world_readable_dir,
+)
 from scripted_dialogs import ScriptedDialogs
 
 pytestmark = pytest.mark.slow  # a real celery beat
 
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 
 @pytest.fixture
 def shared_project():
-    if os.geteuid() != 0:
-        pytest.skip("needs root to start beat as another user (setpriv)")
-    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import beat_panel.plugin"],
-                           capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot import beat_panel here: {probe.stderr[-200:]!r}")
+    skip_unless_nobody_can_import("beat_panel.plugin")
     base = world_readable_dir("beat-panel-service-")
     folder = base / "proj"
     folder.mkdir()
