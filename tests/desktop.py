@@ -120,7 +120,13 @@ def desktop(procs: ProcessTracker, tmp_path: Path):
     log = tmp_path / "desktop.log"
     with open(log, "wb") as out:
         wm = procs.popen(["openbox", "--sm-disable"], env=env, stdout=out, stderr=out)
-        wait_until(lambda: _wm_named(env), what="openbox to manage the screen")
+        # Generous: on a loaded two-core machine openbox has taken over 15 s to start.
+
+        def wm_up() -> bool:
+            assert wm.poll() is None, f"openbox exited: {log.read_text()}"
+            return _wm_named(env)
+
+        wait_until(wm_up, timeout=90, what="openbox to manage the screen")
         host = procs.popen(["trayer", "--edge", "top", "--align", "right", "--widthtype",
                             "pixel", "--width", "120", "--heighttype", "pixel", "--height",
                             "40", "--transparent", "false", "--tint", "0x333333"], env=env,
@@ -132,7 +138,7 @@ def desktop(procs: ProcessTracker, tmp_path: Path):
                               text=True).stdout
         return '("panel" "trayer")' in tree
 
-    wait_until(tray_host_up, what="trayer's panel")
+    wait_until(tray_host_up, timeout=90, what="trayer's panel")
     reader = procs.popen([sys.executable, "-c", SCREEN_READER], env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     yield Desktop(env, reader)
