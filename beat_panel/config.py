@@ -40,6 +40,12 @@ SECONDS_RANGES = {
     "start_timeout": (0.0, 3600.0),
 }
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a bigger file is not one
+# What [alerts] can be sent about (its `events` key picks some).
+ALERT_EVENTS = ("beat_died", "keepalive_gave_up", "broker_unreachable", "no_worker_for_queue")
+SMTP_SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+ALERT_TIMEOUT_RANGE = (1.0, 300.0)  # seconds an e-mail or the alert command may take
+DEFAULT_ALERT_TIMEOUT = 20.0
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class ConfigError(PanelError):
@@ -68,12 +74,36 @@ class BeatConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Where alerts go beyond the desktop (`[alerts]`): an e-mail, a command, or both.
+    The SMTP password is never here: `smtp_password_env` names the variable that holds
+    it, else the desktop keyring is asked (see `beat_panel.alerts.channels`)."""
+
+    email_to: tuple[str, ...] = ()
+    email_from: str | None = None
+    smtp_host: str = "localhost"
+    smtp_port: int | None = None  # None: the usual port of `smtp_security`
+    smtp_security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    command: tuple[str, ...] = ()
+    events: frozenset[str] = frozenset(ALERT_EVENTS)
+    timeout: float = DEFAULT_ALERT_TIMEOUT
+    folder: Path = Path("/")  # the config file's folder: where the command runs
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port or SMTP_SECURITY_PORTS[self.smtp_security]
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded config. `path` is None for the built-in demo project."""
 
     beat: BeatConfig
     path: Path | None
     schedule_file: Path | None = None
+    alerts: AlertsConfig | None = None  # None: no [alerts] section, no alerts sent
     # What the lookup passed over and why (a ./beat-panel.toml in a folder that is not
     # the user's): the CLI says it on standard error, the window in the panel's log.
     notes: tuple[str, ...] = ()
@@ -267,11 +297,11 @@ def _parse(text: str, path: Path) -> dict:
 def _from_dict(data: dict, path: Path) -> Config:
     base = path.parent
     reader = _Reader(data.get("beat", {}), path, "beat")
-    unknown_sections = set(data) - {"beat", "schedule"}
+    unknown_sections = set(data) - {"beat", "schedule", "alerts"}
     if unknown_sections:
         raise ConfigError(
             f"{path}: unknown section(s) {', '.join(sorted(unknown_sections))}. "
-            "Known sections are [beat] and [schedule]."
+            "Known sections are [beat], [schedule] and [alerts]."
         )
 
     def resolve(reader: _Reader, key: str, follow: bool = True) -> Path | None:
@@ -307,13 +337,85 @@ def _from_dict(data: dict, path: Path) -> Config:
     schedule = _Reader(data.get("schedule", {}), path, "schedule")
     schedule_file = resolve(schedule, "file")
     schedule.reject_unknown()
-    return Config(beat=beat, path=path, schedule_file=schedule_file)
+    alerts = _alerts(_Reader(data["alerts"], path, "alerts"), base) if "alerts" in data \
+        else None
+    return Config(beat=beat, path=path, schedule_file=schedule_file, alerts=alerts)
+
+
+def _alerts(reader: _Reader, base: Path) -> AlertsConfig:
+    """The [alerts] section: every key checked here, so a bad one is a config error at
+    load, not an alert that silently never goes out when beat dies."""
+    where = f"{reader.path}: [alerts]"
+    if "smtp_password" in reader.table:
+        raise ConfigError(
+            f"{where} smtp_password: Beat Panel does not read passwords from its config "
+            "file (anyone who can read the file, or a backup of it, would have it). Put "
+            "the password in an environment variable and name it with smtp_password_env "
+            "= \"NAME\", or keep it in the desktop keyring (`keyring set "
+            "beat-panel:SMTP_HOST SMTP_USER`, with the Python package keyring installed). "
+            "Then remove smtp_password.")
+    email_to = tuple(reader.addresses("email_to") or ())
+    email_from = reader.address("email_from")
+    host = reader.string("smtp_host")
+    if host is not None and (any(c.isspace() for c in host) or "/" in host):
+        raise reader._error("smtp_host", "a host name or address")
+    port = reader.integer("smtp_port", 1, 65535)
+    security = reader.choice("smtp_security", tuple(SMTP_SECURITY_PORTS))
+    user = reader.string("smtp_user")
+    password_env = reader.string("smtp_password_env")
+    if password_env is not None and "=" in password_env:
+        raise reader._error("smtp_password_env", "the name of an environment variable "
+                                                 "(no '=' in it)")
+    command = tuple(reader.str_list("command", program=True) or ())
+    events = reader.str_list("events")
+    timeout = reader.seconds("timeout", DEFAULT_ALERT_TIMEOUT, ALERT_TIMEOUT_RANGE)
+    reader.reject_unknown()
+
+    smtp_keys = [k for k, v in (("email_from", email_from), ("smtp_host", host),
+                                ("smtp_port", port), ("smtp_security", security),
+                                ("smtp_user", user), ("smtp_password_env", password_env))
+                 if v is not None]
+    if smtp_keys and not email_to:
+        raise ConfigError(f"{where} sets {', '.join(smtp_keys)} but not email_to: say who "
+                          "gets the e-mail, e.g. email_to = [\"you@example.com\"].")
+    if not email_to and not command:
+        raise ConfigError(f"{where} says nowhere to send an alert: give email_to (a list "
+                          "of addresses), command (a program to run), or both; or remove "
+                          "the section.")
+    if password_env is not None and user is None:
+        raise ConfigError(f"{where} smtp_password_env is set but smtp_user is not: the "
+                          "password is for logging in as smtp_user.")
+    host = host or "localhost"
+    security = security or "starttls"
+    if user is not None and security == "none" and host.lower() not in LOOPBACK_HOSTS:
+        raise ConfigError(f"{where} smtp_security = \"none\" with smtp_user would send the "
+                          f"password unencrypted to {host}. Use \"starttls\" or \"ssl\" "
+                          "(\"none\" logs in only to this machine's own server).")
+    if events is not None:
+        unknown = [e for e in events if e not in ALERT_EVENTS]
+        if unknown or not events:
+            raise reader._error("events", "a list of one or more of "
+                                          + ", ".join(ALERT_EVENTS))
+    if command and "/" in command[0] and not os.path.isabs(command[0]):
+        # A relative program is the config folder's, as for every path in the file.
+        command = (os.path.normpath(os.path.join(base, command[0])), *command[1:])
+    return AlertsConfig(
+        email_to=email_to, email_from=email_from, smtp_host=host, smtp_port=port,
+        smtp_security=security, smtp_user=user, smtp_password_env=password_env,
+        command=command, events=frozenset(events or ALERT_EVENTS), timeout=timeout,
+        folder=base)
 
 
 def _shown(value: object, limit: int = 80) -> str:
     """`value` as TOML-ish text for a message, cut short when long."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _is_address(text: str) -> bool:
+    local, at, domain = text.rpartition("@")
+    return (bool(at and local and domain) and text.isprintable()
+            and not any(c.isspace() or c in ',;<>"()[]\\' for c in text))
 
 
 class _Reader:
@@ -380,10 +482,11 @@ class _Reader:
             self._no_nul(f"{key}.{name}", text)
         return dict(value)
 
-    def seconds(self, key: str, default: float) -> float:
+    def seconds(self, key: str, default: float,
+                limits: tuple[float, float] | None = None) -> float:
         self.seen.add(key)
         value = self.table.get(key, default)
-        low, high = SECONDS_RANGES[key]
+        low, high = limits or SECONDS_RANGES[key]
         expected = f"a number of seconds from {low:g} to {high:g}"
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._error(key, expected)
@@ -392,6 +495,41 @@ class _Reader:
         if not low <= value <= high or (isinstance(value, float) and not math.isfinite(value)):
             raise self._error(key, expected)
         return float(value)
+
+    def integer(self, key: str, low: int, high: int) -> int | None:
+        self.seen.add(key)
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self._error(key, f"a whole number from {low} to {high}")
+        return value
+
+    def choice(self, key: str, options: Sequence[str]) -> str | None:
+        self.seen.add(key)
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if value not in options:
+            raise self._error(key, " or ".join(f'"{o}"' for o in options))
+        return value
+
+    def address(self, key: str) -> str | None:
+        """An e-mail address: one word with an @, nothing that would start a new header
+        or a second address (a line break, a comma, angle brackets)."""
+        value = self.string(key)
+        if value is not None and not _is_address(value):
+            raise self._error(key, "an e-mail address such as \"you@example.com\"")
+        return value
+
+    def addresses(self, key: str) -> list[str] | None:
+        expected = "a list of e-mail addresses such as [\"you@example.com\"]"
+        if key in self.table and not isinstance(self.table[key], list):
+            raise self._error(key, expected)
+        value = self.str_list(key)
+        if value is not None and (not value or not all(_is_address(v) for v in value)):
+            raise self._error(key, expected)
+        return value
 
     def reject_unknown(self) -> None:
         unknown = set(self.table) - self.seen

@@ -1,6 +1,6 @@
 """The activity log: what was done to beat and what happened to it (starts, stops,
-restarts, schedule saves, deaths, keep-alive restarts and give-ups), kept as JSON lines in
-the user's data folder so the window can show it later."""
+restarts, schedule saves, deaths, keep-alive restarts and give-ups, alerts sent), kept as
+JSON lines in the user's data folder so the window can show it later."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class Kind(str, enum.Enum):
     DIED = "died"  # beat ended without anyone here asking
     KEEP_ALIVE = "keep-alive"  # keep-alive started beat again
     GAVE_UP = "gave-up"  # keep-alive stopped trying
+    ALERT = "alert"  # an alert e-mailed or given to the alert command, or why it was not
 
     def __str__(self) -> str:
         return self.value
