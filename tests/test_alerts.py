@@ -13,6 +13,8 @@ import email
 import email.policy
 import json
 import logging
+import os
+import signal
 import socket
 import sys
 import time
@@ -576,3 +578,185 @@ def test_a_failing_or_hanging_command_is_reported_and_ended(tmp_path):
 
     missing = run_command(alert, alerts_config(tmp_path, command=["no-such-notifier-xyz"]))
     assert not missing.success and "was not found on PATH" in missing.message
+
+
+# -- the beat monitor ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from beat_panel.ui.app import Panel
+
+    from scripted_dialogs import ScriptedDialogs
+
+    panels = []
+    app = QApplication.instance()
+
+    def make(project, refresh_seconds: int = 30):
+        panel = Panel(project.load(), app, refresh_seconds, dialogs=ScriptedDialogs())
+        panels.append(panel)
+        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
+        return panel
+
+    yield make
+    for panel in panels:
+        panel.shutdown()
+
+
+class StallMeter:
+    """The longest time the GUI thread went without running a 10 ms timer."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.last = time.monotonic()
+        self.longest = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.longest
+
+
+def test_a_real_beat_death_sends_one_e_mail_and_its_comeback_one_resolved(
+        tmp_path, fake_project, make_panel, qtbot, smtp):
+    from beat_panel.control.states import Action
+    from beat_panel.ui.monitor import Origin
+
+    project = fake_project()
+    script, out = recorder(tmp_path)
+    add_alerts(project, **email_keys(smtp), command=[str(script)])
+    panel = make_panel(project)
+    with qtbot.waitSignal(panel.monitor.action_finished, timeout=30000) as started:
+        panel.monitor.run_action(Action.START, Origin.WINDOW)
+    (pid,) = started.args[0].new_pids
+    project.tracker.adopt(pid)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    smtp.mailbox.delay = 2.0  # a slow mail server: the GUI must not wait for it
+    meter = StallMeter()
+
+    os.kill(pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not panel.monitor.running, timeout=3000)
+    assert not smtp.mailbox.messages, "the death is shown before the mail server answers"
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 1, timeout=15000)
+    assert meter.stop() < 0.5, "the GUI thread waited on SMTP"
+    (mail,) = smtp.mailbox.messages
+    assert mail["Subject"].startswith("[Beat Panel] Beat stopped unexpectedly: ")
+    assert f"pid {pid} was killed by SIGKILL" in mail.get_content()
+    qtbot.waitUntil(lambda: len(received(out)) == 1, timeout=5000)
+    smtp.mailbox.delay = 0
+
+    # Checks go on while beat stays dead: no second mail.
+    for _ in range(3):
+        panel.monitor.refresh()
+        panel.runner.wait()
+        qtbot.wait(50)
+    assert len(smtp.mailbox.messages) == 1
+
+    again = project.spawn_fake("-A", project.app, "beat")  # a person started it again
+    panel.monitor.refresh()
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 2, timeout=15000)
+    resolved = smtp.mailbox.messages[1]
+    assert resolved["Subject"].startswith("[Beat Panel] Resolved: Beat stopped unexpectedly")
+    assert "Beat is running again" in resolved.get_content()
+    qtbot.waitUntil(lambda: len(received(out)) == 2, timeout=5000)
+    assert [g["stdin"]["state"] for g in received(out)] == ["open", "resolved"]
+    for _ in range(3):
+        panel.monitor.refresh()
+        panel.runner.wait()
+        qtbot.wait(50)
+    assert len(smtp.mailbox.messages) == 2
+    kinds = [e.kind for e in activity.read(project.load().project_id)]
+    assert kinds.count(activity.Kind.ALERT) == 4  # two alerts, two channels each
+    again.kill()
+    again.wait()
+
+
+def test_a_panel_restarted_during_an_incident_does_not_send_it_again(
+        fake_project, make_panel, qtbot, smtp):
+    project = fake_project()
+    add_alerts(project, **email_keys(smtp))
+    beat = project.spawn_fake("-A", project.app, "beat")
+    first = make_panel(project)
+    qtbot.waitUntil(lambda: first.monitor.running, timeout=15000)
+    beat.kill()
+    beat.wait()
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 1, timeout=15000)
+    first.shutdown()
+
+    second = make_panel(project)  # beat is still dead
+    second.runner.wait()
+    assert len(smtp.mailbox.messages) == 1
+    project.spawn_fake("-A", project.app, "beat")
+    second.monitor.refresh()
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 2, timeout=15000)
+    assert smtp.mailbox.subjects()[1].startswith("[Beat Panel] Resolved: Beat stopped")
+
+
+def test_keep_alive_giving_up_sends_one_alert(fake_project, make_panel, qtbot, smtp):
+    from beat_panel.control.keepalive import KeepAlive
+
+    project = fake_project(mode="crash")  # every start the panel makes fails at once
+    add_alerts(project, **email_keys(smtp))
+    beat = project.spawn_fake("-A", project.app, "beat")
+    panel = make_panel(project)
+    panel.monitor.keep_alive = KeepAlive(max_restarts=2)
+    panel.settings.set_keep_alive(True)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    beat.kill()
+    beat.wait()
+    qtbot.waitUntil(lambda: not panel.settings.keep_alive, timeout=30000)
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 2, timeout=15000)
+    panel.runner.wait()
+    qtbot.wait(200)
+    subjects = smtp.mailbox.subjects()
+    assert len(subjects) == 2, subjects
+    assert subjects[0].startswith("[Beat Panel] Beat stopped unexpectedly")
+    assert subjects[1].startswith("[Beat Panel] Keep-alive gave up restarting beat")
+    assert "stopped restarting it" in smtp.mailbox.messages[1].get_content()
+
+
+def test_health_conditions_reach_the_alerts_through_the_monitor(fake_project, make_panel,
+                                                                qtbot, smtp):
+    project = fake_project()
+    add_alerts(project, **email_keys(smtp), events=["broker_unreachable",
+                                                    "no_worker_for_queue"])
+    panel = make_panel(project)
+    for _ in range(3):
+        panel.monitor.observe_health(False, "redis://:****@localhost:6379/0: refused", None)
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 1, timeout=15000)
+    panel.monitor.observe_health(True, None, {"reports"})
+    qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 3, timeout=15000)
+    panel.runner.wait()
+    assert smtp.mailbox.subjects()[0].startswith("[Beat Panel] The broker cannot be reached")
+    assert sorted(s.split(":")[0] for s in smtp.mailbox.subjects()[1:]) == [
+        "[Beat Panel] No worker consumes the queue 'reports'",
+        "[Beat Panel] Resolved"]
+
+
+def test_a_monitor_whose_mail_server_is_down_goes_on_checking(fake_project, make_panel,
+                                                              qtbot, caplog):
+    project = fake_project()
+    add_alerts(project, **email_keys(free_port()))
+    beat = project.spawn_fake("-A", project.app, "beat")
+    panel = make_panel(project, refresh_seconds=1)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    with caplog.at_level(logging.WARNING, logger="beat_panel.alerts"):
+        beat.kill()
+        beat.wait()
+        qtbot.waitUntil(lambda: "could not be sent" in caplog.text, timeout=15000)
+    project.spawn_fake("-A", project.app, "beat")
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    events = activity.read(project.load().project_id)
+    alerts = [e for e in events if e.kind is activity.Kind.ALERT]
+    assert alerts and not any(e.success for e in alerts)

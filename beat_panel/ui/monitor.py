@@ -1,9 +1,10 @@
 """The beat monitor: one per panel process, the single owner of "what is beat doing now".
 
 It runs the status checks (a full scan on a timer, and at once when a known beat process
-ends), the one start / stop / restart in flight, keep-alive, and the activity log of
-deaths and automatic restarts. The window and the tray are views: they subscribe to its
-signals and send it actions, so whatever either does, both show the same state.
+ends), the one start / stop / restart in flight, keep-alive, the activity log of
+deaths and automatic restarts, and the alerts ([alerts]) they send beyond the desktop.
+The window and the tray are views: they subscribe to its signals and send it actions, so
+whatever either does, both show the same state.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from beat_panel import process
+from beat_panel.alerts import Alerter
 from beat_panel.config import Config
 from beat_panel.control import actions, activity
 from beat_panel.control.keepalive import KeepAlive
@@ -79,6 +81,8 @@ class BeatMonitor(QObject):
         self._expected: list[int] | None = None
         self._expected_managed = False  # those pids belong to systemd / supervisord
         self._exits: dict[int, str] = {}  # pid -> how it ended, once known
+        self.alerter = Alerter.for_config(config)  # None without [alerts]
+        self._alerted_running: bool | None = None  # beat running, as last told the alerter
         self.watch = DeathWatch(self)
         self.watch.ended.connect(self._process_ended)
         self.timer = QTimer(self)
@@ -119,6 +123,8 @@ class BeatMonitor(QObject):
     def set_config(self, config: Config) -> None:
         """Work on another project from now on."""
         self.config = config
+        self.alerter = Alerter.for_config(config)
+        self._alerted_running = None
         self._generation += 1
         self.status = None
         self._exits.clear()
@@ -166,6 +172,12 @@ class BeatMonitor(QObject):
             acted_elsewhere = last_action_at is not None and \
                 last_action_at >= previous.checked_at
             self._notice(previous, status, acted_elsewhere)
+        if self.in_flight is None and status.state in (Phase.RUNNING, Phase.STOPPED):
+            # Settled only: a start under way may show its beat for the moment it lives.
+            if status.running and not self._alerted_running and self.alerter is not None:
+                self.alerter.beat_running(status.message)  # clears a death or a give-up
+                self._send_alerts()
+            self._alerted_running = status.running
         self.watch.watch(status.processes)
         self.changed.emit()
         if self._check_again:
@@ -203,6 +215,9 @@ class BeatMonitor(QObject):
         how = "; ".join(self._exits.get(p) or _how_it_ended(p) for p in pids)
         text = f"Beat stopped without anyone asking: {how}. Periodic tasks are not being sent."
         records = [(activity.Kind.DIED, False, text)]
+        if self.alerter is not None:
+            self.alerter.beat_died(text)
+            self._send_alerts()
         if not restartable and self.settings.keep_alive:
             self._tell(Level.WARNING, "Beat stopped unexpectedly",
                        f"{text} It ran under a service manager or inside a worker, so "
@@ -229,7 +244,25 @@ class BeatMonitor(QObject):
         # Keep-alive is off now, and every face shows it off: a person turns it on.
         self.settings.set_keep_alive(False)
         self._tell(Level.ERROR, "Beat stopped unexpectedly", f"{text} {limit}")
+        if self.alerter is not None:
+            self.alerter.keepalive_gave_up(f"{text} {limit}")
+            self._send_alerts()
         return [(activity.Kind.GAVE_UP, False, limit)]
+
+    def observe_health(self, broker_ok: bool, broker_error: str | None,
+                       queues_without_worker: set[str] | None) -> None:
+        """A health check's answer, for the alerts: the broker answered or not (its error,
+        password masked), and the queues no worker consumes (None: not known). Call it on
+        the GUI thread with each health refresh; it returns at once."""
+        if self.alerter is not None:
+            self.alerter.observe_health(broker_ok, broker_error, queues_without_worker)
+            self._send_alerts()
+
+    def _send_alerts(self) -> None:
+        """Send what the alerter was told, in a job (SMTP may take its whole timeout)."""
+        assert self.alerter is not None
+        self.runner.submit(self.alerter.drain,
+                           on_done=lambda sent: sent and self.activity_recorded.emit())
 
     def _tell(self, level: Level, title: str, text: str) -> None:
         self.noticed.emit(Notice(level, title, text))
