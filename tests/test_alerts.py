@@ -580,6 +580,67 @@ def test_a_failing_or_hanging_command_is_reported_and_ended(tmp_path):
     assert not missing.success and "was not found on PATH" in missing.message
 
 
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_alerts_test_sends_through_every_channel_and_reports_each(
+        tmp_path, fake_project, smtp_auth, monkeypatch):
+    project = fake_project()
+    script, out = recorder(tmp_path)
+    add_alerts(project, **email_keys(smtp_auth, smtp_user="alice",
+                                     smtp_password_env=PASSWORD_ENV),
+               command=[str(script)])
+    env = dict(os.environ, **{PASSWORD_ENV: PASSWORD})
+    result = project.cli("alerts", "test", "--json", env=env)
+    assert result.code == 0, result
+    data = result.json
+    assert data["success"] is True
+    assert [(c["channel"], c["success"]) for c in data["channels"]] == [
+        ("email", True), ("command", True)]
+    assert data["channels"][0]["target"] == \
+        f"to ops@example.com via 127.0.0.1:{smtp_auth.port} (none)"
+    (mail,) = smtp_auth.mailbox.messages
+    assert mail["Subject"].startswith("[Beat Panel] Test alert: ")
+    assert [g["stdin"]["state"] for g in received(out)] == ["test"]
+    assert PASSWORD not in result.stdout + result.stderr
+
+    text = project.cli("alerts", "test", env=env)
+    assert text.code == 0
+    assert text.stdout.splitlines()[0] == (f"E-mail to ops@example.com via "
+                                           f"127.0.0.1:{smtp_auth.port} (none): sent")
+    kinds = [e.kind for e in activity.read(project.load().project_id)]
+    assert kinds == [activity.Kind.ALERT] * 4
+
+
+def test_alerts_test_exits_1_naming_the_channel_that_failed(tmp_path, fake_project, smtp):
+    project = fake_project()
+    nothing = free_port()
+    add_alerts(project, **email_keys(nothing), command=[sys.executable, "-c", "pass"])
+    result = project.cli("alerts", "test", "--json")
+    assert result.code == 1
+    email_result, command_result = result.json["channels"]
+    assert not email_result["success"] and command_result["success"]
+    assert "connection refused" in email_result["message"]
+    text = project.cli("alerts", "test")
+    assert text.code == 1 and "not sent: nothing answers at" in text.stdout
+    assert "failed through 1 of 2 channel(s)" in text.stdout
+
+
+def test_alerts_test_without_an_alerts_section_is_bad_usage(fake_project):
+    result = fake_project().cli("alerts", "test", "--json")
+    assert result.code == 2 and result.json["success"] is False
+    assert "No [alerts] section" in result.json["message"]
+
+
+def test_a_password_in_the_file_stops_the_command_with_exit_2(fake_project):
+    project = fake_project()
+    add_alerts(project, email_to=["a@example.com"], smtp_user="alice",
+               smtp_password="hunter2")
+    result = project.cli("alerts", "test")
+    assert result.code == 2 and "smtp_password_env" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
 # -- the beat monitor ----------------------------------------------------------------------
 
 
