@@ -821,3 +821,16 @@ def test_a_monitor_whose_mail_server_is_down_goes_on_checking(fake_project, make
     events = activity.read(project.load().project_id)
     alerts = [e for e in events if e.kind is activity.Kind.ALERT]
     assert alerts and not any(e.success for e in alerts)
+
+
+def test_the_readme_example_of_an_alerts_section_loads(tmp_path):
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Alerts\n", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = config_from_text("[beat]\napp = \"proj\"\n\n" + block, tmp_path / "x.toml")
+    assert config.alerts is not None
+    assert config.alerts.email_to == ("ops@example.com",)
+    assert config.alerts.smtp_password_env == "BEAT_SMTP_PASSWORD"
+    assert config.alerts.events == frozenset(ALERT_EVENTS)
