@@ -710,7 +710,9 @@ def test_a_real_beat_death_sends_one_e_mail_and_its_comeback_one_resolved(
     qtbot.waitUntil(lambda: not panel.monitor.running, timeout=3000)
     assert not smtp.mailbox.messages, "the death is shown before the mail server answers"
     qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 1, timeout=15000)
-    assert meter.stop() < 0.5, "the GUI thread waited on SMTP"
+    # SMTP on the GUI thread would stall it for the server's 2 s; a loaded machine may
+    # stall it a little anyway, so the bound is well under that but not tight.
+    assert meter.stop() < 1.5, "the GUI thread waited on SMTP"
     (mail,) = smtp.mailbox.messages
     assert mail["Subject"].startswith("[Beat Panel] Beat stopped unexpectedly: ")
     assert f"pid {pid} was killed by SIGKILL" in mail.get_content()
