@@ -1,0 +1,6 @@
+"""Health of what beat depends on (broker, workers, beat itself) and, per entry, why it
+did not or will not run. No Qt: the window, the tray and the CLI call the same functions.
+
+Probes that need the user's app run in the project's own Python (`probe.py`), each as its
+own process killed at its deadline, at the same time; see `check` and `why`.
+"""
