@@ -16,6 +16,15 @@ from beat_panel.health.report import (
     WorkerHealth,
     WorkersHealth,
 )
+from beat_panel.health.why import (
+    Reason,
+    UnknownEntryError,
+    WhyAnswer,
+    WhyError,
+    explain,
+    explain_all,
+)
 
 __all__ = ["BeatHealth", "BeatPing", "BrokerHealth", "Health", "HealthChecker", "Level",
-           "Problem", "Route", "WorkerHealth", "WorkersHealth", "check_health"]
+           "Problem", "Reason", "Route", "UnknownEntryError", "WhyAnswer", "WhyError",
+           "WorkerHealth", "WorkersHealth", "check_health", "explain", "explain_all"]
