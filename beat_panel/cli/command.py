@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from beat_panel import __version__, demo
-from beat_panel.cli import alerts, exit_codes, schedule
+from beat_panel.cli import alerts, exit_codes, health, schedule
 from beat_panel.config import Config, ConfigError
 from beat_panel.config import load as load_config
 from beat_panel.control import actions
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_json(sub.add_parser("stop", help="stop beat: SIGTERM, then SIGKILL after stop_timeout"))
     with_json(sub.add_parser("restart", help="stop beat, then start it the same way"))
     schedule.add_parser(sub, with_json)
+    health.add_parsers(sub, with_json)
     alerts.add_parser(sub, with_json)
     return parser
 
@@ -205,6 +206,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_tray(config, args.wait_for_tray, args.refresh)
     if command == "schedule":
         return schedule.run(args, config, as_json)
+    if command == "health":
+        return health.run_health(args, config, as_json)
+    if command == "why":
+        return health.run_why(args, config, as_json)
     if command == "alerts":
         return alerts.run(args, config, as_json)
     if command == "status":
