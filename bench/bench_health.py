@@ -1,0 +1,182 @@
+"""Health check vs a bare `celery inspect ping`, with a real Redis and two real workers;
+then the answer time with that Redis hung (SIGSTOP)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import Row, Spawned, environ, measure, timed_row, wait_for, xdg_dirs
+
+REDIS_SERVER = "/usr/bin/redis-server"
+APP = "benchhealth"
+WORKERS = ("bench1", "bench2")
+REFRESH_MAX_RATIO = 1.5
+HUNG_MAX_MS = 3000.0
+
+APP_SOURCE = """
+from celery import Celery
+
+app = Celery("benchhealth", broker={broker!r})
+app.conf.update(broker_connection_retry_on_startup=True, task_ignore_result=True,
+                timezone="UTC")
+
+
+@app.task
+def noop():
+    return None
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _celery() -> str:
+    found = Path(sys.executable).with_name("celery")
+    return str(found) if found.exists() else "celery"
+
+
+def _start_redis(spawned: Spawned, folder: Path) -> tuple[subprocess.Popen[Any], int]:
+    port = _free_port()
+    proc = spawned.popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
+                          "--dir", str(folder), "--save", "", "--appendonly", "no"])
+
+    def answers() -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            try:
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+
+    wait_for(answers, timeout=15, what="redis-server")
+    return proc, port
+
+
+def _start_worker(spawned: Spawned, folder: Path, name: str) -> None:
+    log = folder / f"{name}.log"
+    with open(log, "wb") as out:
+        proc = spawned.popen([sys.executable, "-m", "celery", "-A", APP, "worker",
+                              "--pool=solo", "-n", f"{name}@%h", "--without-mingle",
+                              "--without-gossip", "-l", "INFO"],
+                             cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker {name} exited: {log.read_text()[-2000:]}")
+        return " ready." in log.read_text()
+
+    wait_for(ready, timeout=60, what=f"worker {name}")
+
+
+def run(quick: bool) -> list[Row]:
+    runs, hung_runs = (5, 3) if quick else (15, 8)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bp-bench-")))
+        stack.enter_context(environ(**xdg_dirs(tmp)))
+        spawned = Spawned()
+        stack.callback(spawned.close)
+        if not os.path.exists(REDIS_SERVER):
+            print(f"health: {REDIS_SERVER} is not installed; skipped", file=sys.stderr)
+            return []
+
+        from beat_panel.config import load_file
+        from beat_panel.health import HealthChecker
+
+        print("health: starting redis-server and two workers…", file=sys.stderr)
+        redis, port = _start_redis(spawned, tmp)
+        stack.callback(lambda: _continue(redis.pid))
+        (tmp / f"{APP}.py").write_text(APP_SOURCE.format(broker=f"redis://127.0.0.1:{port}/0"))
+        (tmp / "beat-panel.toml").write_text(
+            f'[beat]\napp = "{APP}"\nworkdir = "."\ncommand = ["{_celery()}"]\n')
+        for name in WORKERS:
+            _start_worker(spawned, tmp, name)
+        config = load_file(tmp / "beat-panel.toml")
+        checker = HealthChecker(config)  # one per panel: its cache stays warm
+
+        def inspect_ping() -> bool:
+            done = subprocess.run([_celery(), "-A", APP, "inspect", "ping"], cwd=tmp,
+                                  capture_output=True, text=True, timeout=60, check=False)
+            return done.returncode == 0 and all(f"{n}@" in done.stdout for n in WORKERS)
+
+        def refresh(make: Callable[[], HealthChecker]) -> Callable[[], bool]:
+            def call() -> bool:
+                health = make().check()
+                names = sorted(w.name.split("@")[0] for w in health.workers.workers)
+                return (health.broker.ok and names == sorted(WORKERS)
+                        and all(w.queues == ("celery",) for w in health.workers.workers))
+            return call
+
+        def cli_health() -> dict:
+            done = subprocess.run([sys.executable, "-m", "beat_panel", "--config",
+                                   str(tmp / "beat-panel.toml"), "health", "--json"],
+                                  capture_output=True, text=True, timeout=60, check=False)
+            return json.loads(done.stdout) if done.returncode == 0 else {}
+
+        baseline = "health: celery inspect ping (baseline)"
+        cases = {
+            baseline: (inspect_ping, runs),
+            "health: refresh, 2 workers": (refresh(lambda: checker), runs),
+            "health: first check, no cache": (refresh(lambda: HealthChecker(config)), runs),
+        }
+        print("health: measuring with the broker up…", file=sys.stderr)
+        timings = measure(cases, warmup=1)
+
+        print("health: measuring with the broker hung (SIGSTOP)…", file=sys.stderr)
+        os.kill(redis.pid, signal.SIGSTOP)
+        try:
+            hung = measure({
+                "in": (lambda: checker.check(), hung_runs),
+                "cli": (cli_health, hung_runs),
+            }, warmup=0)
+        finally:
+            _continue(redis.pid)
+
+    base = timings.pop(baseline)
+    rows = [timed_row(baseline, base, None, exact=all(base.results))]
+    refresh_timing = timings["health: refresh, 2 workers"]
+    ratio = refresh_timing.median_ms / base.median_ms
+    exact = all(refresh_timing.results)
+    rows.append(timed_row("health: refresh, 2 workers", refresh_timing, base,
+                          f"≤ {REFRESH_MAX_RATIO:g}×",
+                          passed=ratio <= REFRESH_MAX_RATIO and exact, exact=exact))
+    first = timings["health: first check, no cache"]
+    rows.append(timed_row("health: first check, no cache", first, base,
+                          exact=all(first.results), note="information"))
+
+    checks = hung["in"]
+    unreachable = all(not h.broker.ok and "no answer" in (h.broker.error or "")
+                      for h in checks.results)
+    worst = max(checks.times_ms)
+    rows.append(Row("health: broker hung, check()", checks.median_ms, checks.p95_ms,
+                    len(checks.times_ms), None, f"all ≤ {HUNG_MAX_MS / 1000:g} s",
+                    passed=worst <= HUNG_MAX_MS and unreachable, exact=unreachable,
+                    note=f"slowest {worst / 1000:.2f} s"))
+    cli = hung["cli"]
+    cli_ok = all(r.get("broker", {}).get("ok") is False for r in cli.results)
+    worst_cli = max(cli.times_ms)
+    rows.append(Row("health: broker hung, beat-panel health", cli.median_ms, cli.p95_ms,
+                    len(cli.times_ms), None, f"all ≤ {HUNG_MAX_MS / 1000:g} s",
+                    passed=worst_cli <= HUNG_MAX_MS and cli_ok, exact=cli_ok,
+                    note=f"slowest {worst_cli / 1000:.2f} s, Python start included"))
+    return rows
+
+
+def _continue(pid: int) -> None:
+    """SIGCONT a redis-server this benchmark stopped (before it is killed)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
