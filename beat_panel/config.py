@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import re
 import shutil
 import stat
 import sys
@@ -544,11 +545,14 @@ def project_config_text(workdir: Path, app: str,
                         schedule_file: str | os.PathLike[str] | None = "schedule.json",
                         pidfile: str | os.PathLike[str] | None = "run/beat.pid",
                         logfile: str | os.PathLike[str] | None = "run/beat.log", *,
-                        command: Sequence[str] = (), keep: BeatConfig | None = None) -> str:
+                        command: Sequence[str] = (), keep: BeatConfig | None = None,
+                        other_tables: dict | None = None) -> str:
     """The beat-panel.toml for a project: the project dialog writes this. File names are
     relative to `workdir` (or absolute); an empty `command` means the default celery.
     `keep` is the project's current [beat] settings: its args, environment and times are
-    written again, so choosing the same project anew loses none of them."""
+    written again, so choosing the same project anew loses none of them. `other_tables`
+    are the file's tables that are not about the project ([alerts], say), kept as they
+    are (see `tables_besides_the_project`)."""
     lines = [
         "# Written by Beat Panel; see the README for every key.",
         "[beat]",
@@ -574,7 +578,46 @@ def project_config_text(workdir: Path, app: str,
             lines += [f"{_toml_string(k)} = {_toml_string(v)}" for k, v in keep.env.items()]
     if schedule_file:
         lines += ["", "[schedule]", f"file = {_toml_string(str(workdir / schedule_file))}"]
+    for name, table in (other_tables or {}).items():
+        lines += _toml_table(name, table)
     return "\n".join(lines) + "\n"
+
+
+_PROJECT_TABLES = ("beat", "schedule")
+
+
+def tables_besides_the_project(path: Path) -> dict:
+    """The tables of the config at `path` that are not about the project ([alerts]):
+    what the project dialog keeps when it writes a new project there. Nothing when the
+    file is missing or cannot be read (the old file is kept aside anyway)."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeError, ValueError, RecursionError):
+        return {}
+    return {k: v for k, v in data.items() if k not in _PROJECT_TABLES and isinstance(v, dict)}
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    return _toml_string(str(value))
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
+
+
+def _toml_table(name: str, table: dict) -> list[str]:
+    lines = ["", f"[{_toml_key(name)}]"]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return lines
 
 
 def _toml_string(value: str) -> str:

@@ -339,3 +339,21 @@ def test_the_project_chosen_from_the_error_window_runs_beat(qtbot, tmp_path, pro
                                      and window.status.schedule_applied), timeout=30000)
     finally:
         panel.shutdown()
+
+
+def test_choosing_a_project_keeps_the_alerts_of_the_config_it_replaces(open_dialog, qtbot,
+                                                                       tmp_path):
+    user_config().parent.mkdir(parents=True, exist_ok=True)
+    user_config().write_text('[beat]\napp = "old"\n\n[alerts]\nemail_to = ["ops@example.com"]\n'
+                             'smtp_host = "mail.example.com"\nevents = ["beat_died"]\n')
+    shop = make_shop(tmp_path / "shop")
+    dialog = open_dialog()
+    type_into(qtbot, dialog.folder, str(shop))
+    type_into(qtbot, dialog.app, "shop")
+    checked(qtbot, dialog, "✓ The app loads")
+    save_and_wait(qtbot, dialog)
+    config = config_module.load_file(user_config())
+    assert config.beat.app == "shop"
+    assert config.alerts is not None
+    assert config.alerts.email_to == ("ops@example.com",)
+    assert config.alerts.smtp_host == "mail.example.com"

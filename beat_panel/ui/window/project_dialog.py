@@ -99,12 +99,15 @@ def check_project(fields: ProjectFields, current: Config | None,
     except ValueError as exc:
         return ProjectCheck(fields, error=f"The Celery command cannot be read: {exc}.")
     same = _same_project(current, folder)
+    # The user's other settings in the file the dialog replaces ([alerts]) stay.
+    others = config_module.tables_besides_the_project(config_module.user_config_path())
     if same is not None:
         text = config_module.project_config_text(
             folder, fields.app, same.schedule_file, same.beat.pidfile, same.beat.logfile,
-            command=command, keep=same.beat)
+            command=command, keep=same.beat, other_tables=others)
     else:
-        text = config_module.project_config_text(folder, fields.app, command=command)
+        text = config_module.project_config_text(folder, fields.app, command=command,
+                                                 other_tables=others)
     try:
         config = config_module.config_from_text(text, config_module.user_config_path())
     except ConfigError as exc:
