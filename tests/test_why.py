@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -308,6 +308,16 @@ def test_an_unreadable_schedule_file_is_named_even_with_beat_stopped():
 def test_an_unreachable_broker_comes_before_the_workers_it_hides():
     assert only(facts(broker_ok=False, report=report({}))) == ["not_due",
                                                               "broker_unreachable"]
+
+
+def test_beats_own_report_of_the_broker_is_added_to_the_reason():
+    stuck = replace(report({}), broker_error="Error 111 connecting to redis://:pw9@h:1/0",
+                    broker_error_since=0.0)
+    (answer,) = answer_all(DOC, facts(broker_ok=False, report=stuck))
+    assert "Beat has been retrying since" in answer.reasons[-1].message
+    (answer,) = answer_all(DOC, facts(broker_ok=True, report=stuck))
+    assert answer.codes == ["not_due", "broker_unreachable"]
+    assert "pw9" not in answer.reasons[-1].message
 
 
 def test_workers_whose_queues_are_unknown_are_not_blamed():

@@ -11,6 +11,7 @@ deadline): call them off the GUI thread. `answer` is the pure part, given the fa
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -221,9 +222,8 @@ def answer(view: EntryView, facts: Facts) -> WhyAnswer:
 
 
 def _beat_broker_error(report: BeatReport | None) -> str | None:
-    """What beat's own report says about the broker, when the plugin writes it."""
-    error = getattr(report, "broker_error", None)
-    return error if isinstance(error, str) and error else None
+    """What beat's own report says about the broker: it cannot reach it (and retries)."""
+    return report.broker_error if report is not None and report.broker_error else None
 
 
 def _beat_reasons(facts: Facts) -> list[Reason]:
@@ -298,8 +298,13 @@ def _delivery_reasons(entry: Entry, route: Route | None, facts: Facts) -> list[R
     beat_error = _beat_broker_error(facts.report)
     if not health.broker.ok:
         where = health.broker.url or "of the app"
+        since = facts.report.broker_error_since if facts.report is not None else None
+        beat_says = (f" Beat has been retrying since "
+                     f"{time.strftime('%H:%M:%S', time.localtime(since))} and sends nothing "
+                     "meanwhile." if beat_error and since is not None else "")
         found.append(Reason(Code.BROKER_UNREACHABLE, f"The broker {where} cannot be "
-                                                     f"reached: {health.broker.error}"))
+                                                     f"reached: {health.broker.error}"
+                                                     f"{beat_says}"))
     elif beat_error and health.beat.status.running:
         found.append(Reason(Code.BROKER_UNREACHABLE,
                             f"Beat reports that it cannot reach its broker: "
@@ -351,18 +356,14 @@ def _registration(task: str, queue: str, consumers: list, answering: tuple) -> l
 
 
 def _last_send(entry: Entry, facts: Facts) -> list[Reason]:
-    run = facts.report.runs.get(entry.name) if facts.report is not None else None
-    failed = run.get("last_error") if isinstance(run, dict) else None
-    if not isinstance(failed, dict) or not isinstance(failed.get("error"), str):
+    """The entry's latest send failed (beat's report keeps `last_error` until a send
+    succeeds; a report without it, or an older one, says nothing)."""
+    failed = facts.report.last_error(entry.name) if facts.report is not None else None
+    if failed is None:
         return []
-    at = failed.get("at")
-    try:
-        when = facts.clock.text(datetime.fromisoformat(at), "%Y-%m-%d %H:%M:%S %Z") \
-            if isinstance(at, str) else "an unknown time"
-    except ValueError:
-        when = at
-    return [Reason(Code.LAST_SEND_FAILED, f"The last send, at {when}, failed: "
-                                          f"{mask(failed['error'])}")]
+    at, error = failed
+    when = facts.clock.text(at, "%Y-%m-%d %H:%M:%S %Z")
+    return [Reason(Code.LAST_SEND_FAILED, f"The last send, at {when}, failed: {mask(error)}")]
 
 
 def _route_words(route: Route | None, queue: str) -> str:
