@@ -112,7 +112,7 @@ class HealthChecker:
             workers, beat_nodes, beat_node_name, beat_remote = \
                 self._workers(workers_run.result())
         beat = _beat(status, remote, beat_node_name, beat_remote, beat_nodes, workers)
-        problems = _problems(broker, workers, beat)
+        problems = _problems(broker, workers, beat, self.config.beat.app)
         return Health(broker, workers, beat, problems, time.time(),
                       (time.monotonic() - started) * 1000)
 
@@ -292,8 +292,8 @@ def _beat(status: Status, remote: beat_node.RemoteControl | None, node: str | No
                                 f"{workers.ping_timeout:g} s")
 
 
-def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth
-              ) -> tuple[Problem, ...]:
+def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth,
+              app: str | None) -> tuple[Problem, ...]:
     found: list[Problem] = []
     status = beat.status
     if status.state is Phase.ERROR:
@@ -322,7 +322,7 @@ def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth
         found.append(Problem("no_workers", f"No worker answered a ping within "
                                            f"{workers.ping_timeout:g} s: tasks beat sends "
                                            "wait in the broker. Start a worker: celery -A "
-                                           "APP worker"))
+                                           f"{app or 'APP'} worker"))
     for gone in workers.missing:
         seen = time.strftime("%H:%M:%S", time.localtime(gone.last_seen))
         found.append(Problem("worker_missing", f"Worker {gone.name} no longer answers (last "

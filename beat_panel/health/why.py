@@ -134,6 +134,7 @@ class Facts:
     clock: BeatClock
     schedule_error: str | None = None  # the file cannot be read (the last good copy is used)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    app: str | None = None  # the -A value, for the commands the messages suggest
 
 
 # -- gathering the facts ---------------------------------------------------------------
@@ -175,7 +176,7 @@ def gather(config: Config, document: Document, checker: HealthChecker,
     report = read_beat_report(config.schedule_file)
     pids = [p.pid for p in health.beat.status.processes if not p.embedded]
     return Facts(health, found, report, config.schedule_file,
-                 clock_for(document, report, pids), schedule_error)
+                 clock_for(document, report, pids), schedule_error, app=config.beat.app)
 
 
 def explain(config: Config, name: str, checker: HealthChecker | None = None) -> WhyAnswer:
@@ -322,7 +323,8 @@ def _delivery_reasons(entry: Entry, route: Route | None, facts: Facts) -> list[R
         found.append(Reason(Code.NO_WORKER_FOR_QUEUE,
                             f"No worker answered a ping within {workers.ping_timeout:g} s, "
                             f"so nothing consumes queue {queue!r} ({how}): sent tasks wait "
-                            f"in the broker. Start one: celery -A APP worker -Q {queue}"))
+                            f"in the broker. Start one: celery -A {facts.app or 'APP'} worker "
+                            f"-Q {queue}"))
     elif not consumers and workers.queues_known:
         others = "; ".join(f"{w.name}: {', '.join(w.queues or ()) or 'none'}"
                            for w in workers.workers)
