@@ -87,6 +87,22 @@ def test_a_worker_answers_with_its_queues_and_pid(world: World):
 
 
 @pytest.mark.slow
+def test_a_refresh_keeps_the_workers_queues_and_tasks_from_the_first_check(world: World):
+    checker = HealthChecker(world.project.load())
+    (first,) = checker.check().workers.workers
+    (again,) = checker.check().workers.workers
+    assert again.last_seen > first.last_seen
+    assert again.details_at == first.details_at, "asked only for pids the second time"
+    assert (again.queues, again.registered) == (first.queues, first.registered)
+    assert again.pid == world.worker.pid
+    fresh = HealthChecker(world.project.load(), details_ttl=0)
+    (one,) = fresh.check().workers.workers
+    (two,) = fresh.check().workers.workers
+    assert two.details_at is not None and one.details_at is not None
+    assert two.details_at > one.details_at and two.queues == ("celery",)
+
+
+@pytest.mark.slow
 def test_a_task_routed_to_a_queue_no_worker_consumes_is_named(world: World):
     answer = why(world.project, "routed")
     assert codes(answer) == ["beat_not_running", "not_due", "no_worker_for_queue"]

@@ -50,7 +50,8 @@ class _Details:
     pid: int | None
     queues: tuple[str, ...] | None
     registered: tuple[str, ...] | None
-    at: float
+    at: float  # monotonic, for the cache's age
+    fetched_at: float  # wall clock, for people
 
 
 @dataclass(frozen=True)
@@ -164,14 +165,14 @@ class HealthChecker:
                 if item.get("queues") is not None or item.get("registered") is not None \
                         or details is None or details.pid != reported:
                     details = _Details(reported, _names(item.get("queues")),
-                                       _names(item.get("registered")), now)
+                                       _names(item.get("registered")), now, wall)
                     self._details[name] = details
                 self._last_seen[name] = wall
                 local = _is_local_worker(name, reported)
                 found.append(WorkerHealth(
                     name, reported if local else None, details.queues, details.registered,
                     reported_pid=reported, local=local, last_seen=wall,
-                    details_at=wall - (now - details.at)))
+                    details_at=details.fetched_at))
             answered = {w.name for w in found}
             for name, seen in list(self._last_seen.items()):
                 if name not in answered and wall - seen > MISSING_TTL:
