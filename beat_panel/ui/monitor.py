@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -25,9 +26,13 @@ from beat_panel.control.outcomes import Level
 from beat_panel.control.result import ActionResult
 from beat_panel.control.states import Action, Phase
 from beat_panel.control.status import Status, check_status
+from beat_panel.health import Health, HealthChecker, WhyError
+from beat_panel.health.check import route_key
+from beat_panel.health.why import load_schedule
 from beat_panel.ui.death_watch import DeathWatch
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.settings import PanelSettings
+from beat_panel.ui.state_style import Trouble
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class BeatMonitor(QObject):
     action_finished = Signal(object, object)  # ActionResult, Origin
     noticed = Signal(object)  # Notice
     activity_recorded = Signal()  # the activity log has a new line
+    health_changed = Signal(object)  # Health
 
     def __init__(self, config: Config, settings: PanelSettings, runner: JobRunner,
                  keep_alive: KeepAlive | None = None, parent: QObject | None = None) -> None:
@@ -83,6 +89,12 @@ class BeatMonitor(QObject):
         self._exits: dict[int, str] = {}  # pid -> how it ended, once known
         self.alerter = Alerter.for_config(config)  # None without [alerts]
         self._alerted_running: bool | None = None  # beat running, as last told the alerter
+        # Health: checked in a job after a status check, at most once per refresh interval.
+        self.checker = HealthChecker(config)
+        self.health: Health | None = None
+        self.queues_without_worker: set[str] | None = None  # None: not known
+        self._health_running = False
+        self._health_started: float | None = None  # time.monotonic() of the last one
         self.watch = DeathWatch(self)
         self.watch.ended.connect(self._process_ended)
         self.timer = QTimer(self)
@@ -125,6 +137,10 @@ class BeatMonitor(QObject):
         self.config = config
         self.alerter = Alerter.for_config(config)
         self._alerted_running = None
+        self.checker = HealthChecker(config)  # its caches are the old project's
+        self.health = None
+        self.queues_without_worker = None
+        self._health_started = None
         self._generation += 1
         self.status = None
         self._exits.clear()
@@ -183,6 +199,58 @@ class BeatMonitor(QObject):
         if self._check_again:
             self._check_again = False
             self.refresh()
+        else:
+            self._check_health(status)
+
+    # -- health ----------------------------------------------------------------------------
+
+    @property
+    def trouble(self) -> Trouble | None:
+        """What the last health check found that keeps beat's sends from a worker: the
+        broker unreachable, or a queue the entries need that no answering worker consumes."""
+        health = self.health
+        if health is None:
+            return None
+        if not health.broker.ok and health.broker.url:
+            # (No URL: the app itself could not be read, which says nothing of the broker.)
+            return Trouble("broker_unreachable", f"The broker {health.broker.url} cannot be "
+                                                 f"reached: {health.broker.error}")
+        if self.queues_without_worker:
+            names = ", ".join(repr(q) for q in sorted(self.queues_without_worker))
+            return Trouble("no_worker_for_queue",
+                           f"No worker consumes queue {names} that the schedule's entries "
+                           "are sent to: those tasks wait in the broker.")
+        return None
+
+    def _check_health(self, status: Status) -> None:
+        """Check health in a job unless one runs, or one started less than a refresh
+        interval ago (a little slack: the timer's checks land at slightly uneven times)."""
+        now = time.monotonic()
+        interval = self.settings.refresh_seconds
+        if self._health_running or (self._health_started is not None
+                                    and now - self._health_started < interval * 0.8):
+            return
+        self._health_running = True
+        self._health_started = now
+        checker = self.checker
+        self.runner.submit(_health, checker, self.config, status,
+                           on_done=lambda seen: self._health_landed(checker, *seen),
+                           on_error=lambda exc: self._health_failed(exc))
+
+    def _health_failed(self, error: Exception) -> None:
+        self._health_running = False
+        log.error("Health check failed", exc_info=(type(error), error, error.__traceback__))
+
+    def _health_landed(self, checker: HealthChecker, health: Health,
+                       queues: set[str] | None) -> None:
+        self._health_running = False
+        if checker is not self.checker:
+            return  # the project changed meanwhile
+        self.health = health
+        self.queues_without_worker = queues
+        self.observe_health(health.broker.ok, health.broker.error, queues)
+        self.health_changed.emit(health)
+        self.changed.emit()
 
     def _process_ended(self, pid: int) -> None:
         if len(self._exits) >= MAX_REMEMBERED_EXITS:
@@ -336,6 +404,34 @@ def _observe(config: Config) -> tuple[Status, float | None]:
     """One check (in a job): beat's status, and when any Beat Panel last acted on it."""
     status = check_status(config)
     return status, activity.last_action_at(config.project_id)
+
+
+def _health(checker: HealthChecker, config: Config,
+            status: Status) -> tuple[Health, set[str] | None]:
+    """One health check (in a job), and the queues the enabled entries are sent to that no
+    answering worker consumes (None when that cannot be known)."""
+    health = checker.check(status)
+    return health, _queues_without_worker(checker, config, health)
+
+
+def _queues_without_worker(checker: HealthChecker, config: Config,
+                           health: Health) -> set[str] | None:
+    workers = health.workers
+    if not workers.checked or not workers.queues_known or config.schedule_file is None:
+        return None
+    try:
+        document, _error = load_schedule(config)
+    except WhyError:
+        return None
+    items = [(e.task, {k: v for k, v in e.options.to_json().items()
+                       if k in ("queue", "exchange", "routing_key")})
+             for e in document.entries if e.enabled]
+    if not items:
+        return set()
+    routes = checker.routes(items)
+    queues = {routes[route_key(task, options)].queue for task, options in items
+              if route_key(task, options) in routes}
+    return {q for q in queues if not workers.consumers(q)}
 
 
 def _how_it_ended(pid: int) -> str:

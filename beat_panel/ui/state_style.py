@@ -27,11 +27,31 @@ LOOKS: dict[str, Look] = {
     "restarting": Look(AMBER, "↻", "Restarting…"),
     "duplicate": Look(AMBER, "‼", "beats running"),
     "degraded": Look(AMBER, "!", "Schedule problem"),  # runs, but not what the file says
+    # Runs, but what it sends cannot reach a worker (see TROUBLE_LOOKS):
+    "broker_down": Look(AMBER, "!", "Broker unreachable"),
+    "no_worker": Look(AMBER, "!", "No worker for a queue"),
     "unknown": Look("#5f6368", "…", "Checking…"),
 }
 
 
-def state_key(status: Status | None, working: Phase | None = None) -> str:
+@dataclass(frozen=True)
+class Trouble:
+    """What the last health check found that keeps a running beat's sends from reaching
+    a worker: a code of TROUBLE_LOOKS and the reason in words (password masked)."""
+
+    code: str
+    message: str
+
+
+# While beat runs, each trouble turns the faces to its look: one table, not ifs.
+TROUBLE_LOOKS: dict[str, str] = {
+    "broker_unreachable": "broker_down",
+    "no_worker_for_queue": "no_worker",
+}
+
+
+def state_key(status: Status | None, working: Phase | None = None,
+              trouble: Trouble | None = None) -> str:
     """The look to show: `working` (an action of this panel in flight) wins."""
     if working is not None:
         return working.value
@@ -39,25 +59,32 @@ def state_key(status: Status | None, working: Phase | None = None) -> str:
         return "unknown"
     if status.state is Phase.RUNNING and status.duplicate:
         return "duplicate"
+    if status.state is Phase.RUNNING and status.running and trouble is not None:
+        return TROUBLE_LOOKS[trouble.code]
     if status.state is Phase.RUNNING and status.schedule_problem:
         return "degraded"
     return status.state.value
 
 
-def badge_text(status: Status | None, working: Phase | None = None) -> str:
-    key = state_key(status, working)
+def badge_text(status: Status | None, working: Phase | None = None,
+               trouble: Trouble | None = None) -> str:
+    key = state_key(status, working, trouble)
     look = LOOKS[key]
     if status is not None and key == "duplicate":
         return f"{look.glyph} {status.count} {look.label}"
     return f"{look.glyph} {look.label}"
 
 
-def tooltip(status: Status | None, working: Phase | None = None) -> str:
+def tooltip(status: Status | None, working: Phase | None = None,
+            trouble: Trouble | None = None) -> str:
     if working is not None:
         return f"Beat is {working.value}…"
     if status is None:
         return "Checking whether beat is running…"
     lines = [status.message]
+    if trouble is not None and state_key(status, working, trouble) == \
+            TROUBLE_LOOKS[trouble.code]:
+        lines.append(trouble.message)
     if status.pids:
         lines.append("pids: " + ", ".join(map(str, status.pids)))
     lines += status.warnings

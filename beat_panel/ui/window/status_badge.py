@@ -23,21 +23,25 @@ class StatusBadge(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumWidth(150)
         self.status: Status | None = None
+        self.trouble: state_style.Trouble | None = None
         self.show_status(None)
 
     @property
     def state_key(self) -> str:
-        return state_style.state_key(self.status)
+        return state_style.state_key(self.status, trouble=self.trouble)
 
-    def show_status(self, status: Status | None, working: Phase | None = None) -> None:
+    def show_status(self, status: Status | None, working: Phase | None = None,
+                    trouble: state_style.Trouble | None = None) -> None:
         """Show a status; `working` (starting/stopping/restarting) overrides it while an
-        action of this window is in flight."""
+        action of this window is in flight. `trouble`: what the last health check found
+        that keeps a running beat's sends from a worker."""
         self.status = status
-        key = state_style.state_key(status, working)
+        self.trouble = trouble
+        key = state_style.state_key(status, working, trouble)
         look = state_style.LOOKS[key]
-        text = state_style.badge_text(status, working)
+        text = state_style.badge_text(status, working, trouble)
         self.setText(text)
-        self.setToolTip(state_style.tooltip(status, working))
+        self.setToolTip(state_style.tooltip(status, working, trouble))
         self.setStyleSheet(
             f"QLabel#statusBadge {{ background: {look.colour}; color: white; "
             "border-radius: 12px; padding: 4px 14px; font-weight: bold; font-size: 14px; }"

@@ -28,6 +28,7 @@ class StatusHeader(QWidget):
         self.badge.clicked.connect(self.explain_requested.emit)
         self.context = QLabel()
         self.context.setObjectName("statusContext")
+        self.context.setWordWrap(True)
         self.checked = QLabel()
         self.checked.setStyleSheet("color: #5f6368;")
         self.buttons: dict[Action, QPushButton] = {}
@@ -68,10 +69,14 @@ class StatusHeader(QWidget):
         monitor = self.monitor
         status = monitor.status
         working = monitor.in_flight.phase if monitor.in_flight else None
-        self.badge.show_status(status, working)
+        trouble = monitor.trouble
+        self.badge.show_status(status, working, trouble)
         if status is not None:
-            self.context.setText(context_text(status) if working is None
-                                 else f"Beat is {working.value}…")
+            text = context_text(status) if working is None else f"Beat is {working.value}…"
+            if working is None and trouble is not None and \
+                    self.badge.state_key == state_style.TROUBLE_LOOKS[trouble.code]:
+                text = f"{trouble.message}  {text}"  # the reason the badge is amber
+            self.context.setText(text)
             self.checked.setText(f"Checked {status_time(status)}; every "
                                  f"{monitor.settings.refresh_seconds} s.")
             alerts = status.alerts
