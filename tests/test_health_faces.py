@@ -1,9 +1,12 @@
 """Health in the faces, with a real redis-server, real workers and a real beat: the
 monitor checks health in a job after its status checks and tells every face; a broker
-outage while beat runs turns the badge amber with the reason."""
+outage while beat runs turns the badge and the tray amber with the reason, and so does
+a queue the schedule needs that no worker consumes."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -65,7 +68,7 @@ def start_beat(procs: ProcessTracker, project: HealthProject) -> int:
 
 
 @pytest.mark.slow
-def test_a_broker_outage_while_beat_runs_turns_the_badge_amber_with_the_reason(
+def test_a_broker_outage_while_beat_runs_turns_badge_and_tray_amber_with_the_reason(
         tmp_path: Path, procs: ProcessTracker, make_panel, qtbot, check_threads):
     redis = start_redis(procs, tmp_path / "redis")
     project = make_project(tmp_path / "proj", redis.url())
@@ -75,12 +78,14 @@ def test_a_broker_outage_while_beat_runs_turns_the_badge_amber_with_the_reason(
     monitor = panel.monitor
     window = panel.show_window()
     qtbot.addWidget(window)
+    tray = panel.add_tray()
     seen = []
     monitor.health_changed.connect(seen.append)
 
     qtbot.waitUntil(lambda: monitor.health is not None, timeout=20000)
     assert monitor.health.broker.ok, monitor.health.broker
     qtbot.waitUntil(lambda: window.badge.text() == "✓ Active", timeout=20000)
+    assert tray.state_key == "running"
 
     redis.stop()  # by its pid
     qtbot.waitUntil(lambda: monitor.health is not None and not monitor.health.broker.ok,
@@ -94,8 +99,41 @@ def test_a_broker_outage_while_beat_runs_turns_the_badge_amber_with_the_reason(
     assert badge_look.colour in window.badge.styleSheet()
     assert f"redis://127.0.0.1:{redis.port}/0 cannot be reached" in window.badge.toolTip()
     assert "cannot be reached" in window.header.context.text()
+    assert tray.state_key == "broker_down"
+    assert "Broker unreachable" in tray.icon.toolTip()
+    assert tray.icon.toolTip().count(f"redis://127.0.0.1:{redis.port}/0 cannot be reached") \
+        == 1  # the worst problem, named once
     assert seen and seen[-1] is monitor.health
 
     # Every check ran in a job, never on the GUI thread.
     assert check_threads
     assert all(t is not threading.main_thread() for t in check_threads)
+
+
+@pytest.mark.slow
+def test_a_queue_the_schedule_needs_without_a_worker_turns_the_tray_amber_naming_it(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_project(tmp_path / "proj", redis.url())
+    main, node = start_worker(procs, project, "main")  # consumes `celery` only
+    start_beat(procs, project)
+    panel = make_panel(project)
+    monitor = panel.monitor
+    tray = panel.add_tray()
+
+    qtbot.waitUntil(lambda: tray.state_key == "no_worker", timeout=20000)
+    assert monitor.queues_without_worker == {UNCONSUMED}
+    assert state_style.LOOKS[tray.state_key].colour == state_style.AMBER
+    tip = tray.icon.toolTip()
+    assert "No worker for a queue" in tip and repr(UNCONSUMED) in tip, tip
+
+    start_worker(procs, project, "more", queues=UNCONSUMED)
+    qtbot.waitUntil(lambda: monitor.queues_without_worker == set(), timeout=20000)
+    qtbot.waitUntil(lambda: tray.state_key == "running", timeout=5000)
+    assert "No worker" not in tray.icon.toolTip()
+
+    os.kill(main.pid, signal.SIGKILL)  # by its pid; the tracker reaps it
+    qtbot.waitUntil(lambda: monitor.queues_without_worker == {"celery"}, timeout=20000)
+    qtbot.waitUntil(lambda: tray.state_key == "no_worker", timeout=5000)
+    tip = tray.icon.toolTip()
+    assert "'celery'" in tip and f"Worst problem: Worker {node} no longer answers" in tip, tip

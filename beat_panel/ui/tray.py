@@ -94,17 +94,23 @@ class Tray(QObject):
 
     @property
     def state_key(self) -> str:
-        return state_style.state_key(self.monitor.status, self._working)
+        return state_style.state_key(self.monitor.status, self._working,
+                                     self.monitor.trouble)
 
     @property
     def _working(self):
         return self.monitor.in_flight.phase if self.monitor.in_flight else None
 
     def _show(self) -> None:
-        status, working = self.monitor.status, self._working
+        monitor = self.monitor
+        status, working, trouble = monitor.status, self._working, monitor.trouble
         self.icon.setIcon(self._icons[self.state_key])
-        words = state_style.badge_text(status, working)
-        self.icon.setToolTip(f"Beat Panel — {words}\n{state_style.tooltip(status, working)}")
+        words = state_style.badge_text(status, working, trouble)
+        text = state_style.tooltip(status, working, trouble)
+        worst = monitor.health.worst if monitor.health is not None else None
+        if worst is not None and working is None and worst.message not in text:
+            text += f"\nWorst problem: {worst.message}"
+        self.icon.setToolTip(f"Beat Panel — {words}\n{text}")
         if self.menu.isVisible():
             self.rebuild_menu()
 
@@ -138,7 +144,8 @@ class Tray(QObject):
         """Rebuilt each time it opens or the state changes, so it always matches."""
         monitor = self.monitor
         self.menu.clear()
-        headline = self.menu.addAction(state_style.badge_text(monitor.status, self._working))
+        headline = self.menu.addAction(state_style.badge_text(monitor.status, self._working,
+                                                              monitor.trouble))
         headline.setEnabled(False)
         self.menu.addSeparator()
         self._add("Open panel", self.open_panel_requested.emit)
