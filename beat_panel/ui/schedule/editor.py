@@ -30,6 +30,7 @@ from beat_panel.ui.schedule.table import EntryFilter, EntryTable, EntryTableMode
 from beat_panel.ui.schedule.toolbar import EditorState, EditorToolbar
 
 if TYPE_CHECKING:  # the dialogs load when first opened, not with the window
+    from beat_panel.health import WhyAnswer
     from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ class ScheduleEditor(QWidget):
             "duplicate": self.duplicate_selected, "delete": self.delete_selected,
             "enable": lambda: self.set_selected_enabled(True),
             "disable": lambda: self.set_selected_enabled(False),
-            "run": self.run_selected_now, "import": self.import_from_app,
+            "run": self.run_selected_now, "why": self.explain_selected,
+            "import": self.import_from_app,
             "reload": self.reload, "save": self.save,
         })
         self.actions = self.toolbar.actions
@@ -355,6 +357,37 @@ class ScheduleEditor(QWidget):
                                f"Sent {entry.task} now (task id {task_id})."),
                            on_error=lambda err: self.dialogs.tell(
                                "error", "Could not send the task", str(err)))
+
+    def explain_selected(self) -> None:
+        """Why the selected entry runs or not, as saved: beat, the schedule, the entry,
+        the broker, the workers of its queue, its task, its last send (in a job: it asks
+        the broker and the workers, a second or two)."""
+        names = self.selected_names()
+        if len(names) != 1:
+            return
+        from beat_panel import health  # not at start: the window opens without it
+
+        self.notice.setText(f"Looking at why {names[0]!r} runs or not: beat, the broker "
+                            "and the workers…")
+        self.runner.submit(health.explain, self.config, names[0], on_done=self._show_why,
+                           on_error=lambda err: self.dialogs.tell(
+                               "error", "Could not look into it", str(err)))
+
+    def _show_why(self, answer: WhyAnswer) -> None:
+        self.notice.setText("")
+        title = f"Why {answer.name!r} runs or not"
+        when = (f" Next run: {answer.next_run.strftime('%Y-%m-%d %H:%M:%S %Z')}."
+                if answer.next_run else "")
+        lines = [f"{i}. {reason.message}" for i, reason in enumerate(answer.reasons, 1)]
+        if answer.will_run:
+            text = f"✓ {answer.name} will run as saved.{when}"
+            level = "warning" if answer.reasons else "info"
+        else:
+            text = f"✗ {answer.name} will not run, for {len(answer.blocking)} reason(s)."
+            level = "warning"
+        self.dialogs.tell(level, title, text, "\n".join(lines),
+                          "The saved schedule is what beat runs; edits not yet saved are "
+                          "not looked at.")
 
     def import_from_app(self) -> None:
         """Read the app's beat_schedule (in a job), then import it like

@@ -30,6 +30,7 @@ ACTIONS: tuple[tuple[str, str, QKeySequence.StandardKey | str | None], ...] = (
     ("enable", "Enable", None),
     ("disable", "Disable", None),
     ("run", "Run now", None),
+    ("why", "Why?…", None),
     ("import", "Import from app…", None),
     ("reload", "Reload", "F5"),
     ("save", "Save", QKeySequence.StandardKey.Save),
@@ -46,6 +47,7 @@ ENABLED: dict[str, Callable[[EditorState], bool]] = {
     "edit": lambda s: s.editable and s.selected == 1,
     "duplicate": lambda s: s.editable and s.selected == 1,
     "run": lambda s: s.editable and s.selected == 1,
+    "why": lambda s: s.reloadable and s.selected == 1,
     "save": lambda s: s.editable and s.dirty,
     "reload": lambda s: s.reloadable,
 }

@@ -1,0 +1,48 @@
+"""The editor's "Why?" action: the selected entry's answer from the core (beat, schedule,
+entry, broker, workers, task), fetched in a job and shown in one message box."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from beat_panel.schedule import Document, Entry, Interval
+from beat_panel.schedule.store import ScheduleStore
+from beat_panel.ui.jobs import JobRunner
+from beat_panel.ui.schedule.editor import ScheduleEditor
+
+from scripted_dialogs import ScriptedDialogs
+
+HELLO = "beat_panel.demo.app.say_hello"
+
+
+def test_why_names_what_stops_the_selected_entry(panel_project, qtbot):
+    path = panel_project.root / "schedule.json"
+    ScheduleStore(path).save(Document((Entry("hello", HELLO, Interval(30)),
+                                       Entry("off", HELLO, Interval(30), enabled=False))),
+                             None)
+    editor = ScheduleEditor(panel_project.load(), JobRunner(), ScriptedDialogs())
+    qtbot.addWidget(editor)
+    editor.resize(1200, 500)
+    editor.show()
+    qtbot.waitExposed(editor)
+    editor.reload()
+    qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
+    why = editor.toolbar.widgetForAction(editor.actions["why"])
+    assert not why.isEnabled(), "nothing selected yet"
+
+    row = next(r for r in range(editor.proxy.rowCount())
+               if editor.proxy.data(editor.proxy.index(r, 1)) == "off")
+    cell = editor.table.visualRect(editor.proxy.index(row, 1)).center()
+    qtbot.mouseClick(editor.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert why.isEnabled()
+    qtbot.mouseClick(why, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(editor.dialogs.shown), timeout=30000)
+    editor.runner.wait()
+
+    prompt = editor.dialogs.shown[-1]
+    assert prompt.title == "Why 'off' runs or not"
+    assert prompt.text.startswith("✗ off will not run")
+    reasons = prompt.informative.splitlines()
+    assert "not running" in reasons[0].lower()  # beat first
+    assert any("disabled" in line.lower() or "switched off" in line.lower()
+               for line in reasons), reasons
