@@ -8,23 +8,11 @@ from PySide6.QtCore import Qt
 
 from beat_panel.control.status import check_status
 from beat_panel.schedule.store import ScheduleStore
-from beat_panel.ui.jobs import JobRunner
-from beat_panel.ui.schedule.editor import ScheduleEditor
-
-from scripted_dialogs import ScriptedDialogs
 
 
 @pytest.fixture
-def editor(schedule_project, qtbot):
-    widget = ScheduleEditor(schedule_project.load(), JobRunner(), ScriptedDialogs())
-    qtbot.addWidget(widget)
-    widget.resize(1400, 600)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.reload()
-    qtbot.waitUntil(lambda: widget.loaded, timeout=15000)
-    yield widget
-    widget.runner.wait()
+def editor(schedule_project, open_editor):
+    return open_editor(schedule_project.load())
 
 
 def focus(qtbot, widget) -> None:

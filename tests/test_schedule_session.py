@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 
 from beat_panel import config as config_module
 from beat_panel.celeryapp.appinfo import AppInfo
@@ -26,11 +25,9 @@ from beat_panel.schedule.session import (
     plan_import,
 )
 from beat_panel.schedule.store import ScheduleStore, sha256
-from beat_panel.ui.jobs import JobRunner
-from beat_panel.ui.schedule.editor import ScheduleEditor
 
 from conftest import run_cli
-from scripted_dialogs import ScriptedDialogs
+from editor_helpers import click_action
 
 HELLO = Entry("hello", "proj.hello", Interval(30))
 REPORT = Entry("report", "proj.report", Crontab.from_expression("0 9 * * mon-fri"))
@@ -356,29 +353,8 @@ def app_project(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def open_editor(qtbot):
-    editors: list[ScheduleEditor] = []
-
-    def make(config: config_module.Config) -> ScheduleEditor:
-        editor = ScheduleEditor(config, JobRunner(), ScriptedDialogs())
-        qtbot.addWidget(editor)
-        editor.resize(1400, 600)  # every toolbar button visible, none in an overflow menu
-        editor.show()
-        editor.reload()
-        qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
-        editors.append(editor)
-        return editor
-
-    yield make
-    for editor in editors:
-        editor.runner.wait()
 
 
-def click(qtbot, editor: ScheduleEditor, key: str) -> None:
-    button = editor.toolbar.widgetForAction(editor.actions[key])
-    assert button.isVisible() and button.isEnabled(), key
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 @pytest.mark.parametrize("replace", [False, True], ids=["keep", "replace"])
@@ -393,13 +369,13 @@ def test_the_cli_and_the_editor_import_the_same_entries_and_skip_the_same(
     editor = open_editor(config_module.load_file(app_project / "gui.toml"))
     dialogs = editor.dialogs
     dialogs.answers = ["replace" if replace else "keep"]
-    click(qtbot, editor, "import")
+    click_action(qtbot, editor, "import")
     qtbot.waitUntil(lambda: len(dialogs.shown) == 2, timeout=60000)
     asked, told = dialogs.shown
     assert asked.title == "Replace existing entries?" and "existing" in asked.text
     assert editor.dirty
     with qtbot.waitSignal(editor.saved, timeout=15000):
-        click(qtbot, editor, "save")
+        click_action(qtbot, editor, "save")
 
     # Both saved the same schedule, byte for byte (revision and time zone included).
     assert gui_file.read_bytes() == cli_file.read_bytes()
@@ -428,7 +404,7 @@ def test_the_cli_and_the_editor_import_the_same_entries_and_skip_the_same(
 def test_the_editor_import_reports_what_it_skipped_before_saving(app_project, open_editor,
                                                                  qtbot):
     editor = open_editor(config_module.load_file(app_project / "gui.toml"))
-    click(qtbot, editor, "import")
+    click_action(qtbot, editor, "import")
     qtbot.waitUntil(lambda: len(editor.dialogs.shown) == 2, timeout=60000)
     notice = editor.notice.text()
     assert notice.startswith("Imported 2 entries: usable, usable-cron; skipped "

@@ -23,13 +23,12 @@ from beat_panel.schedule import Crontab, Document, Entry, Interval, beat_report
 from beat_panel.schedule.store import ScheduleStore
 from beat_panel.schedule.timing import beat_clock
 from beat_panel.schedule.views import build_views, clock_for
-from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.schedule.editor import ScheduleEditor
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
 from beat_panel.ui.schedule.table import NEXT, SCHEDULE
 
 from conftest import ProcessTracker, Project
-from scripted_dialogs import ScriptedDialogs
+from editor_helpers import click_action
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CRON = "30 2 * * mon-fri"
@@ -104,30 +103,8 @@ def write_schedule(project: Project, tz: str | None) -> None:
         Document((WEEKDAY,), timezone=tz), None)
 
 
-@pytest.fixture
-def open_editor(qtbot) -> Iterator[Callable[[Project], ScheduleEditor]]:
-    editors: list[ScheduleEditor] = []
-
-    def make(project: Project) -> ScheduleEditor:
-        editor = ScheduleEditor(project.load(), JobRunner(), ScriptedDialogs())
-        qtbot.addWidget(editor)
-        editor.resize(1400, 600)
-        editor.show()
-        qtbot.waitExposed(editor)
-        editor.reload()
-        qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
-        editors.append(editor)
-        return editor
-
-    yield make
-    for editor in editors:
-        editor.runner.wait()
 
 
-def click(qtbot, editor: ScheduleEditor, key: str) -> None:
-    button = editor.toolbar.widgetForAction(editor.actions[key])
-    assert button.isVisible() and button.isEnabled(), key
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def type_into(qtbot, widget, text: str) -> None:
@@ -221,7 +198,7 @@ def test_schedule_list_shows_0230_berlin_time_and_names_the_zone(berlin_project,
 def test_the_table_and_the_entry_dialog_show_0230_labelled_europe_berlin(
         berlin_project, open_editor, qtbot):
     write_schedule(berlin_project, "Europe/Berlin")
-    editor = open_editor(berlin_project)
+    editor = open_editor(berlin_project.load())
     now = datetime.now(timezone.utc)
     first, *_ = expected = weekday_0230(now, 5)
 
@@ -241,7 +218,7 @@ def test_the_table_and_the_entry_dialog_show_0230_labelled_europe_berlin(
             type_into(qtbot, dialog.cron[field], value)
 
     shown = fill_in_by_hand(qtbot, editor, fill)
-    click(qtbot, editor, "add")
+    click_action(qtbot, editor, "add")
     (dialog,) = shown
     assert dialog.result() == QDialog.DialogCode.Accepted
     lines = dialog.preview.text().splitlines()
@@ -254,7 +231,7 @@ def test_the_table_and_the_entry_dialog_show_0230_labelled_europe_berlin(
 def test_importing_in_the_editor_moves_the_table_to_the_apps_zone(berlin_project,
                                                                    open_editor, qtbot):
     write_schedule(berlin_project, None)  # made before the app's zone was known
-    editor = open_editor(berlin_project)
+    editor = open_editor(berlin_project.load())
     now = datetime.now(timezone.utc)
     (first,) = weekday_0230(now)
     assert header(editor) == "Next run (UTC)"  # Celery's default, and said so
@@ -263,14 +240,14 @@ def test_importing_in_the_editor_moves_the_table_to_the_apps_zone(berlin_project
     assert tip.startswith("Times are in UTC: Celery's default")
     assert "02:30" in cell(editor, "weekday", NEXT)  # 02:30 UTC: not what beat does
 
-    click(qtbot, editor, "import")
+    click_action(qtbot, editor, "import")
     qtbot.waitUntil(lambda: bool(editor.dialogs.shown), timeout=60000)
     (told,) = editor.dialogs.shown
     assert "time zone set to Europe/Berlin (the app's)" in told.details, told
     assert header(editor) == "Next run (Europe/Berlin)"
     assert cell(editor, "weekday", NEXT).startswith(table_text(first, now) + " (in ")
     with qtbot.waitSignal(editor.saved, timeout=15000):
-        click(qtbot, editor, "save")
+        click_action(qtbot, editor, "save")
     assert ScheduleStore(berlin_project.schedule_path).load().document.timezone == \
         "Europe/Berlin"
 
@@ -278,7 +255,7 @@ def test_importing_in_the_editor_moves_the_table_to_the_apps_zone(berlin_project
 def test_a_one_off_time_is_typed_and_shown_in_beats_zone_not_the_machines(
         berlin_project, open_editor, qtbot):
     write_schedule(berlin_project, "Europe/Berlin")
-    editor = open_editor(berlin_project)
+    editor = open_editor(berlin_project.load())
 
     def fill(dialog: EntryDialog) -> None:
         type_into(qtbot, dialog.name, "once")
@@ -291,7 +268,7 @@ def test_a_one_off_time_is_typed_and_shown_in_beats_zone_not_the_machines(
         assert dialog.at.text() == "2030-01-15 09:00:00"
 
     fill_in_by_hand(qtbot, editor, fill)
-    click(qtbot, editor, "add")
+    click_action(qtbot, editor, "add")
     at = editor.document.require("once").schedule.at
     assert at == datetime(2030, 1, 15, 8, 0, tzinfo=timezone.utc)  # 09:00 in Berlin
     assert at.isoformat() == "2030-01-15T09:00:00+01:00"
@@ -377,7 +354,7 @@ def test_a_running_beat_in_another_zone_than_the_file_records_wins_and_is_named(
     assert human.splitlines()[-1] == ("Times are in Europe/Berlin: the zone the running beat "
                                       f"reports. {note}")
 
-    editor = open_editor(berlin_project)
+    editor = open_editor(berlin_project.load())
     editor.on_status(check_status(berlin_project.load()))
     qtbot.waitUntil(lambda: note in editor.notice.text(), timeout=15000)
     assert header(editor) == "Next run (Europe/Berlin)"

@@ -7,26 +7,18 @@ from PySide6.QtCore import Qt
 
 from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.store import ScheduleStore
-from beat_panel.ui.jobs import JobRunner
-from beat_panel.ui.schedule.editor import ScheduleEditor
 
-from scripted_dialogs import ScriptedDialogs
+from editor_helpers import click_action
 
 HELLO = "beat_panel.demo.app.say_hello"
 
 
-def test_why_names_what_stops_the_selected_entry(panel_project, qtbot):
+def test_why_names_what_stops_the_selected_entry(panel_project, open_editor, qtbot):
     path = panel_project.root / "schedule.json"
     ScheduleStore(path).save(Document((Entry("hello", HELLO, Interval(30)),
                                        Entry("off", HELLO, Interval(30), enabled=False))),
                              None)
-    editor = ScheduleEditor(panel_project.load(), JobRunner(), ScriptedDialogs())
-    qtbot.addWidget(editor)
-    editor.resize(1200, 500)
-    editor.show()
-    qtbot.waitExposed(editor)
-    editor.reload()
-    qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
+    editor = open_editor(panel_project.load())
     why = editor.toolbar.widgetForAction(editor.actions["why"])
     assert not why.isEnabled(), "nothing selected yet"
 
@@ -35,7 +27,7 @@ def test_why_names_what_stops_the_selected_entry(panel_project, qtbot):
     cell = editor.table.visualRect(editor.proxy.index(row, 1)).center()
     qtbot.mouseClick(editor.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     assert why.isEnabled()
-    qtbot.mouseClick(why, Qt.MouseButton.LeftButton)
+    click_action(qtbot, editor, "why")
     qtbot.waitUntil(lambda: bool(editor.dialogs.shown), timeout=30000)
     editor.runner.wait()
 
