@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from conftest import REPO, ProcessTracker, wait_until
+from redis_server import RedisServer, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -73,7 +73,6 @@ app.conf.update(broker_connection_retry_on_startup=True, task_ignore_result=True
 def noop():
     return None
 """
-REDIS_SERVER = Path("/usr/bin/redis-server")
 
 SERVER_APP = """
 import os
@@ -211,6 +210,24 @@ def test_the_installed_panel_finds_its_icon_and_start_script_inside_its_venv(
     assert "Usage: start_celery_beat.sh --app APP" in usage
 
 
+def installed_cli(panel: Path, config: Path, project: Path,
+                  procs: ProcessTracker) -> Callable[..., dict]:
+    """`cli("start")`: the installed `beat-panel --config CONFIG start --json`, run in the
+    project folder with a clean environment; new beats are the tracker's to end."""
+    env = clean_env()
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run([str(panel), "--config", str(config), *args, "--json"],
+                              capture_output=True, text=True, timeout=120, cwd=project,
+                              env=env, check=False)
+        result = json.loads(done.stdout)
+        for pid in result.get("new_pids", []):
+            procs.adopt(pid)
+        return result
+
+    return cli
+
+
 def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
         panel_venv: Path, project_venv: Path, tmp_path: Path, procs: ProcessTracker):
     project = tmp_path / "project"
@@ -231,14 +248,7 @@ def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
     panel = panel_venv / "bin" / "beat-panel"
     env = clean_env()
 
-    def cli(*args: str) -> dict:
-        done = subprocess.run([str(panel), "--config", str(config), *args, "--json"],
-                              capture_output=True, text=True, timeout=120, cwd=project,
-                              env=env, check=False)
-        result = json.loads(done.stdout)
-        for pid in result.get("new_pids", []):
-            procs.adopt(pid)
-        return result
+    cli = installed_cli(panel, config, project, procs)
 
     run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
          "--every", "60"], cwd=project, env=env)
@@ -275,36 +285,10 @@ def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
     assert stopped["success"], stopped
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def redis_url(tmp_path: Path, procs: ProcessTracker) -> str:
-    """A real Redis server of the test's own, on a free port, with its files in a temp
-    folder; the tracker kills it by its pid at the end."""
-    if not REDIS_SERVER.exists():
-        pytest.skip(f"{REDIS_SERVER} is not installed")
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    port = free_port()
-    server = procs.popen([str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
-                          "--dir", str(folder), "--save", "", "--appendonly", "no",
-                          "--logfile", str(folder / "redis.log")])
-    client = redis.Redis(port=port, socket_timeout=1)
-
-    def answers() -> bool:
-        assert server.poll() is None, (folder / "redis.log").read_text()
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_until(answers, timeout=15, what="redis-server to answer")
-    client.close()
-    return f"redis://127.0.0.1:{port}/0"
+def redis_url(redis_server: RedisServer) -> str:
+    """A real Redis server of the test's own (tests/redis_server.py), killed by pid."""
+    return redis_server.url()
 
 
 def test_the_installed_panel_runs_a_project_on_redis_with_its_own_celery(
@@ -326,14 +310,7 @@ def test_the_installed_panel_runs_a_project_on_redis_with_its_own_celery(
     panel = panel_venv / "bin" / "beat-panel"
     env = clean_env()
 
-    def cli(*args: str) -> dict:
-        done = subprocess.run([str(panel), "--config", str(config), *args, "--json"],
-                              capture_output=True, text=True, timeout=120, cwd=project,
-                              env=env, check=False)
-        result = json.loads(done.stdout)
-        for pid in result.get("new_pids", []):
-            procs.adopt(pid)
-        return result
+    cli = installed_cli(panel, config, project, procs)
 
     run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
          "--every", "1"], cwd=project, env=env)
