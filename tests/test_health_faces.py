@@ -98,7 +98,10 @@ def test_a_broker_outage_while_beat_runs_turns_badge_and_tray_amber_with_the_rea
     assert badge_look.colour == state_style.AMBER
     assert badge_look.colour in window.badge.styleSheet()
     assert f"redis://127.0.0.1:{redis.port}/0 cannot be reached" in window.badge.toolTip()
-    assert "cannot be reached" in window.header.context.text()
+    assert "cannot be reached" in window.header.trouble_banner.text()
+    assert window.header.trouble_banner.isVisible()
+    QApplication.processEvents()
+    assert window.badge.width() >= window.badge.sizeHint().width()  # its words not clipped
     assert tray.state_key == "broker_down"
     assert "Broker unreachable" in tray.icon.toolTip()
     assert tray.icon.toolTip().count(f"redis://127.0.0.1:{redis.port}/0 cannot be reached") \

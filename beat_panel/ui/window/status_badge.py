@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from beat_panel.control.states import Phase
 from beat_panel.control.status import Status
 from beat_panel.ui import state_style
+
+MIN_WIDTH = 150
 
 
 class StatusBadge(QLabel):
@@ -21,7 +23,7 @@ class StatusBadge(QLabel):
         self.setObjectName("statusBadge")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumWidth(150)
+        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
         self.status: Status | None = None
         self.trouble: state_style.Trouble | None = None
         self.show_status(None)
@@ -40,12 +42,15 @@ class StatusBadge(QLabel):
         key = state_style.state_key(status, working, trouble)
         look = state_style.LOOKS[key]
         text = state_style.badge_text(status, working, trouble)
-        self.setText(text)
-        self.setToolTip(state_style.tooltip(status, working, trouble))
         self.setStyleSheet(
             f"QLabel#statusBadge {{ background: {look.colour}; color: white; "
             "border-radius: 12px; padding: 4px 14px; font-weight: bold; font-size: 14px; }"
         )
+        self.ensurePolished()  # the style sheet's font first, so the size fits the words
+        self.setText(text)
+        # Never narrower than its words ("! Broker unreachable" is the longest).
+        self.setMinimumWidth(max(MIN_WIDTH, self.sizeHint().width()))
+        self.setToolTip(state_style.tooltip(status, working, trouble))
         self.setAccessibleName(f"Beat status: {text}")
 
     def mousePressEvent(self, event: QMouseEvent) -> None:

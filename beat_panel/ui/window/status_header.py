@@ -28,7 +28,6 @@ class StatusHeader(QWidget):
         self.badge.clicked.connect(self.explain_requested.emit)
         self.context = QLabel()
         self.context.setObjectName("statusContext")
-        self.context.setWordWrap(True)
         self.checked = QLabel()
         self.checked.setStyleSheet("color: #5f6368;")
         self.buttons: dict[Action, QPushButton] = {}
@@ -48,6 +47,13 @@ class StatusHeader(QWidget):
             "QLabel#duplicateBanner { background: #c5221f; color: white; padding: 8px; "
             "font-weight: bold; border-radius: 4px; }")
         self.duplicate_banner.hide()
+        self.trouble_banner = QLabel()
+        self.trouble_banner.setObjectName("troubleBanner")
+        self.trouble_banner.setWordWrap(True)
+        self.trouble_banner.setStyleSheet(
+            f"QLabel#troubleBanner {{ background: {state_style.AMBER}; color: white; "
+            "padding: 6px; border-radius: 4px; }")
+        self.trouble_banner.hide()
 
         top = QHBoxLayout()
         top.addWidget(self.badge)
@@ -62,6 +68,7 @@ class StatusHeader(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.duplicate_banner)
+        layout.addWidget(self.trouble_banner)
         monitor.changed.connect(self.show_state)
         self.show_state()
 
@@ -72,11 +79,14 @@ class StatusHeader(QWidget):
         trouble = monitor.trouble
         self.badge.show_status(status, working, trouble)
         if status is not None:
-            text = context_text(status) if working is None else f"Beat is {working.value}…"
-            if working is None and trouble is not None and \
-                    self.badge.state_key == state_style.TROUBLE_LOOKS[trouble.code]:
-                text = f"{trouble.message}  {text}"  # the reason the badge is amber
-            self.context.setText(text)
+            self.context.setText(context_text(status) if working is None
+                                 else f"Beat is {working.value}…")
+            # The reason the badge is amber, when health found one.
+            shows_trouble = working is None and trouble is not None and \
+                self.badge.state_key == state_style.TROUBLE_LOOKS[trouble.code]
+            self.trouble_banner.setText(f"! {trouble.message}" if shows_trouble and trouble
+                                        else "")
+            self.trouble_banner.setVisible(shows_trouble)
             self.checked.setText(f"Checked {status_time(status)}; every "
                                  f"{monitor.settings.refresh_seconds} s.")
             alerts = status.alerts
