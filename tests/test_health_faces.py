@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from beat_panel.health import HealthChecker
@@ -140,3 +141,62 @@ def test_a_queue_the_schedule_needs_without_a_worker_turns_the_tray_amber_naming
     qtbot.waitUntil(lambda: tray.state_key == "no_worker", timeout=5000)
     tip = tray.icon.toolTip()
     assert "'celery'" in tip and f"Worst problem: Worker {node} no longer answers" in tip, tip
+
+
+def open_tab(qtbot, window, title: str):
+    bar = window.tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == title)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    assert window.tabs.currentIndex() == index
+    return window.tabs.widget(index)
+
+
+def worker_rows(view) -> list[list[str]]:
+    table = view.workers
+    return [[table.item(r, c).text() for c in range(table.columnCount())]
+            for r in range(table.rowCount())]
+
+
+@pytest.mark.slow
+def test_the_health_tab_lists_broker_workers_and_beat_each_with_its_state(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    redis = start_redis(procs, tmp_path / "redis", password="s3cret-pw")
+    project = make_project(tmp_path / "proj", redis.url())
+    worker, node = start_worker(procs, project, "main")
+    start_beat(procs, project)
+    panel = make_panel(project)
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    view = open_tab(qtbot, window, "Health")
+
+    qtbot.waitUntil(lambda: view.broker_state.key == "broker_ok", timeout=20000)
+    assert view.broker_state.text() == "✓ Reachable"
+    assert state_style.GREEN in view.broker_state.styleSheet()
+    assert view.broker_url.text() == f"redis://:**@127.0.0.1:{redis.port}/0"
+    assert view.broker_latency.text().endswith(" ms")
+    assert view.broker_checked.text().count(":") == 2  # HH:MM:SS
+    assert view.workers_state.key == "worker_answering"
+    ((state, name, pid, queues, seen),) = worker_rows(view)
+    assert (state, name, pid, queues) == ("✓ Answering", node, str(worker.pid), "celery")
+    assert seen.count(":") == 2
+    # Beat runs, but `unconsumed` (routed) has no worker: amber, from the same table.
+    assert view.beat_state.key == "no_worker"
+    assert state_style.AMBER in view.beat_state.styleSheet()
+    assert view.beat_message.text()
+    assert repr(UNCONSUMED) in view.problems.text()
+    shots = Path(os.environ.get("HEALTH_SCREENSHOTS", tmp_path))  # to look at them
+    QApplication.processEvents()  # let the layout settle before the grab
+    window.grab().save(str(shots / "health-ok.png"))
+
+    redis.stop()
+    qtbot.waitUntil(lambda: view.broker_state.key == "broker_unreachable", timeout=20000)
+    assert view.broker_state.text() == "✖ Unreachable"
+    assert state_style.RED in view.broker_state.styleSheet()
+    assert view.broker_error.text() not in ("", "—")
+    assert "s3cret-pw" not in view.broker_error.text() + view.broker_url.text()
+    assert view.workers_state.key == "workers_unknown"
+    assert view.beat_state.key == "broker_down"
+    assert view.beat_state.text() == "! Broker unreachable"
+    assert "cannot be reached" in view.problems.text()
+    QApplication.processEvents()  # let the layout take the banner in before the grab
+    window.grab().save(str(shots / "health-down.png"))

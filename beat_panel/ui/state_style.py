@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from beat_panel.control.states import Phase
 from beat_panel.control.status import Status
+from beat_panel.health.report import PROBLEM_LEVELS, Level
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Look:
     label: str
 
 
-GREEN, RED, AMBER = "#1e8e3e", "#c5221f", "#e37400"
+GREEN, RED, AMBER, GREY = "#1e8e3e", "#c5221f", "#e37400", "#5f6368"
 
 LOOKS: dict[str, Look] = {
     "running": Look(GREEN, "✓", "Active"),
@@ -30,7 +31,26 @@ LOOKS: dict[str, Look] = {
     # Runs, but what it sends cannot reach a worker (see TROUBLE_LOOKS):
     "broker_down": Look(AMBER, "!", "Broker unreachable"),
     "no_worker": Look(AMBER, "!", "No worker for a queue"),
-    "unknown": Look("#5f6368", "…", "Checking…"),
+    "unknown": Look(GREY, "…", "Checking…"),
+}
+
+# How bad a health problem is, as a colour: from the core's one table of levels.
+LEVEL_COLOURS: dict[Level, str] = {Level.ERROR: RED, Level.WARNING: AMBER}
+
+
+def _problem_colour(code: str) -> str:
+    return LEVEL_COLOURS[PROBLEM_LEVELS[code]]
+
+
+# The states of the window's Health view other than beat's own (beat uses LOOKS).
+HEALTH_LOOKS: dict[str, Look] = {
+    "unchecked": Look(GREY, "…", "Not checked yet"),
+    "broker_ok": Look(GREEN, "✓", "Reachable"),
+    "broker_unreachable": Look(_problem_colour("broker_unreachable"), "✖", "Unreachable"),
+    "worker_answering": Look(GREEN, "✓", "Answering"),
+    "worker_missing": Look(_problem_colour("worker_missing"), "!", "Not answering"),
+    "no_workers": Look(_problem_colour("no_workers"), "!", "No worker answered"),
+    "workers_unknown": Look(_problem_colour("workers_unknown"), "?", "Could not be asked"),
 }
 
 

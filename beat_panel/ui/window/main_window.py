@@ -31,6 +31,7 @@ from beat_panel.ui.monitor import BeatMonitor, Notice, Origin
 from beat_panel.ui.schedule.editor import ScheduleEditor
 from beat_panel.ui.settings import MAX_REFRESH_SECONDS, PanelSettings
 from beat_panel.ui.window.activity_view import ActivityView
+from beat_panel.ui.window.health_view import HealthView
 from beat_panel.ui.window.log_view import LogView
 from beat_panel.ui.window.status_header import StatusHeader
 
@@ -86,6 +87,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.editor, "Schedule")
         self.tabs.addTab(self.log_view, "Log")
         self.tabs.addTab(self.activity_view, "Activity")
+        self.health_view = HealthView(monitor)
+        self.tabs.addTab(self.health_view, "Health")
         self.tabs.currentChanged.connect(self._tab_changed)
 
         central = QWidget()
