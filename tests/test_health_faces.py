@@ -5,8 +5,10 @@ a queue the schedule needs that no worker consumes."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -200,3 +202,30 @@ def test_the_health_tab_lists_broker_workers_and_beat_each_with_its_state(
     assert "cannot be reached" in view.problems.text()
     QApplication.processEvents()  # let the layout take the banner in before the grab
     window.grab().save(str(shots / "health-down.png"))
+
+
+def test_the_monitors_health_checks_feed_the_alerts_once_per_broker_outage(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    """No beat, no worker: a real Redis stopped by its pid; the [alerts] command hears of
+    the outage once, from the monitor's own health checks."""
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_project(tmp_path / "proj", redis.url())
+    heard = tmp_path / "alerts.jsonl"
+    script = ("import json, sys; alert = json.load(sys.stdin); "
+              f"open({str(heard)!r}, 'a').write(json.dumps([alert['kind'], alert['state']])"
+              " + '\\n')")
+    with project.config_path.open("a") as fh:
+        fh.write("\n[alerts]\ncommand = " + json.dumps([sys.executable, "-c", script]) + "\n")
+    panel = make_panel(project)
+    monitor = panel.monitor
+    qtbot.waitUntil(lambda: monitor.health is not None and monitor.health.broker.ok,
+                    timeout=20000)
+
+    redis.stop()
+    qtbot.waitUntil(lambda: heard.exists() and "broker_unreachable" in heard.read_text(),
+                    timeout=20000)
+    first = monitor.health
+    qtbot.waitUntil(lambda: monitor.health is not first, timeout=20000)  # one more check
+    panel.runner.wait()  # its alerts, if any, sent
+    lines = [json.loads(line) for line in heard.read_text().splitlines()]
+    assert lines.count(["broker_unreachable", "open"]) == 1, lines

@@ -248,7 +248,8 @@ class BeatMonitor(QObject):
             return  # the project changed meanwhile
         self.health = health
         self.queues_without_worker = queues
-        self.observe_health(health.broker.ok, health.broker.error, queues)
+        if health.broker.url:  # without it the app could not be read: nothing is known
+            self.observe_health(health.broker.ok, health.broker.error, queues)
         self.health_changed.emit(health)
         self.changed.emit()
 
