@@ -22,7 +22,7 @@ from beat_panel.ui.app import Panel
 
 from conftest import ProcessTracker, wait_until
 from health_world import UNCONSUMED, HealthProject, make_project, start_worker
-from redis_server import start_redis
+from redis_server import free_port, start_redis
 from scripted_dialogs import ScriptedDialogs
 
 
@@ -229,3 +229,21 @@ def test_the_monitors_health_checks_feed_the_alerts_once_per_broker_outage(
     panel.runner.wait()  # its alerts, if any, sent
     lines = [json.loads(line) for line in heard.read_text().splitlines()]
     assert lines.count(["broker_unreachable", "open"]) == 1, lines
+
+
+def test_another_project_starts_with_a_checker_and_health_of_its_own(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    redis = start_redis(procs, tmp_path / "redis")
+    first = make_project(tmp_path / "first", redis.url())
+    panel = make_panel(first)
+    monitor = panel.monitor
+    qtbot.waitUntil(lambda: monitor.health is not None and monitor.health.broker.ok,
+                    timeout=20000)
+    old_checker = monitor.checker
+
+    second = make_project(tmp_path / "second", f"redis://127.0.0.1:{free_port()}/0")
+    monitor.set_config(second.load())
+    assert monitor.health is None and monitor.checker is not old_checker
+    qtbot.waitUntil(lambda: monitor.health is not None, timeout=20000)
+    assert not monitor.health.broker.ok  # nothing listens on the second one's port
+    assert monitor.health.broker.url.endswith("/0") and monitor.trouble is not None
