@@ -25,7 +25,7 @@ from beat_panel import config as config_module
 from beat_panel import process
 from beat_panel.process import argv as argv_parser
 
-pytest_plugins = ("desktop", "editor_helpers", "redis_server")
+pytest_plugins = ("desktop", "faces", "redis_server")
 
 HELPERS = Path(__file__).parent / "helpers"
 REPO = Path(__file__).resolve().parent.parent

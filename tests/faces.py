@@ -1,6 +1,7 @@
-"""The schedule editor as tests open and drive it: one fixture that opens an editor on a
-config (loaded, shown, wide enough for every toolbar button) and waits for its jobs at the
-end, and a click on a toolbar action's button as a person makes it."""
+"""The faces as tests open them: a panel (monitor, window, tray) on a project, ended at the
+end; a schedule editor on a config (loaded, shown, wide enough for every toolbar button),
+its jobs waited for at the end; and a click on a toolbar action's button as a person
+makes it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from beat_panel.config import Config
+from beat_panel.ui.app import Panel
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.schedule.editor import ScheduleEditor
 
@@ -42,3 +45,24 @@ def click_action(qtbot, editor: ScheduleEditor, key: str) -> None:
     button = editor.toolbar.widgetForAction(editor.actions[key])
     assert button.isVisible() and button.isEnabled(), key
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+@pytest.fixture
+def make_panel(qtbot) -> Iterator[Callable[..., Panel]]:
+    """`make_panel(project, refresh_seconds=30)`: a Panel on the project whose first
+    status check has landed; its window closed and the panel shut down at the end."""
+    panels: list[Panel] = []
+    app = QApplication.instance()
+
+    def make(project, refresh_seconds: int = 30) -> Panel:
+        panel = Panel(project.load(), app, refresh_seconds, dialogs=ScriptedDialogs())
+        panels.append(panel)
+        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
+        return panel
+
+    yield make
+    for panel in panels:
+        if panel.window is not None:
+            panel.window.close()
+        panel.shutdown()
+    app.setQuitOnLastWindowClosed(True)

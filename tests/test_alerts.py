@@ -644,28 +644,6 @@ def test_a_password_in_the_file_stops_the_command_with_exit_2(fake_project):
 # -- the beat monitor ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def make_panel(qtbot):
-    from PySide6.QtWidgets import QApplication
-
-    from beat_panel.ui.app import Panel
-
-    from scripted_dialogs import ScriptedDialogs
-
-    panels = []
-    app = QApplication.instance()
-
-    def make(project, refresh_seconds: int = 30):
-        panel = Panel(project.load(), app, refresh_seconds, dialogs=ScriptedDialogs())
-        panels.append(panel)
-        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
-        return panel
-
-    yield make
-    for panel in panels:
-        panel.shutdown()
-
-
 class StallMeter:
     """The longest time the GUI thread went without running a 10 ms timer."""
 

@@ -24,25 +24,6 @@ from conftest import run_cli, wait_until
 from scripted_dialogs import ScriptedDialogs
 
 
-@pytest.fixture
-def make_panel(qtbot):
-    panels = []
-    app = QApplication.instance()
-
-    def make(project, refresh_seconds: int = 30) -> Panel:
-        panel = Panel(project.load(), app, refresh_seconds, dialogs=ScriptedDialogs())
-        panels.append(panel)
-        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
-        return panel
-
-    yield make
-    for panel in panels:
-        if panel.window is not None:
-            panel.window.close()
-        panel.shutdown()
-    app.setQuitOnLastWindowClosed(True)
-
-
 def history_rows(window) -> list[tuple[str, str]]:
     table = window.activity_view.table
     return [(table.item(r, 1).text(), table.item(r, 3).text())

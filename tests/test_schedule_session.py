@@ -27,7 +27,7 @@ from beat_panel.schedule.session import (
 from beat_panel.schedule.store import ScheduleStore, sha256
 
 from conftest import run_cli
-from editor_helpers import click_action
+from faces import click_action
 
 HELLO = Entry("hello", "proj.hello", Interval(30))
 REPORT = Entry("report", "proj.report", Crontab.from_expression("0 9 * * mon-fri"))

@@ -28,7 +28,7 @@ from beat_panel.ui.schedule.entry_dialog import EntryDialog
 from beat_panel.ui.schedule.table import NEXT, SCHEDULE
 
 from conftest import ProcessTracker, Project
-from editor_helpers import click_action
+from faces import click_action
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CRON = "30 2 * * mon-fri"

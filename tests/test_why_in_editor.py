@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.store import ScheduleStore
 
-from editor_helpers import click_action
+from faces import click_action
 
 HELLO = "beat_panel.demo.app.say_hello"
 
