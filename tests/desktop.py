@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,24 +89,24 @@ class Desktop:
 
 
 def _start_x_server(procs: ProcessTracker) -> tuple[subprocess.Popen, dict]:
-    """An Xvfb on a free display that accepts connections; a server that does not
-    answer within a few seconds is replaced by one on the next display."""
-    for number in range(90, 130):
-        if os.path.exists(f"/tmp/.X{number}-lock"):
-            continue
-        env = dict(os.environ, DISPLAY=f":{number}")
-        env.pop("QT_QPA_PLATFORM", None)
-        server = procs.popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24",
-                              "-nolisten", "tcp"])
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and server.poll() is None:
-            if subprocess.run(["xwininfo", "-root"], env=env, capture_output=True)\
-                    .returncode == 0:
-                return server, env
-            time.sleep(0.1)
-        server.terminate()
-        server.wait(timeout=10)
-    pytest.fail("no X server could be started on displays :90 to :129")
+    """An Xvfb on a display it picks itself (-displayfd: no race with another test run
+    choosing the same number), once it accepts connections."""
+    read_end, write_end = os.pipe()
+    try:
+        server = procs.popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0",
+                              "1280x800x24", "-nolisten", "tcp"], pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end) as told:
+        number = told.readline().strip()  # written once the server is ready
+    if not number.isdigit():
+        pytest.fail(f"Xvfb did not say its display (exit status {server.poll()})")
+    env = dict(os.environ, DISPLAY=f":{number}")
+    env.pop("QT_QPA_PLATFORM", None)
+    wait_until(lambda: subprocess.run(["xwininfo", "-root"], env=env,
+                                      capture_output=True).returncode == 0,
+               timeout=30, what=f"Xvfb on :{number} to accept connections")
+    return server, env
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ A beat the panel knows is watched, so its death shows within two seconds; a beat
 elsewhere shows within one refresh (3 s here)."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -78,6 +79,12 @@ def test_both_faces_follow_beat_through_close_reopen_kill_and_tray_start(
     # One entry to run: a beat with nothing to send is amber, not green.
     ScheduleStore(panel_project.root / "schedule.json").save(Document((
         Entry("hello", "beat_panel.demo.app.say_hello", Interval(30)),)), None)
+    # And a worker for its queue: a beat whose sends no worker takes is amber too.
+    procs.popen([sys.executable, "-m", "celery", "-A", panel_project.app, "worker",
+                 "--pool=solo", "--concurrency=1", "--loglevel=WARNING"],
+                cwd=panel_project.root,
+                env=dict(os.environ, BEAT_PANEL_DEMO_DIR=str(panel_project.root /
+                                                             "demo-data")))
     start_tray(panel_project, procs, desktop, tmp_path)
     wait_until(lambda: tray_colour(desktop) == RED, timeout=30, what="a red icon")
 
