@@ -38,3 +38,30 @@ def test_why_names_what_stops_the_selected_entry(panel_project, open_editor, qtb
     assert "not running" in reasons[0].lower()  # beat first
     assert any("disabled" in line.lower() or "switched off" in line.lower()
                for line in reasons), reasons
+
+
+def test_the_will_run_column_follows_the_monitors_health_checks(panel_project, make_panel,
+                                                                qtbot):
+    from beat_panel.ui.schedule.table import WHY
+
+    ScheduleStore(panel_project.root / "schedule.json").save(Document((
+        Entry("hello", HELLO, Interval(30)),
+        Entry("off", HELLO, Interval(30), enabled=False))), None)
+    panel = make_panel(panel_project, refresh_seconds=1)
+    window = panel.show_window()
+    qtbot.waitExposed(window)
+    editor = window.editor
+    qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
+
+    def will_run(name: str) -> str:
+        proxy = editor.proxy
+        row = next(r for r in range(proxy.rowCount())
+                   if proxy.data(proxy.index(r, 1)) == name)
+        return proxy.data(proxy.index(row, WHY)) or ""
+
+    qtbot.waitUntil(lambda: will_run("hello") != "", timeout=30000)
+    assert will_run("hello") == "✗ beat stopped"  # the first reason, in a few words
+    proxy = editor.proxy
+    row = next(r for r in range(proxy.rowCount()) if proxy.data(proxy.index(r, 1)) == "off")
+    tip = proxy.data(proxy.index(row, WHY), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("It will not run:") and "switched off" in tip

@@ -30,7 +30,7 @@ from beat_panel.ui.schedule.table import EntryFilter, EntryTable, EntryTableMode
 from beat_panel.ui.schedule.toolbar import EditorState, EditorToolbar
 
 if TYPE_CHECKING:  # the dialogs load when first opened, not with the window
-    from beat_panel.health import WhyAnswer
+    from beat_panel.health import Health, HealthChecker, WhyAnswer
     from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class ScheduleEditor(QWidget):
         self.tasks: list[str] = []
         self.status: Status | None = None
 
+        self._answering = False  # a "will it run?" job is under way
         self.model = EntryTableModel()
         self.model.enabled_toggled.connect(self._toggle_one)
         self.proxy = EntryFilter()
@@ -357,6 +358,28 @@ class ScheduleEditor(QWidget):
                                f"Sent {entry.task} now (task id {task_id})."),
                            on_error=lambda err: self.dialogs.tell(
                                "error", "Could not send the task", str(err)))
+
+    def set_health(self, checker: HealthChecker, health: Health) -> None:
+        """A health check landed: answer "will it run?" for every saved entry (in a job:
+        it asks the app's routes once, then works from `health`)."""
+        if self.config.schedule_file is None or self._answering:
+            return
+        from beat_panel import health as core  # not at start: the window opens without it
+
+        self._answering = True
+        config = self.config
+        self.runner.submit(core.explain_all, config, checker, health,
+                           on_done=lambda answers: self._answered(config, answers),
+                           on_error=self._not_answered)
+
+    def _answered(self, config: Config, answers: list[WhyAnswer]) -> None:
+        self._answering = False
+        if config is self.config:  # not an answer about the project before
+            self.model.set_answers({a.name: a for a in answers})
+
+    def _not_answered(self, error: Exception) -> None:
+        self._answering = False
+        log.warning("Could not tell which entries will run: %s", error)
 
     def explain_selected(self) -> None:
         """Why the selected entry runs or not, as saved: beat, the schedule, the entry,

@@ -6,6 +6,7 @@ the rows someone looks at). Times are computed and shown in the zone beat uses, 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -23,8 +24,19 @@ from beat_panel.schedule.beat_report import BeatReport
 from beat_panel.schedule.timing import BeatClock, beat_clock
 from beat_panel.schedule.views import is_missed
 
-COLUMNS = ("On", "Name", "Task", "Schedule", "Next run", "Last run", "Runs")
-ON, NAME, TASK, SCHEDULE, NEXT, LAST, RUNS = range(len(COLUMNS))
+if TYPE_CHECKING:
+    from beat_panel.health import WhyAnswer
+
+COLUMNS = ("On", "Name", "Task", "Schedule", "Next run", "Last run", "Runs", "Will run?")
+ON, NAME, TASK, SCHEDULE, NEXT, LAST, RUNS, WHY = range(len(COLUMNS))
+# The "Will run?" cell names the first reason in a few words; its tooltip gives them all.
+_SHORT_REASONS = {
+    "beat_not_running": "beat stopped", "beat_hung": "beat hung",
+    "beat_unknown": "beat unknown", "schedule_not_applied": "not applied",
+    "disabled": "switched off", "done": "done", "missed": "missed",
+    "broker_unreachable": "no broker", "no_worker_for_queue": "no worker",
+    "task_not_registered": "unknown task", "last_send_failed": "last send failed",
+}
 _NEXT_AT = -1  # the cache's column for the next run as a datetime
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -73,6 +85,7 @@ class EntryTableModel(QAbstractTableModel):
         self.now = datetime.now(timezone.utc)
         self._cache: dict[tuple[int, int], object] = {}
         self._haystacks: list[str] = []
+        self.answers: dict[str, WhyAnswer] = {}  # by name, for the saved schedule
 
     def set_entries(self, entries: list[schedule.Entry], state: BeatReport | None,
                     clock: BeatClock | None = None) -> None:
@@ -103,6 +116,23 @@ class EntryTableModel(QAbstractTableModel):
         if self.entries:
             first = SCHEDULE if rezoned else NEXT
             self.dataChanged.emit(self.index(0, first), self.index(len(self.entries) - 1, RUNS))
+
+    def set_answers(self, answers: dict[str, WhyAnswer]) -> None:
+        """Whether each entry will run, as the core answers for the saved schedule."""
+        self.answers = answers
+        self._cache = {k: v for k, v in self._cache.items() if k[1] != WHY}
+        if self.entries:
+            self.dataChanged.emit(self.index(0, WHY), self.index(len(self.entries) - 1, WHY))
+
+    def _will_run(self, entry: schedule.Entry) -> str:
+        answer = self.answers.get(entry.name)
+        if answer is None:
+            return ""  # not known yet (the first health check is still running)
+        if answer.will_run:
+            return "✓ yes, with a note" if answer.reasons else "✓ yes"
+        first = answer.blocking[0] if answer.blocking else None
+        code = str(first.code) if first else ""
+        return f"✗ {_SHORT_REASONS.get(code, code.replace('_', ' '))}"
 
     def haystack(self, row: int) -> str:
         return self._haystacks[row]
@@ -155,6 +185,8 @@ class EntryTableModel(QAbstractTableModel):
                              self.clock)
         if column == RUNS:
             return state.run_count(entry.name) if state else 0
+        if column == WHY:
+            return self._will_run(entry)
         if column == NEXT:
             if not entry.enabled:
                 return "— (off)"
@@ -212,6 +244,12 @@ class EntryTableModel(QAbstractTableModel):
             return Qt.CheckState.Checked if entry.enabled else Qt.CheckState.Unchecked
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole) and column != ON:
             return self._cell(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole and column == WHY and \
+                entry.name in self.answers:
+            answer = self.answers[entry.name]
+            lines = [f"• {r.message}" for r in answer.reasons]
+            head = "It will run." if answer.will_run else "It will not run:"
+            return "\n".join([head, *lines]) + "\n(for the saved schedule; Why?… says more)"
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = self._time_tip(row, column) if column in (NEXT, LAST) else None
             return (tip or entry.description
@@ -220,6 +258,9 @@ class EntryTableModel(QAbstractTableModel):
             return QColor("#80868b")
         if (role == Qt.ItemDataRole.ForegroundRole and column == LAST and self.state
                 and self.state.last_error(entry.name)):
+            return QColor("#c5221f")
+        if role == Qt.ItemDataRole.ForegroundRole and column == WHY and \
+                str(self._cell(row, WHY)).startswith("✗"):
             return QColor("#c5221f")
         if role == Qt.ItemDataRole.UserRole:
             return entry.name

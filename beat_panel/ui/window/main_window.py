@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         monitor.action_finished.connect(self._action_finished)
         monitor.noticed.connect(self._noticed)
         monitor.activity_recorded.connect(self.activity_view.refresh)
+        monitor.health_changed.connect(
+            lambda health: self.editor.set_health(self.monitor.checker, health))
         settings.changed.connect(self._setting_changed)
         self.config_label = QLabel()
         self.config_label.setObjectName("configPath")
@@ -271,6 +273,7 @@ class MainWindow(QMainWindow):
     def _switch_to(self, config: Config) -> None:
         self.monitor.set_config(config)
         self.editor.config = config
+        self.editor.model.set_answers({})  # the other project's answers
         self.log_view.set_config(config)
         self.activity_view.project = config.project_id
         self._show_project()
