@@ -36,3 +36,16 @@ def test_thousands_of_jobs_leave_no_objects_behind(qtbot):
     qtbot.waitUntil(lambda: len(done) == 3000, timeout=30000)
     runner.wait()
     assert not runner.busy and len(runner.findChildren(QObject)) == children_before
+
+
+def test_a_job_submitted_while_the_runner_is_being_destroyed_is_dropped_quietly(qtbot):
+    """A view's timer can fire while its window (and the runner's thread pool) is being
+    destroyed: the job is dropped, never an exception in the event loop."""
+    import shiboken6
+
+    from beat_panel.ui.jobs import JobRunner
+
+    runner = JobRunner()
+    shiboken6.delete(runner.pool)  # as the window's destruction does
+    runner.submit(lambda: 1, on_done=lambda _: None)
+    assert not runner.busy

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class JobRunner(QObject):
 
     def submit(self, fn: Callable[..., Any], *args: Any, on_done: Done | None = None,
                on_error: Failed | None = None) -> None:
+        if not shiboken6.isValid(self.pool):
+            # The runner's window is being destroyed and a timer of one of its views
+            # fired meanwhile: there is nobody left to give the answer to.
+            log.debug("Job %s dropped: its runner is being destroyed", fn)
+            return
         number = next(self._numbers)
         self._callbacks[number] = (on_done, on_error)
         self.pool.start(_Job(number, fn, args, self._dispatcher))
