@@ -14,11 +14,11 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from beat_panel import process
-from beat_panel.alerts import Alerter
 from beat_panel.config import Config
 from beat_panel.control import actions, activity
 from beat_panel.control.keepalive import KeepAlive
@@ -26,13 +26,14 @@ from beat_panel.control.outcomes import Level
 from beat_panel.control.result import ActionResult
 from beat_panel.control.states import Action, Phase
 from beat_panel.control.status import Status, check_status
-from beat_panel.health import Health, HealthChecker, WhyError
-from beat_panel.health.check import route_key
-from beat_panel.health.why import load_schedule
 from beat_panel.ui.death_watch import DeathWatch
 from beat_panel.ui.jobs import JobRunner
 from beat_panel.ui.settings import PanelSettings
 from beat_panel.ui.state_style import Trouble
+
+if TYPE_CHECKING:  # loaded when first used: the window opens without them
+    from beat_panel.alerts import Alerter
+    from beat_panel.health import Health, HealthChecker
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,10 @@ class BeatMonitor(QObject):
         self._expected: list[int] | None = None
         self._expected_managed = False  # those pids belong to systemd / supervisord
         self._exits: dict[int, str] = {}  # pid -> how it ended, once known
-        self.alerter = Alerter.for_config(config)  # None without [alerts]
+        self.alerter = _alerter_for(config)  # None without [alerts]
         self._alerted_running: bool | None = None  # beat running, as last told the alerter
         # Health: checked in a job after a status check, at most once per refresh interval.
-        self.checker = HealthChecker(config)
+        self._checker: HealthChecker | None = None  # made at the first health check
         self.health: Health | None = None
         self.queues_without_worker: set[str] | None = None  # None: not known
         self._health_running = False
@@ -135,9 +136,9 @@ class BeatMonitor(QObject):
     def set_config(self, config: Config) -> None:
         """Work on another project from now on."""
         self.config = config
-        self.alerter = Alerter.for_config(config)
+        self.alerter = _alerter_for(config)
         self._alerted_running = None
-        self.checker = HealthChecker(config)  # its caches are the old project's
+        self._checker = None  # the old one's caches are the old project's
         self.health = None
         self.queues_without_worker = None
         self._health_started = None
@@ -236,6 +237,15 @@ class BeatMonitor(QObject):
         self.runner.submit(_health, checker, self.config, status,
                            on_done=lambda seen: self._health_landed(checker, *seen),
                            on_error=lambda exc: self._health_failed(exc))
+
+    @property
+    def checker(self) -> HealthChecker:
+        """The project's health checker (its caches of workers' queues and tasks)."""
+        if self._checker is None:
+            from beat_panel.health import HealthChecker  # not at start: it costs the window
+
+            self._checker = HealthChecker(self.config)
+        return self._checker
 
     def _health_failed(self, error: Exception) -> None:
         self._health_running = False
@@ -415,8 +425,21 @@ def _health(checker: HealthChecker, config: Config,
     return health, _queues_without_worker(checker, config, health)
 
 
+def _alerter_for(config: Config) -> Alerter | None:
+    """The alerter of a config with [alerts]; without one the alerts are not loaded."""
+    if config.alerts is None:
+        return None
+    from beat_panel.alerts import Alerter
+
+    return Alerter.for_config(config)
+
+
 def _queues_without_worker(checker: HealthChecker, config: Config,
                            health: Health) -> set[str] | None:
+    from beat_panel.health import WhyError
+    from beat_panel.health.check import route_key
+    from beat_panel.health.why import load_schedule
+
     workers = health.workers
     if not workers.checked or not workers.queues_known or config.schedule_file is None:
         return None
