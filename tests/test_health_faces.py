@@ -18,31 +18,16 @@ from PySide6.QtWidgets import QApplication
 
 from beat_panel.health import HealthChecker
 from beat_panel.ui import state_style
-from beat_panel.ui.app import Panel
 
 from conftest import ProcessTracker, wait_until
 from health_world import UNCONSUMED, HealthProject, make_project, start_worker
 from redis_server import free_port, start_redis
-from scripted_dialogs import ScriptedDialogs
 
 
 @pytest.fixture
-def make_panel(qtbot):
-    panels = []
-    app = QApplication.instance()
-
-    def make(project: HealthProject, refresh_seconds: int = 1) -> Panel:
-        panel = Panel(project.load(), app, refresh_seconds, dialogs=ScriptedDialogs())
-        panels.append(panel)
-        qtbot.waitUntil(lambda: panel.monitor.status is not None, timeout=15000)
-        return panel
-
-    yield make
-    for panel in panels:
-        if panel.window is not None:
-            panel.window.close()
-        panel.shutdown()
-    app.setQuitOnLastWindowClosed(True)
+def make_panel(make_panel):
+    """The shared panel fixture (tests/faces.py), checking every second by default."""
+    return lambda project, refresh_seconds=1: make_panel(project, refresh_seconds)
 
 
 @pytest.fixture
