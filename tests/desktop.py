@@ -93,8 +93,12 @@ def _start_x_server(procs: ProcessTracker) -> tuple[subprocess.Popen, dict]:
     choosing the same number), once it accepts connections."""
     read_end, write_end = os.pipe()
     try:
+        # -noreset: by default the server resets when its last client leaves (each of
+        # our xwininfo looks), and a client that connects during the reset (openbox)
+        # fails with "Failed to open the display".
         server = procs.popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0",
-                              "1280x800x24", "-nolisten", "tcp"], pass_fds=(write_end,))
+                              "1280x800x24", "-nolisten", "tcp", "-noreset"],
+                             pass_fds=(write_end,))
     finally:
         os.close(write_end)
     with os.fdopen(read_end) as told:
