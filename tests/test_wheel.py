@@ -228,6 +228,23 @@ def installed_cli(panel: Path, config: Path, project: Path,
     return cli
 
 
+def start_with_a_tick(panel_venv: Path, config: Path, project: Path, app: str,
+                      procs: ProcessTracker, every: int) -> tuple[Callable[..., dict], dict]:
+    """Through the installed panel: add an entry `tick` ({app}.noop every `every` s) and
+    start beat, asserting it started. Returns the `cli` to go on with and the start's
+    result."""
+    procs.own_beats_of(app=app, pidfile=project / "run" / "beat.pid")
+    panel = panel_venv / "bin" / "beat-panel"
+    run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
+         "--every", str(every)], cwd=project, env=clean_env())
+    cli = installed_cli(panel, config, project, procs)
+    started = cli("start")
+    log = project / "run" / "beat.log"
+    assert started["success"], json.dumps(started, indent=1) + (
+        log.read_text() if log.exists() else "")
+    return cli, started
+
+
 def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
         panel_venv: Path, project_venv: Path, tmp_path: Path, procs: ProcessTracker):
     project = tmp_path / "project"
@@ -244,18 +261,8 @@ def test_a_beat_started_by_the_installed_panel_cannot_import_the_checkout(
         f'[beat.env]\nPROBE_OUT = {json.dumps(str(probe))}\n'
         f'PROBE_BROKER = {json.dumps(str(project / "broker"))}\n'
         '[schedule]\nfile = "schedule.json"\n')
-    procs.own_beats_of(app=app, pidfile=project / "run" / "beat.pid")
-    panel = panel_venv / "bin" / "beat-panel"
     env = clean_env()
-
-    cli = installed_cli(panel, config, project, procs)
-
-    run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
-         "--every", "60"], cwd=project, env=env)
-    started = cli("start")
-    log = project / "run" / "beat.log"
-    assert started["success"], json.dumps(started, indent=1) + (
-        log.read_text() if log.exists() else "")
+    cli, _ = start_with_a_tick(panel_venv, config, project, app, procs, every=60)
     # The plugin runs in the project's environment and has loaded the saved schedule.
     wait_until(lambda: cli("status")["schedule_applied"] is True, timeout=30,
                what="beat to apply the schedule through the plugin")
@@ -306,18 +313,8 @@ def test_the_installed_panel_runs_a_project_on_redis_with_its_own_celery(
         'pidfile = "run/beat.pid"\nlogfile = "run/beat.log"\nstop_timeout = 10\n'
         'args = ["--loglevel=INFO", "--schedule=run/celerybeat-schedule"]\n'
         '[schedule]\nfile = "schedule.json"\n')
-    procs.own_beats_of(app=app, pidfile=project / "run" / "beat.pid")
-    panel = panel_venv / "bin" / "beat-panel"
-    env = clean_env()
-
-    cli = installed_cli(panel, config, project, procs)
-
-    run([panel, "--config", config, "schedule", "add", "tick", "--task", f"{app}.noop",
-         "--every", "1"], cwd=project, env=env)
-    started = cli("start")
+    cli, started = start_with_a_tick(panel_venv, config, project, app, procs, every=1)
     log = project / "run" / "beat.log"
-    assert started["success"], json.dumps(started, indent=1) + (
-        log.read_text() if log.exists() else "")
     # Confirmed on the plugin's first tick, not merely still alive after a wait.
     assert "has not shown" not in started["message"], started["message"]
     (pid,) = started["new_pids"]
