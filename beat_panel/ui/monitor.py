@@ -96,6 +96,7 @@ class BeatMonitor(QObject):
         self.queues_without_worker: set[str] | None = None  # None: not known
         self._health_running = False
         self._health_started: float | None = None  # time.monotonic() of the last one
+        self._health_now = False  # "Check now": the next health check ignores the interval
         self.watch = DeathWatch(self)
         self.watch.ended.connect(self._process_ended)
         self.timer = QTimer(self)
@@ -169,6 +170,12 @@ class BeatMonitor(QObject):
                            on_done=lambda seen: self._landed(*seen, generation),
                            on_error=lambda exc: self._check_failed(exc, generation))
 
+    def check_now(self) -> None:
+        """The person asked ("Check now"): beat's status, then health, even if health was
+        checked less than a refresh interval ago."""
+        self._health_now = True
+        self.refresh()
+
     def _check_failed(self, error: Exception, generation: int) -> None:
         log.error("Status check failed", exc_info=(type(error), error, error.__traceback__))
         self._landed(Status(state=Phase.ERROR, error=str(error)), None, generation)
@@ -228,9 +235,12 @@ class BeatMonitor(QObject):
         interval ago (a little slack: the timer's checks land at slightly uneven times)."""
         now = time.monotonic()
         interval = self.settings.refresh_seconds
-        if self._health_running or (self._health_started is not None
-                                    and now - self._health_started < interval * 0.8):
+        if self._health_running:
+            return  # a "Check now" meanwhile waits for the next status check
+        if not self._health_now and self._health_started is not None \
+                and now - self._health_started < interval * 0.8:
             return
+        self._health_now = False
         self._health_running = True
         self._health_started = now
         checker = self.checker

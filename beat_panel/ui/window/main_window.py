@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
             beat_menu.addAction(item)
             self.beat_actions[action] = item
         check = QAction("Check now", self)
-        check.triggered.connect(self.monitor.refresh)
+        check.triggered.connect(self.monitor.check_now)
         beat_menu.addAction(check)
         settings_menu = self.menuBar().addMenu("&Settings")
         interval = QAction("Status refresh interval…", self)

@@ -38,7 +38,7 @@ class StatusHeader(QWidget):
             self.buttons[action] = button
         self.check_now = QPushButton("Check now")
         self.check_now.setObjectName("checkNowButton")
-        self.check_now.clicked.connect(monitor.refresh)
+        self.check_now.clicked.connect(monitor.check_now)
 
         self.duplicate_banner = QLabel()
         self.duplicate_banner.setObjectName("duplicateBanner")
