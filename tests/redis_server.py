@@ -33,6 +33,7 @@ class RedisServer:
     port: int
     folder: Path
     process: subprocess.Popen
+    argv: list[str]
     password: str | None = None
     hung: bool = False
 
@@ -64,6 +65,28 @@ class RedisServer:
             os.kill(self.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def restart(self, tracker: ProcessTracker) -> None:
+        """After `stop`: a new redis-server on the same port (its data is gone, as after
+        a crash without persistence); returns once it answers."""
+        assert self.process.poll() is not None, "stop it first"
+        self.process = tracker.popen(self.argv)
+        self.wait_until_it_answers()
+
+    def wait_until_it_answers(self) -> None:
+        client = redis.Redis(port=self.port, password=self.password, socket_timeout=1)
+
+        def answers() -> bool:
+            assert self.process.poll() is None, self.log()
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        try:
+            wait_until(answers, timeout=15, what="redis-server to answer")
+        finally:
+            client.close()
+
     def log(self) -> str:
         path = self.folder / "redis.log"
         return path.read_text() if path.exists() else ""
@@ -81,20 +104,8 @@ def start_redis(tracker: ProcessTracker, folder: Path, password: str | None = No
             "--logfile", str(folder / "redis.log")]
     if password:
         argv += ["--requirepass", password]
-    server = RedisServer(port, folder, tracker.popen(argv), password)
-    client = redis.Redis(port=port, password=password, socket_timeout=1)
-
-    def answers() -> bool:
-        assert server.process.poll() is None, server.log()
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    try:
-        wait_until(answers, timeout=15, what="redis-server to answer")
-    finally:
-        client.close()
+    server = RedisServer(port, folder, tracker.popen(argv), argv, password)
+    server.wait_until_it_answers()
     return server
 
 

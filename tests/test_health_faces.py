@@ -232,3 +232,65 @@ def test_another_project_starts_with_a_checker_and_health_of_its_own(
     qtbot.waitUntil(lambda: monitor.health is not None, timeout=20000)
     assert not monitor.health.broker.ok  # nothing listens on the second one's port
     assert monitor.health.broker.url.endswith("/0") and monitor.trouble is not None
+
+
+def worker_ran(project: HealthProject, worker: str) -> int:
+    """How many `noop` tasks the worker named `worker` finished (its log)."""
+    log = (project.root / f"worker-{worker}.log").read_text()
+    return log.count(f"Task {project.task('noop')}[") - log.count("raised")
+
+
+@pytest.mark.slow
+def test_redis_killed_and_restarted_mid_session_goes_amber_then_green_and_sends_resume(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_project(tmp_path / "proj", redis.url())
+    added = project.cli("schedule", "add", "tick", "--task", project.task("noop"),
+                        "--every", "1")
+    assert added.code == 0, added.stderr
+    start_worker(procs, project, "all", queues=f"celery,{UNCONSUMED}")
+    start_beat(procs, project)
+    panel = make_panel(project)
+    monitor = panel.monitor
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    tray = panel.add_tray()
+    view = open_tab(qtbot, window, "Health")
+    qtbot.waitUntil(lambda: window.badge.text() == "✓ Active" and tray.state_key == "running"
+                    and view.broker_state.key == "broker_ok", timeout=20000)
+    qtbot.waitUntil(lambda: worker_ran(project, "all") >= 1, timeout=20000)
+
+    redis.stop()
+    qtbot.waitUntil(lambda: window.badge.text() == "! Broker unreachable", timeout=20000)
+    assert tray.state_key == "broker_down" and view.broker_state.key == "broker_unreachable"
+    why = project.cli("why", "tick", "--json")
+    assert why.code == 0 and "broker_unreachable" in [r["code"] for r in why.json["reasons"]]
+
+    redis.restart(procs)  # the same port, empty: what a crashed Redis comes back as
+    qtbot.waitUntil(lambda: window.badge.text() == "✓ Active" and tray.state_key == "running",
+                    timeout=30000)
+    assert view.broker_state.key == "broker_ok" and not window.header.trouble_banner.isVisible()
+    assert monitor.status.running and "Worst problem" not in tray.icon.toolTip()
+    # Beat and the worker reconnected by themselves: sends reach the worker again.
+    before = worker_ran(project, "all")
+    qtbot.waitUntil(lambda: worker_ran(project, "all") >= before + 2, timeout=30000)
+    why = project.cli("why", "tick", "--json")
+    assert why.json["will_run"] is True, why.json
+
+
+def test_check_now_checks_health_again_at_once_whatever_the_refresh_interval(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_project(tmp_path / "proj", redis.url())
+    panel = make_panel(project, refresh_seconds=3600)
+    monitor = panel.monitor
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: monitor.health is not None and monitor.health.broker.ok,
+                    timeout=20000)
+    first = monitor.health
+
+    redis.stop()
+    qtbot.mouseClick(window.header.check_now, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: monitor.health is not first, timeout=20000)
+    assert not monitor.health.broker.ok
