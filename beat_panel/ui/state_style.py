@@ -4,10 +4,14 @@ badge and the tray's icon, so they always agree."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from beat_panel.control.states import Phase
 from beat_panel.control.status import Status
 from beat_panel.health.report import PROBLEM_LEVELS, Level
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
 
 
 @dataclass(frozen=True)
@@ -124,3 +128,10 @@ def context(status: Status | None) -> str:
         elif p.manager is not None:
             notes.append(f"under {p.manager.describe()}")
     return "; ".join(dict.fromkeys(notes))
+
+
+def restyle(widget: QWidget, sheet: str) -> None:
+    """Give `widget` this style sheet unless it has it: every set re-polishes the widget
+    and repaints it, which each refresh would otherwise pay for nothing."""
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)

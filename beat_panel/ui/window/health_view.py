@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from beat_panel.health import Health, Level
 from beat_panel.ui import state_style
 from beat_panel.ui.monitor import BeatMonitor
-from beat_panel.ui.state_style import Look
+from beat_panel.ui.state_style import Look, restyle
 
 WORKER_COLUMNS = ["State", "Name", "PID", "Queues", "Last seen"]
 LEVEL_GLYPHS = {Level.ERROR: "✖", Level.WARNING: "!"}
@@ -45,8 +45,8 @@ class StatePill(QLabel):
     def show_look(self, key: str, look: Look) -> None:
         self.key = key
         self.setText(f"{look.glyph} {look.label}")
-        self.setStyleSheet(f"QLabel {{ background: {look.colour}; color: white; "
-                           "border-radius: 8px; padding: 2px 10px; font-weight: bold; }")
+        restyle(self, f"QLabel {{ background: {look.colour}; color: white; "
+                      "border-radius: 8px; padding: 2px 10px; font-weight: bold; }")
 
 
 class HealthView(QWidget):

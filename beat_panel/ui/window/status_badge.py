@@ -42,10 +42,9 @@ class StatusBadge(QLabel):
         key = state_style.state_key(status, working, trouble)
         look = state_style.LOOKS[key]
         text = state_style.badge_text(status, working, trouble)
-        self.setStyleSheet(
+        state_style.restyle(self, (
             f"QLabel#statusBadge {{ background: {look.colour}; color: white; "
-            "border-radius: 12px; padding: 4px 14px; font-weight: bold; font-size: 14px; }"
-        )
+            "border-radius: 12px; padding: 4px 14px; font-weight: bold; font-size: 14px; }"))
         self.ensurePolished()  # the style sheet's font first, so the size fits the words
         self.setText(text)
         # Never narrower than its words ("! Broker unreachable" is the longest).
