@@ -1,5 +1,7 @@
 """Health check vs a bare `celery inspect ping`, with a real Redis and two real workers;
-then the answer time with that Redis hung (SIGSTOP)."""
+then the answer time with that Redis hung (SIGSTOP); then, in a window with a real beat
+on that project (a Qt worker), the event loop's longest stall while "Check now" checks
+health with the broker up and hung, against the same timer idle for as long."""
 
 from __future__ import annotations
 
@@ -11,17 +13,21 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import Row, Spawned, environ, measure, timed_row, wait_for, xdg_dirs
+from harness import Row, Spawned, Timing, environ, measure, timed_row, wait_for, xdg_dirs
+from qtworker import panel_on, run_worker, wait, worker_main
 
 REDIS_SERVER = "/usr/bin/redis-server"
 APP = "benchhealth"
 WORKERS = ("bench1", "bench2")
 REFRESH_MAX_RATIO = 1.5
 HUNG_MAX_MS = 3000.0
+STALL_MAX_MS = 16.0
+ENTRIES = 20  # in the window's schedule: each gets a "Will run?" answer per check
 
 APP_SOURCE = """
 from celery import Celery
@@ -146,6 +152,13 @@ def run(quick: bool) -> list[Row]:
         finally:
             _continue(redis.pid)
 
+        print("health: the window's stalls while it checks health, broker up and hung…",
+              file=sys.stderr)
+        _write_schedule(tmp)
+        with environ(BENCH_HEALTH_CONFIG=str(tmp / "beat-panel.toml"),
+                     BENCH_HEALTH_REDIS_PID=str(redis.pid)):
+            stalls = run_worker("bench_health", "stalls", tmp, quick)
+
     base = timings.pop(baseline)
     rows = [timed_row(baseline, base, None, exact=all(base.results))]
     refresh_timing = timings["health: refresh, 2 workers"]
@@ -173,6 +186,97 @@ def run(quick: bool) -> list[Row]:
                     len(cli.times_ms), None, f"all ≤ {HUNG_MAX_MS / 1000:g} s",
                     passed=worst_cli <= HUNG_MAX_MS and cli_ok, exact=cli_ok,
                     note=f"slowest {worst_cli / 1000:.2f} s, Python start included"))
+    return rows + _stall_rows(stalls)
+
+
+def _write_schedule(tmp: Path) -> None:
+    """A schedule for the window's beat: ENTRIES entries, none due during the run."""
+    from beat_panel.schedule import Document, Entry, Interval
+    from beat_panel.schedule.store import ScheduleStore
+
+    with (tmp / "beat-panel.toml").open("a") as fh:
+        fh.write('pidfile = "beat.pid"\nlogfile = "beat.log"\n\n'
+                 '[schedule]\nfile = "schedule.json"\n')
+    ScheduleStore(tmp / "schedule.json").save(Document(tuple(
+        Entry(f"entry-{n:02d}", f"{APP}.noop", Interval(1, "hours"))
+        for n in range(ENTRIES))), None)
+
+
+def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
+    """In the worker: a window on the project with its beat running; rounds of "Check
+    now" until the health answer has landed and every job it set off is done, with the
+    broker up, then hung (SIGSTOP, continued at the end); each followed by idle time as
+    long, the baseline."""
+    from bench_stalls import Ticks
+
+    from beat_panel.config import load_file
+    from beat_panel.control.states import Action
+
+    rounds = 3 if quick else 8
+    redis_pid = int(os.environ["BENCH_HEALTH_REDIS_PID"])
+    config = load_file(Path(os.environ["BENCH_HEALTH_CONFIG"]))
+    out: dict[str, Any] = {key: {"stall": [], "took": [], "ok": []}
+                           for key in ("idle", "up", "hung")}
+    with panel_on(config, refresh_seconds=3600) as panel:
+        monitor, runner = panel.monitor, panel.runner
+
+        def settled() -> bool:
+            return monitor.in_flight is None and not monitor.checking and not runner.busy
+
+        window = panel.show_window()
+        window.resize(1100, 680)
+        wait(lambda: monitor.health is not None and settled(), what="the first health check")
+        window.buttons[Action.START].click()  # a real beat, on the panel's schedule
+        wait(lambda: monitor.running and settled(), what="beat to start")
+        ticks = Ticks()
+        ticks.timer.start()
+        try:
+            for key in ("up", "hung"):
+                if key == "hung":
+                    os.kill(redis_pid, signal.SIGSTOP)
+                for _ in range(rounds):
+                    seen: list[Any] = []
+                    monitor.health_changed.connect(seen.append)
+                    stall, took = ticks.span(window.header.check_now.click,
+                                             lambda s=seen: bool(s) and settled(),
+                                             "a health check")
+                    monitor.health_changed.disconnect(seen.append)
+                    right = seen[-1].broker.ok is (key == "up") and monitor.running
+                    for name, value in (("stall", stall), ("took", took), ("ok", right)):
+                        out[key][name].append(value)
+                    until = time.perf_counter() + took / 1000
+                    idle = ticks.span(lambda: None, lambda u=until: time.perf_counter() >= u,
+                                      "idle time")
+                    for name, value in (("stall", idle[0]), ("took", idle[1]), ("ok", True)):
+                        out["idle"][name].append(value)
+        finally:
+            ticks.timer.stop()
+            _continue(redis_pid)
+    return out
+
+
+def _stall_rows(out: dict[str, Any]) -> list[Row]:
+    def timing(key: str) -> Timing[float]:
+        return Timing(out[key]["stall"], out[key]["took"])
+
+    base = timing("idle")
+    rows = [timed_row("window: stall, idle (baseline)", base, None,
+                      note="idle as long as each health check")]
+    for key, name in (("up", "window: stall, Check now + health, broker up"),
+                      ("hung", "window: stall, Check now + health, broker hung")):
+        t = timing(key)
+        exact = all(out[key]["ok"])
+        worst = max(t.times_ms)
+        answer = max(out[key]["took"])
+        # The p95 of each check's longest stall, as bench_stalls judges a status refresh.
+        passed = t.p95_ms <= STALL_MAX_MS and exact
+        if key == "hung":
+            passed = passed and answer <= HUNG_MAX_MS
+        rows.append(timed_row(name, t, base, f"p95 ≤ {STALL_MAX_MS:g} ms"
+                              + (f", answer ≤ {HUNG_MAX_MS / 1000:g} s" if key == "hung"
+                                 else ""),
+                              passed=passed, exact=exact,
+                              note=f"max {worst:.1f} ms; answer in ≤ {answer / 1000:.2f} s"))
     return rows
 
 
@@ -180,3 +284,7 @@ def _continue(pid: int) -> None:
     """SIGCONT a redis-server this benchmark stopped (before it is killed)."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGCONT)
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main({"stalls": _stall_times}))

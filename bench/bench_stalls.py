@@ -22,7 +22,7 @@ from qtworker import fake_beat_panel, pump, run_worker, wait, worker_main
 STALL_MAX_MS = 16.0
 
 
-class _Ticks:
+class Ticks:
     """A 1 ms timer; `span` gives the longest gap between its ticks during an operation."""
 
     def __init__(self) -> None:
@@ -77,7 +77,7 @@ def _stall_times(folder: Path, quick: bool) -> dict[str, Any]:
         wait(lambda: monitor.status is not None and settled(), what="the first status check")
         window.buttons[Action.START].click()  # the fake beat
         wait(lambda: monitor.running and settled(), what="the window to see the fake beat")
-        ticks = _Ticks()
+        ticks = Ticks()
         ticks.timer.start()
         try:
             for _ in range(rounds):

@@ -142,13 +142,25 @@ def pump(seconds: float) -> None:
 
 @contextlib.contextmanager
 def fake_beat_panel(folder: Path, refresh_seconds: int) -> Iterator[Any]:
-    """A real `Panel` (settings, job runner, beat monitor) on a project whose beat is
-    the fake `celery` in `folder` (pidfile and log there, start settle 0.5 s), with
-    message boxes that answer "ok" without being shown. At the end it is shut down
-    (its jobs waited for), a beat it started is stopped by its pid, its window closed."""
+    """A real `Panel` (see `panel_on`) on a project whose beat is the fake `celery` in
+    `folder` (pidfile and log there, start settle 0.5 s)."""
+    from beat_panel.config import BeatConfig, Config
+
+    fake = write_fake_celery(folder)
+    config = Config(beat=BeatConfig(app=FAKE_APP, workdir=folder, command=(str(fake),),
+                                    pidfile=folder / "beat.pid", logfile=folder / "beat.log",
+                                    start_settle=0.5, stop_timeout=5), path=None)
+    with panel_on(config, refresh_seconds) as panel:
+        yield panel
+
+
+@contextlib.contextmanager
+def panel_on(config: Any, refresh_seconds: int) -> Iterator[Any]:
+    """A real `Panel` (settings, job runner, beat monitor) on `config`, with message
+    boxes that answer "ok" without being shown. At the end it is shut down (its jobs
+    waited for), a beat it started is stopped by its pid, its window closed."""
     from PySide6.QtWidgets import QApplication
 
-    from beat_panel.config import BeatConfig, Config
     from beat_panel.control.status import check_status
     from beat_panel.ui.app import Panel
     from beat_panel.ui.dialogs import Dialogs, Prompt
@@ -157,10 +169,6 @@ def fake_beat_panel(folder: Path, refresh_seconds: int) -> Iterator[Any]:
         def launch(self, prompt: Prompt) -> str:
             return "ok"
 
-    fake = write_fake_celery(folder)
-    config = Config(beat=BeatConfig(app=FAKE_APP, workdir=folder, command=(str(fake),),
-                                    pidfile=folder / "beat.pid", logfile=folder / "beat.log",
-                                    start_settle=0.5, stop_timeout=5), path=None)
     panel = Panel(config, QApplication.instance(), refresh_seconds, dialogs=Answered())
     try:
         yield panel
