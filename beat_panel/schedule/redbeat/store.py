@@ -1,0 +1,289 @@
+"""The schedule in Redis behind the same interface as the schedule file: load, save with
+conflict detection, and a quick look for changes.
+
+Conflicts are found per entry, with Redis's optimistic locking (WATCH/MULTI): a save
+writes only the entries it changed, and only if each is still as it was loaded; two
+panels editing different entries never conflict, two editing the same one do, and
+neither overwrites the other silently. A key under the prefix that is not an entry the
+panel can read is reported and left alone: never overwritten, never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from beat_panel import schedule
+from beat_panel.errors import PanelError
+from beat_panel.schedule.model import Clocked, Document, Entry, ScheduleError
+from beat_panel.schedule.redbeat import codec
+from beat_panel.schedule.redbeat.codec import RunState
+from beat_panel.schedule.redbeat.target import RedisTarget
+from beat_panel.schedule.store import ConflictError
+from beat_panel.schedule.timing import known_zone
+
+if TYPE_CHECKING:
+    import redis
+
+SCAN_COUNT = 1000
+PANEL_KEY = ":beat_panel"  # after the prefix: the schedule's own settings (its time zone)
+_SAVE_ATTEMPTS = 5  # a running beat rewrites `meta` at each send: a watch may trip on it
+
+
+class RedisUnavailable(PanelError):
+    """Redis cannot be reached, refused the login, or answered something else."""
+
+
+class RedisConflict(ConflictError):
+    """Entries changed in Redis since they were loaded; saving would overwrite that."""
+
+    def __init__(self, names: list[str], message: str) -> None:
+        self.names = names
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Everything under the prefix: the entries as a document, their run state, which
+    came from the app's `beat_schedule` (RedBeat's statics), and the keys skipped."""
+
+    document: Document
+    sha: str
+    runs: dict[str, RunState] = field(default_factory=dict)
+    statics: frozenset[str] = frozenset()
+    skipped: tuple[tuple[str, str], ...] = ()  # (key, why)
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+class RedisStore:
+    """One RedBeat schedule in Redis."""
+
+    def __init__(self, target: RedisTarget, client: redis.Redis | None = None) -> None:
+        self.target = target
+        self._client = client
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            self._client = self.target.client()
+        return self._client
+
+    def _fail(self, exc: Exception) -> RedisUnavailable:
+        text = str(exc).replace(self.target.url, self.target.shown) or type(exc).__name__
+        return RedisUnavailable(f"Redis at {self.target.shown}: {text}")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def entry_keys(self) -> list[str]:
+        """Every key under the prefix but RedBeat's own and the panel's settings."""
+        import redis
+
+        special = self.target.special_keys() | {self.target.key_prefix + PANEL_KEY}
+        try:
+            keys = {k for k in self.client.scan_iter(
+                match=_glob_escape(self.target.key_prefix) + "*", count=SCAN_COUNT)}
+        except redis.RedisError as exc:
+            raise self._fail(exc) from None
+        return sorted(keys - special)
+
+    def load(self) -> Listing:
+        """Read every entry (pipelined). RedisUnavailable when Redis cannot be read."""
+        import redis
+
+        keys = self.entry_keys()
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                pipe.smembers(self.target.statics_key)
+                pipe.hget(self.target.key_prefix + PANEL_KEY, "timezone")
+                answers = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise self._fail(exc) from None
+        *hashes, statics, zone = answers
+        if isinstance(statics, Exception):
+            statics = set()
+        entries: list[Entry] = []
+        runs: dict[str, RunState] = {}
+        skipped: list[tuple[str, str]] = []
+        digest = hashlib.sha256()
+        prefix = len(self.target.key_prefix)
+        for key, fields in zip(keys, hashes, strict=True):
+            if isinstance(fields, Exception):
+                skipped.append((key, "not a hash (RedBeat keeps each entry in a hash)"))
+                continue
+            digest.update(f"{key}\0{fields.get(codec.DEFINITION)}\0"
+                          f"{fields.get(codec.PANEL)}\n".encode())
+            if not fields:
+                continue  # gone between the scan and the read
+            try:
+                entry = codec.decode_entry(fields, key[prefix:])
+            except ScheduleError as exc:
+                skipped.append((key, str(exc)))
+                continue
+            entries.append(entry)
+            runs[entry.name] = codec.decode_meta(fields.get(codec.META))
+        zone = zone if isinstance(zone, str) and known_zone(zone) else None
+        digest.update(f"zone\0{zone}".encode())
+        return Listing(Document(tuple(entries), 0, zone), digest.hexdigest(), runs,
+                       frozenset(s for s in statics if isinstance(s, str)), tuple(skipped))
+
+    def current_sha(self) -> str:
+        return self.load().sha
+
+    # -- writing --------------------------------------------------------------------------
+
+    def save(self, document: Document, base: Document, force: bool = False) -> Listing:
+        """Write what changed from `base` to `document`: each entry added, changed or
+        removed, only if it is still in Redis as in `base` (else RedisConflict naming
+        them, unless `force`). A key that holds no readable entry is never overwritten
+        (ScheduleError). Entries RedBeat cannot run are refused before anything is
+        written."""
+        import redis
+
+        schedule.check_unique_names(list(document.entries))
+        old = {e.name: e for e in base.entries}
+        new = {e.name: e for e in document.entries}
+        changed = [n for n, e in new.items() if old.get(n) != e]
+        removed = [n for n in old if n not in new]
+        problems = [p for n in changed if (p := codec.redbeat_problem(new[n])) is not None]
+        if problems:
+            raise ScheduleError(problems, self.target.shown)
+        zone_changed = document.timezone != base.timezone
+        if not changed and not removed and not zone_changed:
+            return self.load()
+        keys = [self.target.key_of(n) for n in (*changed, *removed)]
+        now = datetime.now(timezone.utc)
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                for _attempt in range(_SAVE_ATTEMPTS):
+                    try:
+                        self._save_once(pipe, keys, changed, removed, old, new, document,
+                                        force, now)
+                        break
+                    except redis.WatchError:
+                        continue  # a beat wrote `meta` meanwhile: look again
+                else:
+                    raise RedisConflict(changed + removed, "The entries kept changing in "
+                                        f"Redis while saving to {self.target.shown}; try "
+                                        "again.")
+        except redis.RedisError as exc:
+            raise self._fail(exc) from None
+        return self.load()
+
+    def _save_once(self, pipe: Any, keys: list[str], changed: list[str], removed: list[str],
+                   old: dict[str, Entry], new: dict[str, Entry], document: Document,
+                   force: bool, now: datetime) -> None:
+        if keys:
+            pipe.watch(*keys)
+        current: dict[str, dict] = {}
+        for key in keys:
+            current[key] = pipe.hgetall(key)
+        conflicts: list[str] = []
+        damaged: list[tuple[str, str]] = []
+        prefix = len(self.target.key_prefix)
+        for key, fields in current.items():
+            name = key[prefix:]
+            if not fields:
+                there = None
+            else:
+                try:
+                    there = codec.decode_entry(fields, name)
+                except ScheduleError as exc:
+                    damaged.append((name, f"the key {key} holds no entry the panel can read "
+                                          f"({exc}); it is left as it is"))
+                    continue
+            if there != old.get(name) and not force:
+                conflicts.append(name)
+        if damaged:
+            pipe.reset()
+            raise ScheduleError(damaged, self.target.shown)
+        if conflicts:
+            pipe.reset()
+            raise RedisConflict(conflicts, f"{', '.join(conflicts)} changed in Redis "
+                                f"({self.target.shown}) since it was loaded. Reload to "
+                                "see the change, or save again to keep yours.")
+        pipe.multi()
+        for name in changed:
+            entry, key = new[name], self.target.key_of(name)
+            fields = current[key]
+            runs = codec.decode_meta(fields.get(codec.META)) if fields else RunState(now, 0)
+            pipe.hset(key, codec.DEFINITION, codec.encode_definition(entry))
+            panel = codec.encode_panel(entry)
+            if panel is None:
+                pipe.hdel(key, codec.PANEL)
+            else:
+                pipe.hset(key, codec.PANEL, panel)
+            if not fields or codec.META not in fields:
+                # Without `meta` RedBeat sends a new entry at once: it starts counting now.
+                pipe.hset(key, codec.META, codec.encode_meta(runs))
+            pipe.zadd(self.target.schedule_key,
+                      {key: due_score(entry, runs, now, document.timezone)})
+        for name in removed:
+            key = self.target.key_of(name)
+            pipe.zrem(self.target.schedule_key, key)
+            pipe.delete(key)
+        settings = self.target.key_prefix + PANEL_KEY
+        if document.timezone:
+            pipe.hset(settings, "timezone", document.timezone)
+        else:
+            pipe.hdel(settings, "timezone")
+        pipe.execute()
+
+    def import_document(self, document: Document, runs: dict[str, RunState]) -> Listing:
+        """Write every entry of `document` (replacing those of the same name, keeping
+        the others), with the run state given, in one transaction."""
+        problems = [p for e in document.entries if (p := codec.redbeat_problem(e)) is not None]
+        if problems:
+            raise ScheduleError(problems, self.target.shown)
+        import redis
+
+        now = datetime.now(timezone.utc)
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                for entry in document.entries:
+                    key = self.target.key_of(entry.name)
+                    state = runs.get(entry.name) or RunState(now, 0)
+                    if state.last_run_at is None:
+                        state = RunState(now, state.total_run_count)
+                    pipe.delete(key)
+                    pipe.hset(key, mapping={codec.DEFINITION: codec.encode_definition(entry),
+                                            codec.META: codec.encode_meta(state)})
+                    panel = codec.encode_panel(entry)
+                    if panel is not None:
+                        pipe.hset(key, codec.PANEL, panel)
+                    pipe.zadd(self.target.schedule_key,
+                              {key: due_score(entry, state, now, document.timezone)})
+                if document.timezone:
+                    pipe.hset(self.target.key_prefix + PANEL_KEY, "timezone",
+                              document.timezone)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise self._fail(exc) from None
+        return self.load()
+
+
+def due_score(entry: Entry, runs: RunState, now: datetime, zone: str | None) -> float:
+    """The entry's score in RedBeat's sorted set: when it is due next (UTC epoch
+    seconds), -1 when never (RedBeat skips negative scores), 0 for "look at it at the
+    next tick" when the panel cannot be sure of the time (a crontab in an unknown zone, a
+    time already past: the beat decides with its own clock)."""
+    if not entry.enabled:
+        return -1
+    spec = entry.schedule
+    if isinstance(spec, Clocked):
+        return spec.at.timestamp() if spec.at > now else 0
+    if spec.kind == "crontab" and zone is None:
+        return 0
+    runs_at = schedule.next_runs(spec, now, 1, last_run_at=runs.last_run_at or now,
+                                 tz_name=zone or "UTC")
+    if not runs_at:
+        return -1
+    return max(0.0, runs_at[0].timestamp()) if runs_at[0] > now else 0
+
