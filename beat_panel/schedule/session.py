@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from beat_panel import schedule
 from beat_panel.schedule import Document, ScheduleError
 from beat_panel.schedule.beat_report import BeatReport, read_beat_report
-from beat_panel.schedule.store import ConflictError, HistoryItem, ScheduleStore
+from beat_panel.schedule.source import FileSource, ScheduleSource
+from beat_panel.schedule.store import ConflictError, HistoryItem
 from beat_panel.schedule.timing import known_zone
 
 if TYPE_CHECKING:  # the type only: the session never runs the app's inspection itself
@@ -52,23 +53,40 @@ class OnDisk:
 
 @dataclass(frozen=True)
 class ScheduleSession:
-    """One schedule file being edited: the edited document, the version on disk it was
-    made from (`base`, `base_sha`), and what the running beat last reported."""
+    """One schedule being edited (a file, or Redis in RedBeat's format): the edited
+    document, the stored version it was made from (`base`, `base_sha`), and what the
+    running beat last reported."""
 
-    path: Path
+    source: ScheduleSource
     document: Document = field(default_factory=Document)
     base: Document = field(default_factory=Document)
     base_sha: str | None = None  # None: the file did not exist when loaded
     report: BeatReport | None = None
 
-    @classmethod
-    def open(cls, path: Path) -> ScheduleSession:
-        """Read the file (missing: an empty schedule) and beat's report. Reads files.
+    def __post_init__(self) -> None:
+        if isinstance(self.source, Path):  # a schedule file given by its path
+            object.__setattr__(self, "source", FileSource(self.source))
 
-        A damaged file raises ScheduleError with its line and column."""
-        loaded = ScheduleStore(path).load()
-        return cls(path, loaded.document, loaded.document, loaded.sha,
-                   read_beat_report(path))
+    @classmethod
+    def open(cls, source: ScheduleSource | Path) -> ScheduleSession:
+        """Read the schedule (a missing file: an empty schedule) and beat's report.
+        Reads files or Redis.
+
+        A damaged file raises ScheduleError with its line and column; a Redis that
+        cannot be read, RedisUnavailable."""
+        if isinstance(source, Path):
+            source = FileSource(source)
+        loaded, report = source.open()
+        return cls(source, loaded.document, loaded.document, loaded.sha, report)
+
+    @property
+    def path(self) -> Path | None:
+        """The schedule file (None for a schedule in Redis)."""
+        return self.source.path
+
+    @property
+    def where(self) -> str:
+        return self.source.where
 
     @property
     def dirty(self) -> bool:
@@ -88,18 +106,18 @@ class ScheduleSession:
 
     def save(self, force: bool = False) -> ScheduleSession:
         """Write the edited document as the next revision; the new session is based on
-        it. Writes files.
+        it. Writes files or Redis.
 
-        ConflictError when the file on disk is no longer the version this session was
-        based on, unless `force` (the person chose to keep theirs). A damaged file on
-        disk is never overwritten (ScheduleError)."""
-        saved = ScheduleStore(self.path).save(self.document, self.base_sha, force=force)
+        ConflictError (RedisConflict) when what is stored is no longer the version this
+        session was based on, unless `force` (the person chose to keep theirs). A
+        damaged file (a key that holds no entry) is never overwritten (ScheduleError)."""
+        saved = self.source.save(self.document, self.base, self.base_sha, force)
         return replace(self, document=saved.document, base=saved.document,
                        base_sha=saved.sha)
 
     def history(self) -> list[HistoryItem]:
         """Earlier saved versions, newest first. Reads the history folder."""
-        return ScheduleStore(self.path).history()
+        return self.source.history()
 
     def restore(self, revision: int) -> ScheduleSession:
         """Make the saved version `revision` the current one, as a new revision.
@@ -107,20 +125,15 @@ class ScheduleSession:
 
         Works on a damaged file too (it is kept aside, never lost), so this session need
         not have loaded. ScheduleError when no saved version has that revision."""
-        store = ScheduleStore(self.path)
-        items = store.history()
-        match = next((i for i in items if i.revision == revision), None)
-        if match is None:
-            kept = ", ".join(str(i.revision) for i in items) or "none yet"
-            raise ScheduleError([("revision", f"no saved version has revision {revision} "
-                                              f"(saved versions: {kept})")])
-        saved = store.restore(match)
+        saved = self.source.restore(revision)
+        _, report = self.source.look()
         return replace(self, document=saved.document, base=saved.document,
-                       base_sha=saved.sha, report=read_beat_report(self.path))
+                       base_sha=saved.sha, report=report)
 
     def look(self) -> OnDisk:
-        """The file's current hash and beat's report. Reads files."""
-        return OnDisk(ScheduleStore(self.path).current_sha(), read_beat_report(self.path))
+        """The stored version's hash and beat's report. Reads files or Redis."""
+        sha, report = self.source.look()
+        return OnDisk(sha, report)
 
     def changed_on_disk(self, on_disk: OnDisk) -> bool:
         """Someone else saved since this session's base was read or written."""
@@ -135,11 +148,15 @@ class ScheduleSession:
         `embedded_pids` those of workers running beat inside (`worker -B`), from a status
         check the caller already has: no process scan here."""
         sha = self.base_sha
+        if self.path is None:
+            # RedBeat acknowledges nothing: it reads each due entry at its next tick.
+            return ApplyCheck(ApplyState.NEXT_TICK, self.revision)
         if not beat_pids:
             if embedded_pids:
                 return ApplyCheck(ApplyState.EMBEDDED, self.revision, embedded_pids[0])
             return ApplyCheck(ApplyState.NOT_RUNNING, self.revision)
-        report = read_beat_report(self.path)
+        path = self.path
+        report = read_beat_report(path)
         if report is None or report.pid not in beat_pids:
             # Without the plugin beat never writes a report for its pid: it read its
             # schedule once at start and will not see the file change.
@@ -152,7 +169,7 @@ class ScheduleSession:
             if time.monotonic() >= deadline:
                 break
             time.sleep(_POLL)
-            report = read_beat_report(self.path)
+            report = read_beat_report(path)
         return ApplyCheck(ApplyState.NOT_APPLIED, self.revision,
                           report.pid if report else None,
                           report.error if report else None, timeout, report)
@@ -169,6 +186,7 @@ class ApplyState(str, enum.Enum):
     NOT_RUNNING = "not_running"  # it will use the file when it starts
     RESTART_NEEDED = "restart_needed"  # beat runs but does not follow the panel's file
     EMBEDDED = "embedded"  # only a worker's embedded beat runs: it runs the app's schedule
+    NEXT_TICK = "next_tick"  # in Redis: a RedBeat beat reads it at its next tick
 
     def __str__(self) -> str:
         return self.value
@@ -203,6 +221,9 @@ class ApplyCheck:
         if self.state is ApplyState.NOT_APPLIED:
             why = f" It reports: {self.error}" if self.error else ""
             return f"The running beat has not applied it within {self.waited:g} s.{why}"
+        if self.state is ApplyState.NEXT_TICK:
+            return ("Saved in Redis: a RedBeat beat reads it at its next tick (at the "
+                    "latest after its --max-interval).")
         if self.state is ApplyState.NOT_RUNNING:
             return "Beat is not running; it will use this schedule when it starts."
         if self.state is ApplyState.EMBEDDED:
@@ -215,7 +236,7 @@ class ApplyCheck:
 
 _APPLIED = {ApplyState.APPLIED: True, ApplyState.NOT_APPLIED: False,
             ApplyState.NOT_RUNNING: None, ApplyState.RESTART_NEEDED: None,
-            ApplyState.EMBEDDED: None}
+            ApplyState.EMBEDDED: None, ApplyState.NEXT_TICK: None}
 
 
 # -- import from the app ---------------------------------------------------------------
