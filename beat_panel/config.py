@@ -27,6 +27,7 @@ from beat_panel import paths
 from beat_panel.errors import PanelError
 from beat_panel.files import trust
 from beat_panel.files.owners import user_name
+from beat_panel.schedule.redbeat.target import DEFAULT_PREFIX, RedisTarget, mask_url
 
 CONFIG_NAME = "beat-panel.toml"
 DEMO_APP = "beat_panel.demo.app"
@@ -104,6 +105,8 @@ class Config:
     beat: BeatConfig
     path: Path | None
     schedule_file: Path | None = None
+    # A RedBeat schedule in Redis ([schedule] redis_url) instead of a file.
+    schedule_redis: RedisTarget | None = None
     alerts: AlertsConfig | None = None  # None: no [alerts] section, no alerts sent
     # What the lookup passed over and why (a ./beat-panel.toml in a folder that is not
     # the user's): the CLI says it on standard error, the window in the panel's log.
@@ -337,10 +340,60 @@ def _from_dict(data: dict, path: Path) -> Config:
     reader.reject_unknown()
     schedule = _Reader(data.get("schedule", {}), path, "schedule")
     schedule_file = resolve(schedule, "file")
+    schedule_redis = _redis_target(schedule)
+    if schedule_file is not None and schedule_redis is not None:
+        raise ConfigError(f"{path}: [schedule] has both file and redis_url; a project's "
+                          "schedule is one or the other. Remove one of them.")
     schedule.reject_unknown()
     alerts = _alerts(_Reader(data["alerts"], path, "alerts"), base) if "alerts" in data \
         else None
-    return Config(beat=beat, path=path, schedule_file=schedule_file, alerts=alerts)
+    return Config(beat=beat, path=path, schedule_file=schedule_file,
+                  schedule_redis=schedule_redis, alerts=alerts)
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _redis_target(reader: _Reader) -> RedisTarget | None:
+    """[schedule] redis_url (with key_prefix and lock_key): a RedBeat schedule. The
+    password never appears in an error."""
+    prefix = reader.string("key_prefix")
+    lock = reader.string("lock_key")
+    url = reader.table.get("redis_url")
+    reader.seen.add("redis_url")
+    if url is None:
+        if prefix is not None or lock is not None:
+            raise ConfigError(f"{reader.path}: [schedule] key_prefix and lock_key belong to "
+                              "a Redis schedule: set redis_url too, or remove them.")
+        return None
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{reader.path}: [schedule] redis_url must be a URL such as "
+                          "\"redis://localhost:6379/0\".")
+    shown = mask_url(url)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(f"{reader.path}: [schedule] redis_url = {shown!r} must start with "
+                          f"{', '.join(s + '://' for s in REDIS_SCHEMES)}.")
+    try:
+        import redis.connection
+
+        redis.connection.parse_url(url)
+    except (ValueError, TypeError) as exc:
+        message = str(exc).replace(url, shown)
+        raise ConfigError(f"{reader.path}: [schedule] redis_url = {shown!r} cannot be "
+                          f"read: {mask_in(message, url)}") from None
+    return RedisTarget(url, prefix or DEFAULT_PREFIX, lock)
+
+
+def mask_in(text: str, url: str) -> str:
+    """`text` with the URL's password taken out wherever it appears."""
+    from urllib.parse import urlsplit
+
+    try:
+        secret = urlsplit(url).password
+    except ValueError:
+        secret = None
+    return text.replace(secret, "**") if secret else text
 
 
 def _alerts(reader: _Reader, base: Path) -> AlertsConfig:
