@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path
 
 from beat_panel import schedule
 from beat_panel.celeryapp import appinfo, tasknames
@@ -22,8 +23,9 @@ from beat_panel.config import Config
 from beat_panel.control import activity
 from beat_panel.control.status import check_status
 from beat_panel.errors import PanelError
-from beat_panel.schedule import Document, ScheduleError, beat_report
+from beat_panel.schedule import ScheduleError, transfer
 from beat_panel.schedule.session import ImportPlan, ScheduleSession, plan_import
+from beat_panel.schedule.source import source_for
 from beat_panel.schedule.views import build_views, clock_for
 
 
@@ -59,6 +61,18 @@ def add_parser(sub: argparse._SubParsersAction,
     add.add_argument("--one-off", action="store_true", help="run once, then never again")
     add.add_argument("--disabled", action="store_true", help="add it switched off")
     add.add_argument("--description", default="")
+
+    export = with_json(actions.add_parser(
+        "export", help="write the schedule (file or Redis) to a schedule file, with each "
+                       "entry's run state"))
+    export.add_argument("file", type=Path)
+    export.add_argument("--force", action="store_true", help="replace an existing file")
+    take = with_json(actions.add_parser(
+        "import-file", help="bring the entries of a schedule file into this project's "
+                            "schedule (file or Redis), with their run state"))
+    take.add_argument("file", type=Path)
+    take.add_argument("--replace", action="store_true",
+                      help="replace entries of the same name")
 
     for name, text in (("remove", "remove entries"), ("enable", "switch entries on"),
                        ("disable", "switch entries off")):
@@ -109,17 +123,19 @@ def entry_from_args(args: argparse.Namespace) -> schedule.Entry:
 
 
 def run(args: argparse.Namespace, config: Config, as_json: bool) -> int:
-    if config.schedule_file is None:
-        return _fail(as_json, "No schedule file is configured. Add to beat-panel.toml:\n"
-                              '[schedule]\nfile = "schedule.json"', exit_codes.USAGE)
+    source = source_for(config)
+    if source is None:
+        return _fail(as_json, "No schedule is configured. Add to beat-panel.toml:\n"
+                              '[schedule]\nfile = "schedule.json"\n(or redis_url = '
+                              '"redis://host:6379/0" for a RedBeat schedule)', exit_codes.USAGE)
     try:
-        return _run(args, config, ScheduleSession(config.schedule_file), as_json)
+        return _run(args, config, ScheduleSession(source), as_json)
     except (ScheduleError, UsageError) as exc:
         return _fail(as_json, str(exc), exit_codes.USAGE)
     except PanelError as exc:  # a conflict, an app that cannot be inspected
         return _fail(as_json, str(exc), exit_codes.FAILED)
     except OSError as exc:
-        return _fail(as_json, f"Cannot write {config.schedule_file}: {exc}", exit_codes.FAILED)
+        return _fail(as_json, f"Cannot write {source.where}: {exc}", exit_codes.FAILED)
 
 
 def _fail(as_json: bool, message: str, code: int) -> int:
@@ -139,10 +155,12 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
                                                f"revision {restored.revision}.", as_json, {})
     if action == "history":
         return _history(session, as_json)
-    session = ScheduleSession.open(session.path)
+    if action in ("export", "import-file"):
+        return _transfer(args, session, as_json)
+    session = ScheduleSession.open(session.source)
     doc = session.document
     if action == "list":
-        return _list(doc, config, as_json)
+        return _list(session, config, as_json)
     if action == "run":
         entry = doc.require(args.name)
         task_id = appinfo.send_now(config, entry)
@@ -237,11 +255,11 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
     """The saved versions, without loading the file first: a damaged file is exactly when
     a person needs this list."""
     try:
-        current, damaged = ScheduleSession.open(session.path).revision, None
+        current, damaged = ScheduleSession.open(session.source).revision, None
     except ScheduleError as exc:
         current, damaged = None, str(exc)
     except OSError as exc:
-        current, damaged = None, f"cannot read {session.path}: {exc.strerror}"
+        current, damaged = None, f"cannot read {session.where}: {exc.strerror}"
     items = [{"revision": i.revision, "saved_at": i.saved_at.isoformat(),
               "current": i.revision == current and n == 0, "path": str(i.path)}
              for n, i in enumerate(session.history())]
@@ -250,17 +268,34 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
     if damaged:
         lines.insert(0, f"The schedule file cannot be used: {damaged}\nRestore one of "
                         "these with: beat-panel schedule restore REVISION")
+    empty = "No saved versions yet." if session.path is not None else \
+        "A schedule in Redis keeps no saved versions; `beat-panel schedule export FILE` keeps one."
     _print(as_json, {"success": True, "current_revision": current, "damaged": damaged,
-                     "history": items}, "\n".join(lines) or "No saved versions yet.")
+                     "history": items}, "\n".join(lines) or empty)
     return exit_codes.OK
 
 
-def _list(doc: Document, config: Config, as_json: bool) -> int:
-    state = beat_report.read_beat_report(config.schedule_file)
+def _transfer(args: argparse.Namespace, session: ScheduleSession, as_json: bool) -> int:
+    if args.schedule_command == "export":
+        done = transfer.export_to_file(session.source, args.file.absolute(), args.force)
+        message = (f"Exported {len(done.written)} entr{'y' if len(done.written) == 1 else 'ies'}"
+                   f" from {session.where} to {done.where}, with their run state.")
+    else:
+        done = transfer.import_from_file(session.source, args.file.absolute(), args.replace)
+        message = (f"Imported {len(done.written)} entr{'y' if len(done.written) == 1 else 'ies'}"
+                   f" from {args.file} into {done.where}"
+                   + (f"; kept {', '.join(done.kept)} as they were (--replace replaces them)"
+                      if done.kept else "") + ".")
+    _print(as_json, {"success": True, "message": message, **done.to_json()}, message)
+    return exit_codes.OK
+
+
+def _list(session: ScheduleSession, config: Config, as_json: bool) -> int:
+    doc, state = session.document, session.report
     # Times are in the zone beat uses; whether the beat that reported still runs decides
     # between its zone and the one the file records.
     pids = None
-    if state is not None:
+    if state is not None and state.pid is not None:
         pids = [p.pid for p in check_status(config).processes if not p.embedded]
     clock = clock_for(doc, state, pids)
     views = build_views(doc, state, datetime.now(timezone.utc), clock)
