@@ -18,6 +18,12 @@ from beat_panel.process import BeatProcess
 from beat_panel.process.command_path import CommandError, beat_program
 
 PLUGIN_SCHEDULER = "beat_panel.plugin:PanelScheduler"
+REDBEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+
+
+def _names_scheduler(args: tuple[str, ...]) -> bool:
+    return any(a in ("-S", "--scheduler") or a.startswith(("--scheduler=", "-S"))
+               for a in args)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ def configured_launch(config: Config) -> LaunchSpec | None:
     if plugin:
         argv += ["-S", PLUGIN_SCHEDULER]
         env["BEAT_PANEL_SCHEDULE"] = str(config.schedule_file)
+    elif config.schedule_redis is not None and not _names_scheduler(beat.args):
+        # Stock RedBeat runs the schedule in Redis; the app's own config names the Redis
+        # (redbeat_redis_url) and the prefix, as it does for a beat on a server.
+        argv += ["-S", REDBEAT_SCHEDULER]
     argv += beat.args
     pidfile = option_path(beat.args, _PIDFILE_OPTION, beat.workdir) or beat.pidfile
     celery_log = option_path(beat.args, _LOGFILE_OPTIONS, beat.workdir)

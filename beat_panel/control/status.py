@@ -19,6 +19,7 @@ from beat_panel.control.action_lock import action_in_flight
 from beat_panel.control.states import Phase
 from beat_panel.process import BeatProcess, PidfileState, identity
 from beat_panel.schedule import access, beat_report
+from beat_panel.schedule.redbeat.lock import LockState, read_lock
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Status:
     # Why beats in the project's folder were not taken for its beat, when the rule could
     # not decide (no app configured, several apps there).
     identity_note: str | None = None
+    # A schedule in Redis: RedBeat's lock, which tells the beat that sends (here or on
+    # another machine) from standbys and from a killed beat's leftover.
+    redbeat_lock: LockState | None = None
 
     def __post_init__(self) -> None:
         self.state = Phase(self.state)
@@ -57,12 +61,69 @@ class Status:
 
     @property
     def duplicate(self) -> bool:
-        """Two beats at once send every task twice."""
-        return self.count > 1
+        """Two beats at once send every task twice (not RedBeat's: only the lock's
+        holder sends, the others wait as standbys)."""
+        return self.count > 1 and self.redbeat_lock is None
+
+    @property
+    def redbeat(self) -> str | None:
+        """For a schedule in Redis, what RedBeat's lock says: "running" (held here by a
+        running beat), "standby" (running here, held elsewhere), "remote" (held by another
+        machine), "stale" (held by this machine where no beat runs: a killed beat's),
+        "waiting" (beat runs here, nobody holds it yet), "free", or "unknown" (Redis could
+        not be read). None for a schedule file."""
+        lock = self.redbeat_lock
+        if lock is None:
+            return None
+        if lock.error:
+            return "unknown"
+        if not lock.held:
+            return "waiting" if self.running else "free"
+        if lock.this_machine is False:
+            return "standby" if self.running else "remote"
+        if self.running:
+            # Taken before any of our beats started: a killed beat's lock, waited for.
+            started = min(p.create_time for p in self.processes)
+            taken = lock.taken_at.timestamp() if lock.taken_at else None
+            if lock.this_machine and taken is not None and taken < started - 1:
+                return "waiting"
+            return "running"
+        return "stale" if lock.this_machine else "remote"
 
     @property
     def embedded(self) -> bool:
         return any(p.embedded for p in self.processes)
+
+    @property
+    def redbeat_note(self) -> str | None:
+        """One sentence on RedBeat's lock, when the schedule is in Redis."""
+        lock, state = self.redbeat_lock, self.redbeat
+        if lock is None or state is None:
+            return None
+        expires = f"expires in {lock.ttl:.0f} s" if lock.ttl is not None else "never expires"
+        if state == "unknown":
+            return f"RedBeat's lock cannot be read: {lock.error}"
+        if state == "running":
+            extra = (f"; the other {self.count - 1} wait as standbys" if self.count > 1
+                     else "")
+            return f"This machine's beat holds RedBeat's lock and sends ({expires} unless " \
+                   f"extended){extra}."
+        if state == "standby":
+            return (f"Beat here waits as a standby: {lock.holder} holds RedBeat's lock and "
+                    "sends.")
+        if state == "remote":
+            return (f"Beat runs on another machine ({lock.holder}): it holds RedBeat's lock "
+                    f"({expires} unless extended).")
+        if state == "stale":
+            return (f"RedBeat's lock is stale: held by this machine, where no beat runs (a "
+                    f"beat killed without releasing it); it {expires}, and a beat started "
+                    "now waits for it.")
+        if state == "waiting":
+            if lock.held:
+                return (f"Beat runs here and waits for RedBeat's lock, which a beat that "
+                        f"is gone still holds; it {expires}.")
+            return "Beat runs here and waits to take RedBeat's lock."
+        return None
 
     @property
     def duplicate_warnings(self) -> list[str]:
@@ -116,6 +177,8 @@ class Status:
         if self.state.working:
             return f"Beat is {self.state}…"
         if not self.running:
+            if self.redbeat in ("remote", "stale"):
+                return self.redbeat_note or "Beat is not running."
             return "Beat is not running."
         parts = []
         for p in self.processes:
@@ -125,7 +188,10 @@ class Status:
             if p.manager:
                 where += f", under {p.manager.describe()}"
             parts.append(where)
-        return "Beat is running (" + "; ".join(parts) + ")."
+        text = "Beat is running (" + "; ".join(parts) + ")."
+        if self.redbeat in ("running", "standby", "waiting") and self.redbeat_note:
+            text += " " + self.redbeat_note
+        return text
 
     def to_json(self) -> dict:
         return {
@@ -146,6 +212,8 @@ class Status:
             "other_beats": [p.to_json() for p in self.other_beats],
             "pidfile": self._pidfile_json(),
             "identity_note": self.identity_note,
+            **({"redbeat_lock": {**self.redbeat_lock.to_json(), "state": self.redbeat}}
+               if self.redbeat_lock is not None else {}),
         }
 
     def _pidfile_json(self) -> dict | None:
@@ -253,9 +321,10 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
         applied = beat_report.schedule_applied(config.schedule_file,
                                                [p.pid for p in standalone])
         problem = _schedule_problem(config.schedule_file, standalone, applied)
+    lock = read_lock(config.schedule_redis) if config.schedule_redis is not None else None
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
                   scan=scan, schedule_applied=applied, app=config.beat.app,
-                  schedule_problem=problem, identity_note=note)
+                  schedule_problem=problem, identity_note=note, redbeat_lock=lock)
 
 
 def _schedule_problem(path: Path, beats: list[BeatProcess],
