@@ -1,0 +1,111 @@
+"""The Redis schedule against a stock RedBeat beat in another process (its own venv,
+without Beat Panel): what the panel adds, edits, disables and deletes is sent, re-timed,
+stopped and dropped within the beat's tick; and the panel reads RedBeat's lock to show
+that beat running, then stale after `kill -9`, then running again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from beat_panel.schedule import Interval
+from beat_panel.schedule.session import ScheduleSession
+from beat_panel.schedule.source import source_for
+
+from conftest import ProcessTracker, wait_until
+from redbeat_world import RedBeatProject, make_redbeat_project
+from redis_server import start_redis
+
+
+def lock_state(project: RedBeatProject) -> dict:
+    status = project.cli("status", "--json")
+    assert status.code == 0, status.stderr
+    return status.json["redbeat_lock"]
+
+
+def sends_between(project: RedBeatProject, name: str, seconds: float) -> int:
+    before = len(project.sends(name))
+    time.sleep(seconds)
+    return len(project.sends(name)) - before
+
+
+@pytest.mark.slow
+def test_a_stock_redbeat_beat_runs_what_the_panel_adds_edits_disables_and_deletes(
+        tmp_path: Path, procs: ProcessTracker):
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_redbeat_project(tmp_path / "proj", redis)
+    project.start_worker(procs)
+    project.start_beat(procs)
+    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
+               what="the RedBeat beat to take its lock")
+
+    # Added: sent within the beat's tick (max-interval 1 s), and run by the worker.
+    added = project.cli("schedule", "add", "tick", "--task", project.task(), "--every", "1",
+                        "--json")
+    assert added.code == 0, added.stderr
+    assert added.json["apply_state"] == "next_tick"
+    saved_at = time.monotonic()
+    wait_until(lambda: project.sends("tick"), timeout=10, what="the first send of tick")
+    assert time.monotonic() - saved_at < 4  # the first send is one interval after the save
+    wait_until(lambda: project.worker_ran() >= 1, timeout=20, what="the worker to run it")
+    assert sends_between(project, "tick", 3.5) >= 2
+
+    # Edited (every 1 s → every 4 s): re-timed at the beat's next tick.
+    session = ScheduleSession.open(source_for(project.load()))
+    entry = session.document.require("tick")
+    session.editing(session.document.replacing(
+        "tick", entry.with_changes(schedule=Interval(4, "seconds")))).save()
+    time.sleep(1.5)  # the send already due may still go out
+    assert sends_between(project, "tick", 6) <= 2
+
+    # Disabled: no more sends.
+    disabled = project.cli("schedule", "disable", "tick")
+    assert disabled.code == 0, disabled.stderr
+    time.sleep(1.5)
+    assert sends_between(project, "tick", 5) == 0
+
+    # Deleted: gone from Redis and from the beat, which goes on running.
+    removed = project.cli("schedule", "remove", "tick")
+    assert removed.code == 0, removed.stderr
+    client = redis_client(project)
+    assert not client.exists(f"{project.prefix}tick")
+    assert client.zscore(f"{project.prefix}:schedule", f"{project.prefix}tick") is None
+    listed = project.cli("schedule", "list", "--json")
+    # What RedBeat wrote itself is listed too: Celery's default cleanup entry.
+    assert [e["name"] for e in listed.json["entries"]] == ["celery.backend_cleanup"]
+    assert lock_state(project)["state"] == "running"
+    assert "Traceback" not in project.beat_log.read_text()
+
+
+def redis_client(project: RedBeatProject):
+    return project.load().schedule_redis.client()
+
+
+@pytest.mark.slow
+def test_the_panel_shows_the_beat_running_then_stale_after_kill_9_then_running_again(
+        tmp_path: Path, procs: ProcessTracker):
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_redbeat_project(tmp_path / "proj", redis)
+    pid = project.start_beat(procs)
+    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
+               what="the beat to take RedBeat's lock")
+    lock = lock_state(project)
+    assert lock["held"] and lock["this_machine"] is True
+    assert lock["holder_host"] == "this machine"
+    assert 0 < lock["ttl"] <= 5  # 5 × max-interval, extended at every tick
+
+    os.kill(pid, signal.SIGKILL)  # by its pid: the lock is never released
+    wait_until(lambda: not project.cli("status", "--json").json["running"], timeout=10,
+               what="the killed beat to be gone")
+    status = project.cli("status", "--json").json
+    assert status["redbeat_lock"]["state"] == "stale", status
+    assert "stale" in status["message"] and "expires in" in status["message"]
+
+    project.start_beat(procs)  # waits for the stale lock to run out (≤ 5 s)
+    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
+               what="the new beat to take the lock")
+    assert project.cli("status", "--json").json["running"]
