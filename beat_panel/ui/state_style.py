@@ -36,6 +36,19 @@ LOOKS: dict[str, Look] = {
     "broker_down": Look(AMBER, "!", "Broker unreachable"),
     "no_worker": Look(AMBER, "!", "No worker for a queue"),
     "unknown": Look(GREY, "…", "Checking…"),
+    # A schedule in Redis, from RedBeat's lock (see REDBEAT_LOOKS):
+    "remote": Look(GREEN, "✓", "Active elsewhere"),  # another machine's beat sends
+    "standby": Look(GREEN, "✓", "Standby"),  # runs here; another machine's beat sends
+    "stale_lock": Look(AMBER, "!", "Stale lock"),  # a killed beat's lock: nothing sends
+    "lock_wait": Look(AMBER, "↻", "Waiting for lock"),  # runs here, waits for a stale lock
+}
+
+# What RedBeat's lock says (Status.redbeat), as the look it turns the faces to.
+REDBEAT_LOOKS: dict[str, str] = {
+    "remote": "remote",
+    "standby": "standby",
+    "stale": "stale_lock",
+    "waiting": "lock_wait",
 }
 
 # How bad a health problem is, as a colour: from the core's one table of levels.
@@ -87,6 +100,8 @@ def state_key(status: Status | None, working: Phase | None = None,
         return TROUBLE_LOOKS[trouble.code]
     if status.state is Phase.RUNNING and status.schedule_problem:
         return "degraded"
+    if status.state in (Phase.RUNNING, Phase.STOPPED) and status.redbeat in REDBEAT_LOOKS:
+        return REDBEAT_LOOKS[status.redbeat]
     return status.state.value
 
 
