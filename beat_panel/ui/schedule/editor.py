@@ -7,6 +7,7 @@ runs the ones that touch files or subprocesses in jobs and edits on the GUI thre
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,9 @@ from beat_panel.control import activity
 from beat_panel.control.status import Status
 from beat_panel.schedule import Document, Entry
 from beat_panel.schedule.beat_report import BeatReport
+from beat_panel.schedule.redbeat.store import RedisConflict
 from beat_panel.schedule.session import ApplyCheck, OnDisk, ScheduleSession
+from beat_panel.schedule.source import ScheduleSource, source_for
 from beat_panel.schedule.store import ConflictError
 from beat_panel.schedule.timing import BeatClock
 from beat_panel.schedule.views import clock_for
@@ -101,8 +104,15 @@ class ScheduleEditor(QWidget):
     # -- state -----------------------------------------------------------------------
 
     @property
+    def source(self) -> ScheduleSource | None:
+        """The project's schedule: its file, or Redis in RedBeat's format."""
+        return source_for(self.config)
+
+    @property
     def path(self) -> str | None:
-        return str(self.config.schedule_file) if self.config.schedule_file else None
+        """Where the schedule is, for a person (the file, or the masked Redis URL)."""
+        source = self.source
+        return source.where if source is not None else None
 
     @property
     def loaded(self) -> bool:
@@ -169,14 +179,15 @@ class ScheduleEditor(QWidget):
 
     def reload(self) -> None:
         """Load the file from disk (in a job)."""
-        if self.config.schedule_file is None:
+        source = self.source
+        if source is None:
             self.session = None  # the schedule shown belonged to another project
             self.model.set_entries([], None, None)
             self._update_actions()
             self.notice.setText("No schedule file is configured: add [schedule] file = "
                                 "\"schedule.json\" to beat-panel.toml.")
             return
-        self.runner.submit(ScheduleSession.open, self.config.schedule_file,
+        self.runner.submit(ScheduleSession.open, source,
                            on_done=self._loaded, on_error=self._load_failed)
 
     def _loaded(self, session: ScheduleSession) -> None:
@@ -184,13 +195,21 @@ class ScheduleEditor(QWidget):
         self._set_session(session)
         count = len(session.document.entries)
         note = f" {self.clock.note}" if self.clock.note else ""
-        self.notice.setText(f"{count} entr{'y' if count == 1 else 'ies'}, revision "
-                            f"{session.revision}.{note}")
+        where = f"revision {session.revision}" if session.path is not None else \
+            f"in Redis, {session.where}"
+        self.notice.setText(f"{count} entr{'y' if count == 1 else 'ies'}, {where}.{note}")
         self.load_finished.emit()
 
     def _load_failed(self, error: Exception) -> None:
         self.session = None
         self.model.set_entries([], None, None)
+        if self.config.schedule_redis is not None:
+            self.notice.setText(f"<b>The schedule in Redis cannot be read.</b> "
+                                f"{html.escape(str(error))}<br>Nothing was changed; Reload "
+                                "tries again.")
+            self._update_actions()
+            self.load_finished.emit()
+            return
         self.notice.setText(
             f"<b>The schedule file cannot be used.</b> {error}<br>Beat Panel will not "
             "overwrite it. Fix it by hand, or restore a saved version "
@@ -227,12 +246,24 @@ class ScheduleEditor(QWidget):
             embedded = [p.pid for p in status.processes if p.embedded] if status else []
             self._applied(saved.wait_applied(pids, embedded_pids=embedded))
             return
-        self.notice.setText(f"Saved revision {revision}. Waiting for beat to apply it…")
+        self.notice.setText(f"{self._saved_words(revision)} Waiting for beat to apply it…")
         self.runner.submit(saved.wait_applied, pids, on_done=self._applied)
+
+    def _saved_words(self, revision: int) -> str:
+        return f"Saved revision {revision}." if self.config.schedule_redis is None else \
+            "Saved to Redis."
 
     def _save_failed(self, error: Exception) -> None:
         self.saving = False
         self._update_actions()
+        if isinstance(error, RedisConflict):
+            names = ", ".join(error.names)
+            self.conflict_bar.show_conflict(
+                f"{names} changed in Redis since you loaded it (another panel or tool). "
+                "Reload to see that change (yours are lost), or keep yours and save over "
+                "it.")
+            self.notice.setText(f"Not saved: {names} changed in Redis.")
+            return
         if isinstance(error, ConflictError):
             self.conflict_bar.show_conflict(
                 "The schedule file was changed by someone else since you loaded it. Reload "
@@ -249,7 +280,7 @@ class ScheduleEditor(QWidget):
         if check.report is not None and self.session is not None:
             self.session = self.session.with_report(check.report)
             self._refresh_times()
-        self.notice.setText(f"Saved revision {check.revision}. {check.note}")
+        self.notice.setText(f"{self._saved_words(check.revision)} {check.note}")
         if check.restart_needed:
             answer = self.dialogs.ask(
                 "Restart beat now?", "The running beat does not follow the schedule file, "
@@ -363,7 +394,7 @@ class ScheduleEditor(QWidget):
         """A health check landed: answer "will it run?" for every saved entry (in a job:
         it asks the app's routes once, then works from `health`)."""
         if self.config.schedule_file is None or self._answering:
-            return
+            return  # (a Redis schedule: why.py reads the panel's file and report only)
         from beat_panel import health as core  # not at start: the window opens without it
 
         self._answering = True

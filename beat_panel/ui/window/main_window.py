@@ -207,7 +207,8 @@ class MainWindow(QMainWindow):
 
     def _maybe_ready(self) -> None:
         if self._status_landed_once and (self._schedule_landed_once or
-                                         self.monitor.config.schedule_file is None):
+                                         (self.monitor.config.schedule_file is None and
+                                          self.monitor.config.schedule_redis is None)):
             self.ready.emit()
 
     # -- actions ---------------------------------------------------------------------
