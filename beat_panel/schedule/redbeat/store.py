@@ -158,6 +158,10 @@ class RedisStore:
         zone_changed = document.timezone != base.timezone
         if not changed and not removed and not zone_changed:
             return self.load()
+        if force:
+            # "Keep mine": Redis ends as the document says, whatever it holds now (a Redis
+            # that came back empty, say), so every entry is looked at, not only the edits.
+            changed = list(new)
         keys = [self.target.key_of(n) for n in (*changed, *removed)]
         now = datetime.now(timezone.utc)
         try:
@@ -213,6 +217,8 @@ class RedisStore:
         for name in changed:
             entry, key = new[name], self.target.key_of(name)
             fields = current[key]
+            if force and fields and codec.decode_entry(fields, name) == entry:
+                continue  # already as the document says: its score and meta stay
             runs = codec.decode_meta(fields.get(codec.META)) if fields else RunState(now, 0)
             pipe.hset(key, codec.DEFINITION, codec.encode_definition(entry))
             panel = codec.encode_panel(entry)
