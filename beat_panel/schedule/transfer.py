@@ -80,7 +80,9 @@ def import_from_file(source: ScheduleSource, file: Path, replace: bool = False) 
     session = ScheduleSession.open(source)
     have = {e.name: e for e in session.document.entries}
     take = [e for e in incoming.entries if e.name not in have or (replace and have[e.name] != e)]
-    kept = tuple(e.name for e in incoming.entries if e.name in have and e not in take)
+    # Kept: of the same name and different, not replaced (an identical one is no news).
+    kept = tuple(e.name for e in incoming.entries
+                 if e.name in have and have[e.name] != e and e not in take)
     runs = runs_of(read_beat_report(file), [e.name for e in take])
     zone = session.document.timezone or incoming.timezone
     if isinstance(source, RedisSource):
