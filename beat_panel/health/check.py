@@ -29,12 +29,14 @@ from beat_panel.health.report import (
     Health,
     MissingWorker,
     Problem,
+    StoreHealth,
     WorkerHealth,
     WorkersHealth,
     sort_problems,
 )
 from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
+from beat_panel.schedule.redbeat.target import RedisTarget, mask_url
 
 DEFAULT_DEADLINE = 2.5  # seconds for each probe, start of its Python included
 DEFAULT_PING_TIMEOUT = 1.0  # as `celery inspect ping`: every node may answer
@@ -103,8 +105,10 @@ class HealthChecker:
         """Check broker, workers and beat now (see the module docstring for how long it
         takes). `status`: a status check the caller already has, else one is made."""
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="health") as pool:
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="health") as pool:
             broker_run = pool.submit(self._probe, "broker", {"timeout": self.socket_timeout})
+            target = self.config.schedule_redis
+            store_run = pool.submit(check_store, target) if target is not None else None
             if status is None:
                 status = check_status(self.config)
             remote = _remote_control(status)
@@ -112,10 +116,11 @@ class HealthChecker:
             broker = self._broker(broker_run.result())
             workers, beat_nodes, beat_node_name, beat_remote = \
                 self._workers(workers_run.result())
+            store = store_run.result() if store_run is not None else None
         beat = _beat(status, remote, beat_node_name, beat_remote, beat_nodes, workers)
-        problems = _problems(broker, workers, beat, self.config.beat.app)
+        problems = _problems(broker, workers, beat, self.config.beat.app, store)
         return Health(broker, workers, beat, problems, time.time(),
-                      (time.monotonic() - started) * 1000)
+                      (time.monotonic() - started) * 1000, store)
 
     def _probe(self, command: str, options: dict) -> ProbeRun:
         return run_probe(self.config, command, options, self.deadline)
@@ -293,12 +298,37 @@ def _beat(status: Status, remote: beat_node.RemoteControl | None, node: str | No
                                 f"{workers.ping_timeout:g} s")
 
 
+def check_store(target: RedisTarget) -> StoreHealth:
+    """PING the Redis of a RedBeat schedule, with the store's short timeouts."""
+    import redis
+
+    client = target.client()
+    started = time.perf_counter()
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        error = str(exc).replace(target.url, mask_url(target.url)) or type(exc).__name__
+        return StoreHealth(False, mask_url(target.url), None, error)
+    finally:
+        client.close()
+    return StoreHealth(True, mask_url(target.url), (time.perf_counter() - started) * 1000)
+
+
 def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth,
-              app: str | None) -> tuple[Problem, ...]:
+              app: str | None, store: StoreHealth | None = None) -> tuple[Problem, ...]:
     found: list[Problem] = []
     status = beat.status
+    if store is not None and not store.ok:
+        found.append(Problem("schedule_store_unreachable", f"The schedule's Redis {store.url} "
+                                                           f"cannot be reached: {store.error}. "
+                                                           "A RedBeat beat cannot read its "
+                                                           "entries."))
+    if status.redbeat == "stale":
+        found.append(Problem("redbeat_stale_lock", status.redbeat_note or "stale lock"))
     if status.state is Phase.ERROR:
         found.append(Problem("beat_unknown", status.message))
+    elif status.redbeat in ("remote", "stale"):
+        pass  # a beat elsewhere sends, or the stale lock above says what is wrong
     elif not status.running and not status.state.working:
         found.append(Problem("beat_not_running", "Beat is not running: no periodic task is "
                                                  "sent. Start it: beat-panel start"))

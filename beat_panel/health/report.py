@@ -31,6 +31,9 @@ PROBLEM_LEVELS: dict[str, Level] = {
     "workers_unknown": Level.WARNING,  # the workers could not be asked
     "no_workers": Level.WARNING,
     "worker_missing": Level.WARNING,  # answered an earlier check, not this one
+    # A schedule in Redis: its Redis, and RedBeat's lock.
+    "schedule_store_unreachable": Level.ERROR,
+    "redbeat_stale_lock": Level.ERROR,  # a killed beat's lock: nothing sends until it ends
 }
 
 
@@ -45,6 +48,20 @@ class Problem:
 
     def to_json(self) -> dict:
         return {"code": self.code, "message": self.message, "level": str(self.level)}
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """Can the Redis that holds a RedBeat schedule be reached (URL masked)."""
+
+    ok: bool
+    url: str
+    latency_ms: float | None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "url": self.url, "latency_ms": self.latency_ms,
+                "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -173,6 +190,7 @@ class Health:
     problems: tuple[Problem, ...] = ()
     checked_at: float = 0.0
     elapsed_ms: float = 0.0
+    schedule_store: StoreHealth | None = None  # a schedule in Redis: that Redis
 
     @property
     def worst(self) -> Problem | None:
@@ -198,6 +216,8 @@ class Health:
             "level": str(self.level) if self.level else None,
             "checked_at": self.checked_at,
             "elapsed_ms": self.elapsed_ms,
+            **({"schedule_store": self.schedule_store.to_json()}
+               if self.schedule_store is not None else {}),
         }
 
 
