@@ -1,0 +1,287 @@
+"""The Redis schedule's core, against a real redis-server: RedBeat's entry format both
+ways (property tests), hostile keys and values, a wrong URL or password, Redis going
+away mid-edit and coming back, export and import with run state, and health."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_schedule_properties import entries, json_values
+
+from beat_panel.config import ConfigError, load_file
+from beat_panel.schedule import Crontab, Document, Entry, Interval, ScheduleError
+from beat_panel.schedule.beat_report import read_beat_report
+from beat_panel.schedule.model import Clocked
+from beat_panel.schedule.redbeat import codec
+from beat_panel.schedule.redbeat.store import RedisStore, RedisUnavailable
+from beat_panel.schedule.redbeat.target import RedisTarget
+from beat_panel.schedule.session import ScheduleSession
+from beat_panel.schedule.source import RedisSource
+from beat_panel.schedule.store import ScheduleStore
+
+from conftest import ProcessTracker, run_cli
+from redis_server import RedisServer, free_port
+
+PROPS = settings(max_examples=150, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- the format ------------------------------------------------------------------------
+
+
+def as_redbeat_keeps_it(entry: Entry) -> Entry:
+    """What RedBeat's form keeps of an entry: an interval in seconds (shown in the
+    largest whole period), a one-off time to the second."""
+    spec = entry.schedule
+    if isinstance(spec, Interval):
+        form = codec._interval_form(spec.seconds)
+        spec = Interval(form["every"], form["period"], spec.relative)
+    elif isinstance(spec, Clocked):
+        spec = Clocked(datetime.fromtimestamp(int(spec.at.timestamp()), spec.at.tzinfo))
+    return entry.with_changes(schedule=spec)
+
+
+@PROPS
+@given(entry=entries())
+def test_an_entry_redbeat_can_run_reads_back_as_written(entry: Entry) -> None:
+    problem = codec.redbeat_problem(entry)
+    if problem is not None:
+        with pytest.raises(ScheduleError) as caught:
+            codec.encode_definition(entry)
+        assert caught.value.problems[0][0] == problem[0]
+        return
+    fields = {codec.DEFINITION: codec.encode_definition(entry)}
+    panel = codec.encode_panel(entry)
+    if panel:
+        fields[codec.PANEL] = panel
+    back = codec.decode_entry(fields, entry.name)
+    expected = as_redbeat_keeps_it(entry)
+    assert back.task == expected.task and back.args == expected.args
+    assert back.kwargs == expected.kwargs and back.enabled == expected.enabled
+    assert back.description == expected.description
+    assert back.options == expected.options
+    if isinstance(expected.schedule, Clocked):
+        assert back.schedule.at == expected.schedule.at and back.one_off
+    elif isinstance(expected.schedule, Interval):
+        assert back.schedule.seconds == pytest.approx(expected.schedule.seconds)
+        assert back.schedule.relative == expected.schedule.relative
+    else:
+        assert back.schedule == expected.schedule
+
+
+@PROPS
+@given(value=json_values, text=st.text(max_size=60))
+def test_any_definition_is_an_entry_or_a_schedule_error_naming_a_field(value, text) -> None:
+    for raw in (json.dumps(value), text, json.dumps({"task": "t", "schedule": value}),
+                json.dumps({"task": "t", "schedule": {"__type__": "interval",
+                                                      "every": value}})):
+        try:
+            codec.decode_entry({codec.DEFINITION: raw, codec.META: text}, "n")
+        except ScheduleError as exc:
+            assert exc.problems and all(isinstance(f, str) for f, _ in exc.problems)
+
+
+@PROPS
+@given(meta=st.one_of(st.text(max_size=40), json_values.map(json.dumps)))
+def test_any_meta_reads_as_a_run_state(meta: str) -> None:
+    state = codec.decode_meta(meta)  # RedBeat's to write: read, never an error
+    assert isinstance(state.total_run_count, int)
+    assert state.last_run_at is None or state.last_run_at.tzinfo is not None
+
+
+def test_an_interval_without_relative_is_refused_as_redbeat_drops_it() -> None:
+    definition = json.dumps({"name": "x", "task": "t", "args": [], "kwargs": {},
+                             "options": {}, "enabled": True,
+                             "schedule": {"__type__": "interval", "every": 5}})
+    with pytest.raises(ScheduleError, match=r"schedule\.relative"):
+        codec.decode_entry({codec.DEFINITION: definition}, "x")
+
+
+# -- the store against a real Redis ----------------------------------------------------
+
+
+@pytest.fixture
+def store(redis_server: RedisServer) -> RedisStore:
+    return RedisStore(RedisTarget(redis_server.url(), "rb:"))
+
+
+def doc(*entries: Entry, zone: str | None = None) -> Document:
+    return Document(tuple(entries), 0, zone)
+
+
+def test_keys_that_are_not_entries_are_reported_and_never_touched(store: RedisStore) -> None:
+    client = store.client
+    store.save(doc(Entry("ok", "t.ok", Interval(60))), Document())
+    client.set("rb:a-string", "x")
+    client.hset("rb:no-definition", "meta", "{}")
+    client.hset("rb:other-name", "definition", json.dumps({
+        "name": "elsewhere", "task": "t", "schedule": {"__type__": "interval", "every": 5,
+                                                        "relative": False}}))
+    client.hset("rb:repeating", "definition", json.dumps({
+        "name": "repeating", "task": "t", "schedule": {"__type__": "rrule", "freq": 3,
+                                                        "count": None, "dtstart": 0}}))
+    client.hset("rb:solar", "definition", json.dumps({
+        "name": "solar", "task": "t", "schedule": {"__type__": "solar"}}))
+    listing = store.load()
+    assert listing.document.names() == ["ok"]
+    skipped = dict(listing.skipped)
+    assert set(skipped) == {"rb:a-string", "rb:no-definition", "rb:other-name",
+                            "rb:repeating", "rb:solar"}
+    assert "definition: is missing" in skipped["rb:no-definition"]
+    assert "names 'elsewhere'" in skipped["rb:other-name"]
+    assert "one-shot" in skipped["rb:repeating"]
+    # Saving over a damaged key of the same name is refused, even when forced.
+    with pytest.raises(ScheduleError, match="left as it is"):
+        store.save(doc(Entry("ok", "t.ok", Interval(60)), Entry("solar", "t", Interval(1))),
+                   listing.document, force=True)
+    assert client.get("rb:a-string") == "x"
+    assert json.loads(client.hget("rb:solar", "definition"))["schedule"] == \
+        {"__type__": "solar"}
+
+
+def test_a_name_that_would_be_redbeats_own_key_is_refused(store: RedisStore) -> None:
+    with pytest.raises(ScheduleError, match="must not start with ':'"):
+        store.save(doc(Entry(":schedule", "t", Interval(5))), Document())
+    assert store.client.type("rb::schedule") == "none"
+
+
+def test_a_new_entry_starts_counting_now_and_is_scored_at_its_due_time(
+        store: RedisStore) -> None:
+    before = datetime.now(timezone.utc)
+    store.save(doc(Entry("hourly", "t", Interval(1, "hours")),
+                   Entry("off", "t", Interval(5), enabled=False),
+                   Entry("cron", "t", Crontab("0", "3"))), Document())
+    meta = json.loads(store.client.hget("rb:hourly", "meta"))
+    assert meta["last_run_at"]["timezone"] == "UTC" and meta["total_run_count"] == 0
+    scores = dict(store.client.zrange("rb::schedule", 0, -1, withscores=True))
+    assert scores["rb:hourly"] == pytest.approx(before.timestamp() + 3600, abs=5)
+    assert scores["rb:off"] == -1  # RedBeat never loads a negative score
+    assert scores["rb:cron"] == 0  # the zone is not known: the beat decides at its tick
+
+
+def test_a_wrong_password_or_url_is_named_with_the_password_masked(
+        redis_with_password: RedisServer) -> None:
+    for url in (redis_with_password.url(password="Wr0ng-pw"),
+                f"redis://:Wr0ng-pw@127.0.0.1:{free_port()}/0"):
+        with pytest.raises(RedisUnavailable) as caught:
+            RedisStore(RedisTarget(url)).load()
+        assert "Wr0ng-pw" not in str(caught.value) and ":**@" in str(caught.value)
+
+
+def test_a_hung_redis_is_an_error_within_seconds(redis_server: RedisServer) -> None:
+    redis_server.hang()
+    started = datetime.now()
+    with pytest.raises(RedisUnavailable):
+        RedisStore(RedisTarget(redis_server.url())).load()
+    assert datetime.now() - started < timedelta(seconds=12)
+
+
+def test_redis_going_away_mid_edit_loses_nothing_and_the_save_works_once_it_is_back(
+        redis_server: RedisServer, procs: ProcessTracker) -> None:
+    source = RedisSource(RedisTarget(redis_server.url(), "rb:"))
+    ScheduleSession(source).editing(doc(Entry("a", "t", Interval(60)))).save()
+    session = ScheduleSession.open(source)
+    edited = session.editing(session.document.adding(Entry("b", "t", Interval(30))))
+    redis_server.stop()
+    with pytest.raises(RedisUnavailable):
+        edited.save()
+    assert edited.dirty  # the edit is still there to save
+    redis_server.restart(procs)  # empty: as a Redis without persistence comes back
+    saved = edited.save(force=True)
+    assert saved.document.names() == ["a", "b"]
+
+
+def test_export_and_import_keep_run_state_both_ways(store: RedisStore, tmp_path: Path) -> None:
+    ran = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    store.save(doc(Entry("a", "t.a", Interval(60)), Entry("b", "t.b", Crontab("*/5")),
+                   zone="Europe/Berlin"), Document())
+    store.client.hset("rb:a", "meta", codec.encode_meta(codec.RunState(ran, 7)))
+    source = RedisSource(store.target)
+    file = tmp_path / "schedule.json"
+    from beat_panel.schedule import transfer
+
+    transfer.export_to_file(source, file)
+    exported = ScheduleStore(file).load().document
+    assert exported.names() == ["a", "b"] and exported.timezone == "Europe/Berlin"
+    report = read_beat_report(file)
+    assert report.timing_basis("a") == ran and report.run_count("a") == 7
+    with pytest.raises(ScheduleError, match="exists"):
+        transfer.export_to_file(source, file)
+
+    other = RedisSource(RedisTarget(store.target.url, "second:"))
+    done = transfer.import_from_file(other, file)
+    assert done.written == ("a", "b")
+    back = RedisStore(other.target).load()
+    assert back.runs["a"] == codec.RunState(ran, 7)
+    assert back.document.timezone == "Europe/Berlin"
+    again = transfer.import_from_file(other, file)
+    assert again.written == () and again.kept == ()  # the same entries: nothing to write
+
+
+# -- config and CLI --------------------------------------------------------------------
+
+
+def write_config(root: Path, schedule: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "beat-panel.toml"
+    path.write_text(f'[beat]\napp = "proj_{uuid.uuid4().hex[:6]}"\n\n[schedule]\n{schedule}\n')
+    return path
+
+
+@pytest.mark.parametrize(("schedule", "words"), [
+    ('file = "s.json"\nredis_url = "redis://localhost/0"', "both file and redis_url"),
+    ('redis_url = "http://:Pa55@host/0"', "must start with redis://"),
+    ('key_prefix = "x:"', "set redis_url too"),
+    ('redis_url = "redis://:Pa55@host:notaport/0"', "cannot be read"),
+])
+def test_a_bad_redis_schedule_config_names_the_key_and_never_the_password(
+        tmp_path: Path, schedule: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_file(write_config(tmp_path, schedule))
+    assert words in str(caught.value) and "Pa55" not in str(caught.value)
+
+
+def test_the_cli_edits_a_redis_schedule_and_status_reports_the_lock(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')
+    add = run_cli("--config", str(config), "schedule", "add", "tick", "--task", "t.tick",
+                  "--every", "5", "--json")
+    assert add.code == 0 and add.json["apply_state"] == "next_tick", add.stderr
+    solar = run_cli("--config", str(config), "schedule", "add", "sun", "--task", "t",
+                    "--solar", "sunset", "--lat", "1", "--lon", "2")
+    assert solar.code == 2 and "RedBeat cannot run a solar schedule" in solar.stderr
+    listed = run_cli("--config", str(config), "schedule", "list", "--json").json
+    assert [e["name"] for e in listed["entries"]] == ["tick"]
+    status = run_cli("--config", str(config), "status", "--json").json
+    assert status["redbeat_lock"]["state"] == "free" and not status["redbeat_lock"]["held"]
+    history = run_cli("--config", str(config), "schedule", "history")
+    assert "keeps no saved versions" in history.stdout
+
+
+def test_health_covers_the_schedules_redis(tmp_path: Path, redis_server: RedisServer,
+                                           procs: ProcessTracker) -> None:
+    from health_world import make_project
+
+    project = make_project(tmp_path / "proj", redis_server.url())
+    text = project.config_path.read_text().replace(
+        '[schedule]\nfile = "schedule.json"', f'[schedule]\nredis_url = "{redis_server.url()}"')
+    project.config_path.write_text(text)
+    health = project.cli("health", "--json")
+    assert health.code == 0, health.stderr
+    assert health.json["schedule_store"]["ok"] is True
+    assert health.json["schedule_store"]["latency_ms"] >= 0
+    # A killed beat's lock, taken on this machine: nothing sends until it runs out.
+    RedisTarget(redis_server.url()).client().set("redbeat::lock", uuid.uuid1().hex, px=60000)
+    health = project.cli("health", "--json").json
+    codes = [p["code"] for p in health["problem_details"]]
+    assert "redbeat_stale_lock" in codes and "beat_not_running" not in codes
+    redis_server.stop()
+    health = project.cli("health", "--json").json
+    assert health["schedule_store"]["ok"] is False
+    assert "schedule_store_unreachable" in [p["code"] for p in health["problem_details"]]
