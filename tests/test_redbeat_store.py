@@ -285,3 +285,15 @@ def test_health_covers_the_schedules_redis(tmp_path: Path, redis_server: RedisSe
     health = project.cli("health", "--json").json
     assert health["schedule_store"]["ok"] is False
     assert "schedule_store_unreachable" in [p["code"] for p in health["problem_details"]]
+
+
+def test_an_edit_to_an_entry_from_the_apps_beat_schedule_says_beat_rewrites_it(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')
+    target = RedisTarget(redis_server.url())
+    RedisStore(target).save(doc(Entry("from-app", "t.a", Interval(60))), Document())
+    target.client().sadd("redbeat::statics", "from-app")  # as a RedBeat beat records it
+    disabled = run_cli("--config", str(config), "schedule", "disable", "from-app", "--json")
+    assert disabled.code == 0, disabled.stderr
+    assert "rewrites it from the app at its next start" in disabled.json["static_note"]
+    assert "beat_schedule" in disabled.stderr

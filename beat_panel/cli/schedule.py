@@ -202,7 +202,11 @@ def _run(args: argparse.Namespace, config: Config, session: ScheduleSession,
                          "saved": False, "applied": None, "note": note, **extra},
                f"{message} {note}")
         return exit_codes.OK
+    static = edited.static_note
     saved = edited.save()
+    if static:
+        print(f"beat-panel: note: {static}", file=sys.stderr)
+        extra["static_note"] = static
     if task_check is not None:
         extra["warnings"] = _task_warnings(task_check.result())
     return _report_saved(config, saved, message, as_json, extra)

@@ -62,6 +62,7 @@ class ScheduleSession:
     base: Document = field(default_factory=Document)
     base_sha: str | None = None  # None: the file did not exist when loaded
     report: BeatReport | None = None
+    statics: frozenset[str] = frozenset()  # see `static_edits`
 
     def __post_init__(self) -> None:
         if isinstance(self.source, Path):  # a schedule file given by its path
@@ -77,7 +78,8 @@ class ScheduleSession:
         if isinstance(source, Path):
             source = FileSource(source)
         loaded, report = source.open()
-        return cls(source, loaded.document, loaded.document, loaded.sha, report)
+        return cls(source, loaded.document, loaded.document, loaded.sha, report,
+                   loaded.statics)
 
     @property
     def path(self) -> Path | None:
@@ -97,6 +99,23 @@ class ScheduleSession:
     def revision(self) -> int:
         return self.base.revision
 
+    def static_edits(self) -> list[str]:
+        """Edited entries that come from the app's `beat_schedule` in Redis: a RedBeat
+        beat rewrites them from the app at its next start, so the edit lasts until then."""
+        before = {e.name: e for e in self.base.entries}
+        after = {e.name: e for e in self.document.entries}
+        return sorted(n for n in self.statics if before.get(n) != after.get(n))
+
+    @property
+    def static_note(self) -> str:
+        names = self.static_edits()
+        if not names:
+            return ""
+        return (f"{', '.join(names)} come{'s' if len(names) == 1 else ''} from the app's "
+                "beat_schedule: a RedBeat beat rewrites "
+                f"{'it' if len(names) == 1 else 'them'} from the app at its next start. "
+                "Change the app's beat_schedule to keep the change.")
+
     def editing(self, document: Document) -> ScheduleSession:
         """The session with `document` as the edited version (nothing is written)."""
         return replace(self, document=document)
@@ -113,7 +132,7 @@ class ScheduleSession:
         damaged file (a key that holds no entry) is never overwritten (ScheduleError)."""
         saved = self.source.save(self.document, self.base, self.base_sha, force)
         return replace(self, document=saved.document, base=saved.document,
-                       base_sha=saved.sha)
+                       base_sha=saved.sha, statics=saved.statics)
 
     def history(self) -> list[HistoryItem]:
         """Earlier saved versions, newest first. Reads the history folder."""

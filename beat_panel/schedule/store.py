@@ -49,6 +49,8 @@ class Loaded:
 
     document: Document
     sha: str | None  # None: the file does not exist yet
+    # In Redis: the entries RedBeat rewrites from the app's beat_schedule at each start.
+    statics: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class ScheduleEditor(QWidget):
         self.runner = runner
         self.dialogs = dialogs
         self.session: ScheduleSession | None = None  # None until a load landed
+        self._static_note = ""  # a saved edit RedBeat will undo at its next start
         self.dirty = False
         self.saving = False
         self.tasks: list[str] = []
@@ -225,6 +226,7 @@ class ScheduleEditor(QWidget):
         self.saving = True
         self._update_actions()
         self.notice.setText("Saving…")
+        self._static_note = session.static_note  # said with the outcome
         self.runner.submit(session.save, force, on_done=self._saved,
                            on_error=self._save_failed)
 
@@ -280,7 +282,8 @@ class ScheduleEditor(QWidget):
         if check.report is not None and self.session is not None:
             self.session = self.session.with_report(check.report)
             self._refresh_times()
-        self.notice.setText(f"{self._saved_words(check.revision)} {check.note}")
+        static = f" {self._static_note}" if self._static_note else ""
+        self.notice.setText(f"{self._saved_words(check.revision)} {check.note}{static}")
         if check.restart_needed:
             answer = self.dialogs.ask(
                 "Restart beat now?", "The running beat does not follow the schedule file, "
