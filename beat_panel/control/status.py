@@ -106,8 +106,11 @@ class Status:
         if state == "running":
             extra = (f"; the other {self.count - 1} wait as standbys" if self.count > 1
                      else "")
+            slow = "" if all(_names_max_interval(p.argv) for p in self.processes) else (
+                " It runs with Celery's default --max-interval (300 s), so it may take up "
+                "to 5 minutes to pick up an edit: start it with --max-interval 5.")
             return f"This machine's beat holds RedBeat's lock and sends ({expires} unless " \
-                   f"extended){extra}."
+                   f"extended){extra}.{slow}"
         if state == "standby":
             return (f"Beat here waits as a standby: {lock.holder} holds RedBeat's lock and "
                     "sends.")
@@ -222,6 +225,11 @@ class Status:
         # "valid": it names a live beat; "ours": that beat is this project's.
         return {**self.pidfile.to_json(), "ours": self.pidfile.beat is not None
                 and self.pidfile_names_another_beat is None}
+
+
+def _names_max_interval(argv: tuple[str, ...]) -> bool:
+    return any(a in ("-m", "--max-interval") or a.startswith("--max-interval=")
+               for a in argv)
 
 
 def same_app_warning(other: BeatProcess) -> str:
