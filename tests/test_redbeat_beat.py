@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,14 @@ def test_a_stock_redbeat_beat_runs_what_the_panel_adds_edits_disables_and_delete
     time.sleep(1.5)
     assert sends_between(project, "tick", 5) == 0
 
+    # A one-off at a time: sent once, at that time, and never again.
+    at = (datetime.now(timezone.utc) + timedelta(seconds=2)).replace(microsecond=0)
+    once = project.cli("schedule", "add", "once", "--task", project.task(), "--at",
+                       at.isoformat())
+    assert once.code == 0, once.stderr
+    wait_until(lambda: project.sends("once"), timeout=10, what="the one-off's send")
+    assert sends_between(project, "once", 3) == 0 and len(project.sends("once")) == 1
+
     # Deleted: gone from Redis and from the beat, which goes on running.
     removed = project.cli("schedule", "remove", "tick")
     assert removed.code == 0, removed.stderr
@@ -76,7 +85,7 @@ def test_a_stock_redbeat_beat_runs_what_the_panel_adds_edits_disables_and_delete
     assert client.zscore(f"{project.prefix}:schedule", f"{project.prefix}tick") is None
     listed = project.cli("schedule", "list", "--json")
     # What RedBeat wrote itself is listed too: Celery's default cleanup entry.
-    assert [e["name"] for e in listed.json["entries"]] == ["celery.backend_cleanup"]
+    assert [e["name"] for e in listed.json["entries"]] == ["celery.backend_cleanup", "once"]
     assert lock_state(project)["state"] == "running"
     assert "Traceback" not in project.beat_log.read_text()
 

@@ -219,7 +219,8 @@ class RedisStore:
             fields = current[key]
             if force and fields and codec.decode_entry(fields, name) == entry:
                 continue  # already as the document says: its score and meta stay
-            runs = codec.decode_meta(fields.get(codec.META)) if fields else RunState(now, 0)
+            runs = codec.decode_meta(fields.get(codec.META)) if fields else \
+                RunState(_counts_from(entry, now), 0)
             pipe.hset(key, codec.DEFINITION, codec.encode_definition(entry))
             panel = codec.encode_panel(entry)
             if panel is None:
@@ -255,9 +256,9 @@ class RedisStore:
             with self.client.pipeline(transaction=True) as pipe:
                 for entry in document.entries:
                     key = self.target.key_of(entry.name)
-                    state = runs.get(entry.name) or RunState(now, 0)
+                    state = runs.get(entry.name) or RunState(_counts_from(entry, now), 0)
                     if state.last_run_at is None:
-                        state = RunState(now, state.total_run_count)
+                        state = RunState(_counts_from(entry, now), state.total_run_count)
                     pipe.delete(key)
                     pipe.hset(key, mapping={codec.DEFINITION: codec.encode_definition(entry),
                                             codec.META: codec.encode_meta(state)})
@@ -273,6 +274,17 @@ class RedisStore:
         except redis.RedisError as exc:
             raise self._fail(exc) from None
         return self.load()
+
+
+def _counts_from(entry: Entry, now: datetime) -> datetime:
+    """The `last_run_at` a new entry gets, so that RedBeat does not send it at once (it
+    sends an entry without one at its first look): now, or for a one-off just before
+    its time (RedBeat keeps that time to the second, and a one-off counted from after
+    it would never run)."""
+    spec = entry.schedule
+    if isinstance(spec, Clocked):
+        return min(now, datetime.fromtimestamp(int(spec.at.timestamp()) - 1, timezone.utc))
+    return now
 
 
 def due_score(entry: Entry, runs: RunState, now: datetime, zone: str | None) -> float:
