@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,10 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import Row, Spawned, Timing, environ, measure, timed_row, wait_for, xdg_dirs
+from harness import (
+    REDIS_SERVER,
+    Row,
+    Spawned,
+    Timing,
+    environ,
+    measure,
+    start_redis,
+    timed_row,
+    wait_for,
+    xdg_dirs,
+)
 from qtworker import panel_on, run_worker, wait, worker_main
 
-REDIS_SERVER = "/usr/bin/redis-server"
 APP = "benchhealth"
 WORKERS = ("bench1", "bench2")
 REFRESH_MAX_RATIO = 1.5
@@ -43,34 +52,9 @@ def noop():
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _celery() -> str:
     found = Path(sys.executable).with_name("celery")
     return str(found) if found.exists() else "celery"
-
-
-def _start_redis(spawned: Spawned, folder: Path) -> tuple[subprocess.Popen[Any], int]:
-    port = _free_port()
-    proc = spawned.popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
-                          "--dir", str(folder), "--save", "", "--appendonly", "no"])
-
-    def answers() -> bool:
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            try:
-                sock.connect(("127.0.0.1", port))
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-    wait_for(answers, timeout=15, what="redis-server")
-    return proc, port
 
 
 def _start_worker(spawned: Spawned, folder: Path, name: str) -> None:
@@ -104,7 +88,7 @@ def run(quick: bool) -> list[Row]:
         from beat_panel.health import HealthChecker
 
         print("health: starting redis-server and two workers…", file=sys.stderr)
-        redis, port = _start_redis(spawned, tmp)
+        redis, port = start_redis(spawned, tmp)
         stack.callback(lambda: _continue(redis.pid))
         (tmp / f"{APP}.py").write_text(APP_SOURCE.format(broker=f"redis://127.0.0.1:{port}/0"))
         (tmp / "beat-panel.toml").write_text(

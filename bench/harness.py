@@ -8,6 +8,7 @@ import contextlib
 import math
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -274,3 +275,34 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.005)
+
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(spawned: Spawned, folder: Path) -> tuple[subprocess.Popen[Any], int]:
+    """A redis-server of the benchmark's own on a free port (its files in `folder`, no
+    persistence), ended by pid with `spawned`; returns it and its port once it answers."""
+    port = free_port()
+    proc = spawned.popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
+                          "--dir", str(folder), "--save", "", "--appendonly", "no"])
+
+    def answers() -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            try:
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+
+    wait_for(answers, timeout=15, what="redis-server")
+    return proc, port
