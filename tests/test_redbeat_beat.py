@@ -5,6 +5,7 @@ that beat running, then stale after `kill -9`, then running again."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -118,3 +119,38 @@ def test_the_panel_shows_the_beat_running_then_stale_after_kill_9_then_running_a
     wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
                what="the new beat to take the lock")
     assert project.cli("status", "--json").json["running"]
+
+
+@pytest.mark.slow
+def test_a_second_beat_here_is_a_standby_and_an_entry_redbeat_drops_is_reported(
+        tmp_path: Path, procs: ProcessTracker):
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_redbeat_project(tmp_path / "proj", redis)
+    project.start_beat(procs)
+    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
+               what="the first beat to take the lock")
+    log = project.root / "standby.log"
+    with open(log, "wb") as out:
+        procs.popen([str(project.python.parent / "celery"), "-A", project.app, "beat",
+                     "-S", "redbeat.RedBeatScheduler", "--max-interval", "1",
+                     "--pidfile=", "-l", "INFO"],
+                    cwd=project.root, stdout=out, stderr=out)
+    wait_until(lambda: project.cli("status", "--json").json["count"] == 2, timeout=30,
+               what="the second beat to be seen")
+    status = project.cli("status", "--json").json
+    assert status["duplicate"] is False  # only the lock's holder sends
+    assert "wait as standbys" in status["message"]
+    assert not any("sent 2 times" in w for w in status["warnings"])
+
+    # An entry another tool wrote without `relative`: RedBeat drops it from its schedule.
+    client = project.load().schedule_redis.client()
+    client.hset(f"{project.prefix}norel", "definition", json.dumps({
+        "name": "norel", "task": project.task(), "args": [], "kwargs": {}, "options": {},
+        "enabled": True, "schedule": {"__type__": "interval", "every": 1}}))
+    client.zadd(f"{project.prefix}:schedule", {f"{project.prefix}norel": 0})
+    wait_until(lambda: "Failed to load" in project.beat_log.read_text()
+               or "Failed to load" in log.read_text(), timeout=20,
+               what="RedBeat to drop the entry")
+    listed = project.cli("schedule", "list", "--json")
+    assert "norel" not in [e["name"] for e in listed.json["entries"]]
+    assert client.hget(f"{project.prefix}norel", "definition")  # reported, never deleted
