@@ -33,7 +33,8 @@ def assert_only_the_package(folder: Path, package: Path = PACKAGE) -> None:
 # Resources
 
 
-@pytest.mark.parametrize("name", ["icons/beat-panel.svg", "beat-panel.desktop",
+@pytest.mark.parametrize("name", ["icons/beat-panel.svg",
+                                  "io.github.beatpanel.BeatPanel.desktop",
                                   "start_celery_beat.sh"])
 def test_every_resource_is_found_in_the_checkout(name: str):
     found = paths.resource(name)

@@ -193,7 +193,7 @@ def test_the_installed_panel_finds_its_icon_and_start_script_inside_its_venv(
     code = ("import json, beat_panel; from beat_panel import paths;"
             "print(json.dumps({'package': beat_panel.__file__,"
             " 'icon': str(paths.resource('icons/beat-panel.svg')),"
-            " 'desktop': str(paths.resource('beat-panel.desktop')),"
+            " 'desktop': str(paths.resource('io.github.beatpanel.BeatPanel.desktop')),"
             " 'script': str(paths.resource('start_celery_beat.sh'))}))")
     found = json.loads(run([panel_venv / "bin" / "python", "-c", code], cwd=outside,
                            env=clean_env()).stdout)
