@@ -25,7 +25,9 @@ run_packages=(python3-venv libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxc
     libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core)
 # A virtual X server, a window manager, a tray host, real input, Redis, and the tools the
 # tests drive.
-test_packages=(xvfb x11-utils openbox trayer xdotool redis-server procps util-linux shellcheck)
+test_packages=(xvfb x11-utils openbox trayer xdotool redis-server procps util-linux shellcheck
+    # and what packaging/build.sh builds the .deb with, which the installer tests install.
+    dpkg-dev desktop-file-utils lintian chrpath)
 
 missing_packages() {
     local pkg
