@@ -44,6 +44,13 @@ def check_threads(monkeypatch) -> list[threading.Thread]:
     return threads
 
 
+def window_and_tray(panel, qtbot):
+    """The panel with its window shown and its tray indicator added."""
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    return panel, window, panel.add_tray()
+
+
 def start_beat(procs: ProcessTracker, project: HealthProject) -> int:
     started = project.cli("start", "--json", timeout=60)
     assert started.code == 0, started.stdout + started.stderr
@@ -62,11 +69,8 @@ def test_a_broker_outage_while_beat_runs_turns_badge_and_tray_amber_with_the_rea
     project = make_project(tmp_path / "proj", redis.url())
     start_worker(procs, project, "all", queues=f"celery,{UNCONSUMED}")
     start_beat(procs, project)
-    panel = make_panel(project)
+    panel, window, tray = window_and_tray(make_panel(project), qtbot)
     monitor = panel.monitor
-    window = panel.show_window()
-    qtbot.addWidget(window)
-    tray = panel.add_tray()
     seen = []
     monitor.health_changed.connect(seen.append)
 
@@ -250,11 +254,8 @@ def test_redis_killed_and_restarted_mid_session_goes_amber_then_green_and_sends_
     assert added.code == 0, added.stderr
     start_worker(procs, project, "all", queues=f"celery,{UNCONSUMED}")
     start_beat(procs, project)
-    panel = make_panel(project)
+    panel, window, tray = window_and_tray(make_panel(project), qtbot)
     monitor = panel.monitor
-    window = panel.show_window()
-    qtbot.addWidget(window)
-    tray = panel.add_tray()
     view = open_tab(qtbot, window, "Health")
     qtbot.waitUntil(lambda: window.badge.text() == "✓ Active" and tray.state_key == "running"
                     and view.broker_state.key == "broker_ok", timeout=20000)

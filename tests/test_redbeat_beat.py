@@ -29,6 +29,20 @@ def lock_state(project: RedBeatProject) -> dict:
     return status.json["redbeat_lock"]
 
 
+def running_beat(tmp_path: Path, procs: ProcessTracker, worker: bool = False
+                 ) -> tuple[RedBeatProject, int]:
+    """A RedBeat project on its own Redis, its beat started by the panel and holding the
+    lock (and a worker, if asked); the beat's pid."""
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_redbeat_project(tmp_path / "proj", redis)
+    if worker:
+        project.start_worker(procs)
+    pid = project.start_beat(procs)
+    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
+               what="the RedBeat beat to take its lock")
+    return project, pid
+
+
 def sends_between(project: RedBeatProject, name: str, seconds: float) -> int:
     before = len(project.sends(name))
     time.sleep(seconds)
@@ -38,12 +52,7 @@ def sends_between(project: RedBeatProject, name: str, seconds: float) -> int:
 @pytest.mark.slow
 def test_a_stock_redbeat_beat_runs_what_the_panel_adds_edits_disables_and_deletes(
         tmp_path: Path, procs: ProcessTracker):
-    redis = start_redis(procs, tmp_path / "redis")
-    project = make_redbeat_project(tmp_path / "proj", redis)
-    project.start_worker(procs)
-    project.start_beat(procs)
-    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
-               what="the RedBeat beat to take its lock")
+    project, _ = running_beat(tmp_path, procs, worker=True)
 
     # Added: sent within the beat's tick (max-interval 1 s), and run by the worker.
     added = project.cli("schedule", "add", "tick", "--task", project.task(), "--every", "1",
@@ -98,11 +107,7 @@ def redis_client(project: RedBeatProject):
 @pytest.mark.slow
 def test_the_panel_shows_the_beat_running_then_stale_after_kill_9_then_running_again(
         tmp_path: Path, procs: ProcessTracker):
-    redis = start_redis(procs, tmp_path / "redis")
-    project = make_redbeat_project(tmp_path / "proj", redis)
-    pid = project.start_beat(procs)
-    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
-               what="the beat to take RedBeat's lock")
+    project, pid = running_beat(tmp_path, procs)
     lock = lock_state(project)
     assert lock["held"] and lock["this_machine"] is True
     assert lock["holder_host"] == "this machine"
@@ -124,11 +129,7 @@ def test_the_panel_shows_the_beat_running_then_stale_after_kill_9_then_running_a
 @pytest.mark.slow
 def test_a_second_beat_here_is_a_standby_and_an_entry_redbeat_drops_is_reported(
         tmp_path: Path, procs: ProcessTracker):
-    redis = start_redis(procs, tmp_path / "redis")
-    project = make_redbeat_project(tmp_path / "proj", redis)
-    project.start_beat(procs)
-    wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,
-               what="the first beat to take the lock")
+    project, _ = running_beat(tmp_path, procs)
     log = project.root / "standby.log"
     with open(log, "wb") as out:
         procs.popen([str(project.python.parent / "celery"), "-A", project.app, "beat",
