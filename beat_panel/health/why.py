@@ -27,6 +27,7 @@ from beat_panel.health.probe import mask
 from beat_panel.health.report import BeatPing, Health
 from beat_panel.schedule import Document, Entry, ScheduleError
 from beat_panel.schedule.beat_report import BeatReport, last_good_path, read_beat_report
+from beat_panel.schedule.source import RedisSource
 from beat_panel.schedule.store import ScheduleStore
 from beat_panel.schedule.timing import BeatClock
 from beat_panel.schedule.views import EntryView, build_views, clock_for
@@ -130,7 +131,7 @@ class Facts:
     health: Health
     routes: Mapping[RouteKey, Route]
     report: BeatReport | None
-    schedule_path: Path
+    schedule_path: Path | str  # the file, or the masked Redis URL of a RedBeat schedule
     clock: BeatClock
     schedule_error: str | None = None  # the file cannot be read (the last good copy is used)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -143,6 +144,9 @@ class Facts:
 def load_schedule(config: Config) -> tuple[Document, str | None]:
     """The schedule, and why the file cannot be used when it cannot (then the copy of
     the last one beat applied, if there is one)."""
+    if config.schedule_redis is not None:
+        loaded, _ = _redis_schedule(config)
+        return loaded, None
     path = config.schedule_file
     if path is None:
         raise WhyError("No schedule file is configured. Add to beat-panel.toml:\n"
@@ -158,6 +162,17 @@ def load_schedule(config: Config) -> tuple[Document, str | None]:
         return Document(), problem
 
 
+def _redis_schedule(config: Config) -> tuple[Document, BeatReport]:
+    """A RedBeat schedule and RedBeat's run state; WhyError when Redis cannot be read."""
+    assert config.schedule_redis is not None
+    try:
+        loaded, report = RedisSource(config.schedule_redis).open()
+    except PanelError as exc:
+        raise WhyError(str(exc)) from None
+    assert report is not None
+    return loaded.document, report
+
+
 def _routing(entry: Entry) -> dict:
     return {k: v for k, v in entry.options.to_json().items()
             if k in ("queue", "exchange", "routing_key")}
@@ -166,17 +181,22 @@ def _routing(entry: Entry) -> dict:
 def gather(config: Config, document: Document, checker: HealthChecker,
            schedule_error: str | None = None, health: Health | None = None) -> Facts:
     """Check health (unless given) and look up the entries' routes, at the same time."""
-    assert config.schedule_file is not None
     items = [(e.task, _routing(e)) for e in document.entries]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="why-routes") as pool:
         routes = pool.submit(checker.routes, items) if items else None
         if health is None:
             health = checker.check()
         found = routes.result() if routes is not None else {}
-    report = read_beat_report(config.schedule_file)
+    where: Path | str
+    if config.schedule_redis is not None:
+        _, report = _redis_schedule(config)
+        where = config.schedule_redis.shown
+    else:
+        assert config.schedule_file is not None
+        report, where = read_beat_report(config.schedule_file), config.schedule_file
     pids = [p.pid for p in health.beat.status.processes if not p.embedded]
-    return Facts(health, found, report, config.schedule_file,
-                 clock_for(document, report, pids), schedule_error, app=config.beat.app)
+    return Facts(health, found, report, where, clock_for(document, report, pids),
+                 schedule_error, app=config.beat.app)
 
 
 def explain(config: Config, name: str, checker: HealthChecker | None = None) -> WhyAnswer:
@@ -233,6 +253,11 @@ def _beat_reasons(facts: Facts) -> list[Reason]:
     found: list[Reason] = []
     if status.error is not None:
         found.append(Reason(Code.BEAT_UNKNOWN, status.message))
+    elif status.redbeat in ("stale", "waiting", "unknown"):
+        # RedBeat: nothing sends while a killed beat's lock lasts (or it cannot be read).
+        found.append(Reason(Code.BEAT_NOT_RUNNING, status.redbeat_note or status.message))
+    elif status.redbeat in ("remote", "standby"):
+        pass  # a beat on another machine holds RedBeat's lock and sends
     elif not status.running:
         what = f" ({status.state})" if status.state.working else ""
         found.append(Reason(Code.BEAT_NOT_RUNNING, f"Beat is not running{what}: nothing "
@@ -256,8 +281,8 @@ def _schedule_reasons(facts: Facts) -> list[Reason]:
                             "keeps running the last version it applied; fix the file or "
                             "restore a saved version (beat-panel schedule history)."))
     standalone = [p for p in status.processes if not p.embedded]
-    if not standalone or status.schedule_applied is True:
-        return found
+    if not standalone or status.schedule_applied is True or status.redbeat_lock is not None:
+        return found  # (RedBeat reads Redis at each tick: there is nothing to apply)
     if status.schedule_problem and not _beat_broker_error(facts.report):
         found.append(Reason(Code.SCHEDULE_NOT_APPLIED, status.schedule_problem))
     elif status.schedule_applied is False:

@@ -451,7 +451,8 @@ def _queues_without_worker(checker: HealthChecker, config: Config,
     from beat_panel.health.why import load_schedule
 
     workers = health.workers
-    if not workers.checked or not workers.queues_known or config.schedule_file is None:
+    if not workers.checked or not workers.queues_known or \
+            (config.schedule_file is None and config.schedule_redis is None):
         return None
     try:
         document, _error = load_schedule(config)

@@ -396,8 +396,8 @@ class ScheduleEditor(QWidget):
     def set_health(self, checker: HealthChecker, health: Health) -> None:
         """A health check landed: answer "will it run?" for every saved entry (in a job:
         it asks the app's routes once, then works from `health`)."""
-        if self.config.schedule_file is None or self._answering:
-            return  # (a Redis schedule: why.py reads the panel's file and report only)
+        if self.source is None or self._answering:
+            return
         from beat_panel import health as core  # not at start: the window opens without it
 
         self._answering = True
