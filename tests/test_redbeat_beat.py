@@ -63,6 +63,8 @@ def test_a_stock_redbeat_beat_runs_what_the_panel_adds_edits_disables_and_delete
     wait_until(lambda: project.sends("tick"), timeout=10, what="the first send of tick")
     assert time.monotonic() - saved_at < 4  # the first send is one interval after the save
     wait_until(lambda: project.worker_ran() >= 1, timeout=20, what="the worker to run it")
+    why = project.cli("why", "tick", "--json")
+    assert why.code == 0 and why.json["will_run"] is True, why.stdout + why.stderr
     assert sends_between(project, "tick", 3.5) >= 2
 
     # Edited (every 1 s → every 4 s): re-timed at the beat's next tick.
@@ -108,6 +110,8 @@ def redis_client(project: RedBeatProject):
 def test_the_panel_shows_the_beat_running_then_stale_after_kill_9_then_running_again(
         tmp_path: Path, procs: ProcessTracker):
     project, pid = running_beat(tmp_path, procs)
+    assert project.cli("schedule", "add", "tick", "--task", project.task(), "--every",
+                       "3600").code == 0
     lock = lock_state(project)
     assert lock["held"] and lock["this_machine"] is True
     assert lock["holder_host"] == "this machine"
@@ -119,6 +123,10 @@ def test_the_panel_shows_the_beat_running_then_stale_after_kill_9_then_running_a
     status = project.cli("status", "--json").json
     assert status["redbeat_lock"]["state"] == "stale", status
     assert "stale" in status["message"] and "expires in" in status["message"]
+    why = project.cli("why", "tick", "--json").json
+    assert why["will_run"] is False
+    assert why["reasons"][0]["code"] == "beat_not_running" and "stale" in \
+        why["reasons"][0]["message"]
 
     project.start_beat(procs)  # waits for the stale lock to run out (≤ 5 s)
     wait_until(lambda: lock_state(project)["state"] == "running", timeout=30,

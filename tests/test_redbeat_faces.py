@@ -62,6 +62,7 @@ def test_the_editor_lists_adds_and_saves_in_redis_and_leaves_a_damaged_key_alone
     editor = open_editor(redis_project.load())
     assert editor.document.names() == ["nightly", "often"]
     assert "in Redis, redis://:**@127.0.0.1" in editor.notice.text()
+
     assert "Pa55-w0rd" not in editor.notice.text()
 
     def fill(dialog):
