@@ -142,3 +142,19 @@ def test_the_badge_and_tray_read_redbeats_lock(redis_project, make_panel, qtbot,
     assert not window.buttons[Action.RESTART].isEnabled()
     assert not window.buttons[Action.STOP].isEnabled()
     qtbot.mouseClick(window.header.check_now, Qt.MouseButton.LeftButton)
+
+
+def test_the_health_tab_shows_the_schedules_redis(redis_project, make_panel, qtbot):
+    panel = make_panel(redis_project, refresh_seconds=1)
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    bar = window.tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == "Health")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    view = window.tabs.widget(index)
+    qtbot.waitUntil(lambda: view.store_state.key == "broker_ok", timeout=20000)
+    assert view.store_state.isVisible() and " ms" in view.store_detail.text()
+    assert ":**@" in view.store_detail.text() and "Pa55-w0rd" not in view.store_detail.text()
+    redis_project.redis.stop()
+    qtbot.waitUntil(lambda: view.store_state.key == "broker_unreachable", timeout=20000)
+    assert "cannot be reached" in view.problems.text()

@@ -68,6 +68,15 @@ class HealthView(QWidget):
         broker_form.addRow("Latency:", self.broker_latency)
         broker_form.addRow("Last checked:", self.broker_checked)
         broker_form.addRow("Error:", self.broker_error)
+        # A schedule in Redis (RedBeat): that Redis too, in the broker's box.
+        self.store_state = StatePill()
+        self.store_detail = QLabel()
+        self.store_detail.setWordWrap(True)
+        self.store_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._store_label = QLabel("Schedule Redis:")
+        broker_form.addRow(self._store_label, self.store_state)
+        broker_form.addRow("", self.store_detail)
+        self._show_store(False)
 
         self.workers_state = StatePill()
         self.workers_note = QLabel()
@@ -138,6 +147,18 @@ class HealthView(QWidget):
                                     if broker.latency_ms is not None else "—")
         self.broker_checked.setText(_clock(broker.checked_at))
         self.broker_error.setText(broker.error or "—")
+        store = health.schedule_store
+        self._show_store(store is not None)
+        if store is not None:
+            key = "broker_ok" if store.ok else "broker_unreachable"
+            self.store_state.show_look(key, state_style.HEALTH_LOOKS[key])
+            latency = f", {store.latency_ms:.1f} ms" if store.latency_ms is not None else ""
+            self.store_detail.setText(f"{store.url}{latency}"
+                                      + (f": {store.error}" if store.error else ""))
+
+    def _show_store(self, shown: bool) -> None:
+        for widget in (self._store_label, self.store_state, self.store_detail):
+            widget.setVisible(shown)
 
     def _workers(self, health: Health) -> None:
         workers = health.workers
