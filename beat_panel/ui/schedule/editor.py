@@ -364,8 +364,9 @@ class ScheduleEditor(QWidget):
             return
         original = self.document.require(names[0])
         copy_name = _free_name(f"{original.name} copy", set(self.document.names()))
-        entry = self.run_dialog(self._dialog(original.with_changes(name=copy_name),
-                                             set(self.document.names())))
+        dialog = self._dialog(original.with_changes(name=copy_name), set(self.document.names()))
+        dialog.setWindowTitle("Duplicate entry")
+        entry = self.run_dialog(dialog)
         if entry is not None:
             self._edit(self.document.adding(entry))
             self.select([entry.name])
