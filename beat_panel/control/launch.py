@@ -26,6 +26,14 @@ def _names_scheduler(args: tuple[str, ...]) -> bool:
                for a in args)
 
 
+def _with_loglevel(args: tuple[str, ...]) -> tuple[str, ...]:
+    """Beat's args with `--loglevel=INFO` first unless they name a level (`-l`,
+    `--loglevel`): celery beat's own default, WARNING, logs no "Sending due task"."""
+    if any(a.startswith(("--loglevel", "-l")) for a in args):
+        return args
+    return ("--loglevel=INFO", *args)
+
+
 @dataclass(frozen=True)
 class LaunchSpec:
     """Everything needed to start beat: argv, working directory, environment, files."""
@@ -102,7 +110,7 @@ def configured_launch(config: Config) -> LaunchSpec | None:
         # Stock RedBeat runs the schedule in Redis; the app's own config names the Redis
         # (redbeat_redis_url) and the prefix, as it does for a beat on a server.
         argv += ["-S", REDBEAT_SCHEDULER]
-    argv += beat.args
+    argv += _with_loglevel(beat.args)
     pidfile = option_path(beat.args, _PIDFILE_OPTION, beat.workdir) or beat.pidfile
     celery_log = option_path(beat.args, _LOGFILE_OPTIONS, beat.workdir)
     env.update(beat.env)
@@ -178,6 +186,5 @@ def manual_start_command(config: Config) -> str:
     if beat.start_settle != DEFAULT_START_SETTLE and config.schedule_file is None:
         words += ["--settle", f"{beat.start_settle:g}"]
     words += ["--celery", " ".join(beat.command)]
-    if beat.args:
-        words += ["--", *beat.args]
+    words += ["--", *_with_loglevel(beat.args)]
     return shlex.join(words)
