@@ -56,7 +56,8 @@ ENABLED: dict[str, Callable[[EditorState], bool]] = {
 class EditorToolbar(QToolBar):
     """The actions by key (`actions["save"]`). They are added to `owner` (or to `table`)
     as well as to the bar: a shortcut of an action that only the bar holds works only
-    while the bar itself has the focus, never while the person is in the table."""
+    while the bar itself has the focus, never while the person is in the table. Their
+    shortcuts work anywhere in the window; the window lists them in its Schedule menu."""
 
     def __init__(self, owner: QWidget, table: QWidget,
                  slots: dict[str, Callable[[], object]]) -> None:
@@ -67,7 +68,11 @@ class EditorToolbar(QToolBar):
             action.triggered.connect(lambda _checked=False, slot=slots[key]: slot())
             if shortcut is not None:
                 action.setShortcut(QKeySequence(shortcut))
-                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                # Anywhere in the window (the window's Schedule menu holds them too), but
+                # Return edits only from the table, never from the search box.
+                action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut
+                                          if key in TABLE_ONLY
+                                          else Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
             (table if key in TABLE_ONLY else owner).addAction(action)
             self.actions[key] = action

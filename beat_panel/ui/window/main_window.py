@@ -29,6 +29,7 @@ from beat_panel.control.status import Status
 from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.monitor import BeatMonitor, Notice, Origin
 from beat_panel.ui.schedule.editor import ScheduleEditor
+from beat_panel.ui.schedule.toolbar import SEPARATOR_BEFORE
 from beat_panel.ui.settings import MAX_REFRESH_SECONDS, PanelSettings
 from beat_panel.ui.window.activity_view import ActivityView
 from beat_panel.ui.window.health_view import HealthView
@@ -139,6 +140,20 @@ class MainWindow(QMainWindow):
         check = QAction("Check now", self)
         check.triggered.connect(self.monitor.check_now)
         beat_menu.addAction(check)
+        # The editor's actions, with their shortcuts, which work wherever the focus is.
+        schedule_menu = self.menuBar().addMenu("S&chedule")
+        for key, action in self.editor.actions.items():
+            if key in SEPARATOR_BEFORE:
+                schedule_menu.addSeparator()
+            schedule_menu.addAction(action)
+            action.triggered.connect(self._show_schedule)
+        for keys, step in ((QKeySequence.StandardKey.NextChild, 1),
+                           (QKeySequence.StandardKey.PreviousChild, -1)):
+            switch = QAction(self)
+            switch.setShortcuts(keys)
+            switch.triggered.connect(lambda _=False, s=step: self.tabs.setCurrentIndex(
+                (self.tabs.currentIndex() + s) % self.tabs.count()))
+            self.addAction(switch)
         settings_menu = self.menuBar().addMenu("&Settings")
         interval = QAction("Status refresh interval…", self)
         interval.triggered.connect(self.ask_refresh_interval)
@@ -151,6 +166,10 @@ class MainWindow(QMainWindow):
         self.login_action = self._toggle(settings_menu, "Start the tray indicator at login",
                                          self._set_start_at_login)
         self._sync_settings()
+
+    def _show_schedule(self) -> None:
+        """An editor action used from another tab: show what it acts on."""
+        self.tabs.setCurrentWidget(self.editor)
 
     def _toggle(self, menu: QMenu, text: str, setter: Callable[[bool], None]) -> QAction:
         item = QAction(text, self)
