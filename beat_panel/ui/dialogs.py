@@ -13,6 +13,8 @@ from beat_panel.control.outcomes import Message
 _ICONS = {"info": QMessageBox.Icon.Information, "warning": QMessageBox.Icon.Warning,
           "error": QMessageBox.Icon.Critical, "question": QMessageBox.Icon.Question}
 _ROLES = {"ok": QMessageBox.ButtonRole.AcceptRole, "cancel": QMessageBox.ButtonRole.RejectRole}
+# Which button Esc presses: the first of these the box has, else its last one.
+_ESCAPE_KEYS = ("cancel", "later", "keep", "ok")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class Dialogs:
             buttons[box.addButton(label, role)] = key
             if key == prompt.default:
                 box.setDefaultButton(list(buttons)[-1])
+        # Esc always closes the box, as its "cancel" (or "close", or only) button.
+        keys = [key for key, _ in prompt.buttons]
+        escape = next((k for k in _ESCAPE_KEYS if k in keys), keys[-1])
+        box.setEscapeButton(next(b for b, k in buttons.items() if k == escape))
         box.exec()
         return buttons.get(box.clickedButton(), "cancel")
 
