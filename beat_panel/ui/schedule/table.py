@@ -319,6 +319,7 @@ class EntryTable(QTableView):
         self.setModel(proxy)
         self.proxy = proxy
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setTabKeyNavigation(False)  # Tab leaves the table for the next control
         self.setAlternatingRowColors(True)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(24)

@@ -34,6 +34,7 @@ class ActivityView(QWidget):
         self.problem.setStyleSheet("QLabel#activityProblem { color: #c5221f; }")
         self.problem.hide()
         self.table = QTableWidget(0, 4)
+        self.table.setTabKeyNavigation(False)  # Tab moves on to the next control
         self.table.setHorizontalHeaderLabels(["When", "What", "Result", "Message"])
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)

@@ -82,6 +82,7 @@ class HealthView(QWidget):
         self.workers_note = QLabel()
         self.workers_note.setWordWrap(True)
         self.workers = QTableWidget(0, len(WORKER_COLUMNS))
+        self.workers.setTabKeyNavigation(False)  # Tab moves on to the next control
         self.workers.setHorizontalHeaderLabels(WORKER_COLUMNS)
         self.workers.verticalHeader().setVisible(False)
         self.workers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
