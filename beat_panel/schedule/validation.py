@@ -175,10 +175,56 @@ _CRON_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, IndexError,
                                              ZeroDivisionError)
 
 
+# What each crontab field holds, said in words: (the field as a person names it, the
+# smallest and largest number, the names it also takes).
+CRON_RULES: dict[str, tuple[str, int, int, str]] = {
+    "minute": ("minute", 0, 59, ""),
+    "hour": ("hour", 0, 23, ""),
+    "day_of_month": ("day of month", 1, 31, ""),
+    "month_of_year": ("month", 1, 12, "jan–dec"),
+    "day_of_week": ("day of week", 0, 6, "sun–sat"),
+}
+_CRON_NAMED = {"month_of_year": "a month name", "day_of_week": "a day name"}
+
+
+def cron_allowed(name: str) -> str:
+    """What crontab field `name` takes, in words: "0–59", "0–6 or sun–sat"."""
+    _, low, high, names = CRON_RULES[name]
+    return f"{low}–{high}" + (f" or {names}" if names else "")
+
+
+def _cron_field_problem(name: str, value: str) -> str:
+    """Why celery refused `value` for crontab field `name`, said without celery's parser
+    text: the number out of range, the unknown name, the zero step, or the form."""
+    from celery.schedules import ParseException, crontab
+
+    label, low, high, names = CRON_RULES[name]
+    allowed = f"the {label} is {cron_allowed(name)}"
+    if len(value.split()) > 1:
+        return (f"{value!r} holds several fields; the {label} field takes one, such as "
+                "*/5 (a whole expression goes in the five fields, one part each)")
+    for part in value.split(","):
+        base, slash, step = part.partition("/")
+        if slash and step.isdigit() and int(step) == 0:
+            return f"{part!r} has a step of 0, which never moves on; use */1 or more"
+        for bound in base.split("-"):
+            if bound.isdigit() and not low <= int(bound) <= high:
+                return f"{int(bound)} is out of range; {allowed}"
+            if bound.isalpha():
+                try:
+                    crontab(**{name: bound})
+                except (*_CRON_ERRORS, ParseException):
+                    kind = f"{_CRON_NAMED[name]} or a number" if names else "a number"
+                    return f"{bound!r} is not {kind}; {allowed}"
+    return (f"{value!r} cannot be read; {allowed}, written as a number, a list (1,15), "
+            "a range (1-5), a step (*/5) or *")
+
+
 @lru_cache(maxsize=4096)
 def _crontab_problems(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """Celery's verdict on a crontab, cached: schedules repeat the same few expressions.
-    One check of the whole crontab; only when it fails, field by field to say which."""
+    One check of the whole crontab; only when it fails, field by field to say which, in
+    words (the field's range, not celery's parser text)."""
     from celery.schedules import ParseException, crontab
 
     errors = (*_CRON_ERRORS, ParseException)
@@ -187,15 +233,18 @@ def _crontab_problems(fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     try:
         crontab(**values)
         return ()
-    except errors as whole:
+    except errors:
         problems = []
         for name, value in values.items():
             try:
                 crontab(**{name: value})
-            except errors as exc:
-                problems.append((f"schedule.{name}", f"{value!r} is not valid: {exc}"))
+            except errors:
+                problems.append((f"schedule.{name}", _cron_field_problem(name, value)))
         # Valid alone but impossible together (31 February): name the day of month.
-        return tuple(problems) or (("schedule.day_of_month", str(whole)),)
+        day, month = values["day_of_month"], values["month_of_year"]
+        return tuple(problems) or (
+            ("schedule.day_of_month", f"day {day} never occurs in month {month}, so the "
+                                      "entry would never run; pick a day that month has"),)
 
 
 def parse_entry(data: Any, check_past: bool = False) -> Entry:
