@@ -61,9 +61,14 @@ def scratch() -> Iterator[Path]:
 
 def build(checkout: Path, **env: str) -> tuple[Path, Path, str]:
     """`bash packaging/build.sh` in `checkout`, with this test run's virtual environment
-    (it has PyInstaller); returns the .deb, the wheel and what the build printed."""
+    (it has PyInstaller); returns the .deb, the wheel and what the build printed. The
+    copy has no .git: the last commit's date and committer are given as a build from
+    the repository takes them."""
+    commit = run(["git", "log", "-1", "--format=%ct%n%cn <%ce>"], cwd=REPO).stdout
+    epoch, maintainer = commit.splitlines()[:2]
     done = run(["bash", "packaging/build.sh"], cwd=checkout, timeout=1200,
-               env=clean_env(BEAT_PANEL_VENV=sys.prefix, **env))
+               env=clean_env(BEAT_PANEL_VENV=sys.prefix, SOURCE_DATE_EPOCH=epoch,
+                             DEB_MAINTAINER=maintainer, **env))
     arch = run(["dpkg", "--print-architecture"]).stdout.strip()
     deb = checkout / "dist" / f"beat-panel_{__version__}_{arch}.deb"
     wheel = checkout / "dist" / f"beat_panel_scheduler-{__version__}-py3-none-any.whl"
@@ -73,7 +78,7 @@ def build(checkout: Path, **env: str) -> tuple[Path, Path, str]:
 
 @pytest.fixture(scope="module")
 def checkout(scratch: Path) -> Path:
-    """The files of a fresh checkout, and its last commit's date (the files' date)."""
+    """The files of a fresh checkout (without its .git)."""
     tree = scratch / "checkout"
     copy_checkout(tree)
     return tree
@@ -81,8 +86,7 @@ def checkout(scratch: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def built(checkout: Path) -> tuple[Path, Path]:
-    epoch = run(["git", "log", "-1", "--format=%ct"], cwd=REPO).stdout.strip()
-    deb, wheel, said = build(checkout, SOURCE_DATE_EPOCH=epoch)
+    deb, wheel, said = build(checkout)
     print(said.splitlines()[-1])
     return deb, wheel
 
@@ -188,9 +192,8 @@ def test_two_builds_of_one_commit_list_the_same_files(deb: Path, checkout: Path,
     first = package_listing(deb)
     kept = scratch / "first.deb"
     shutil.copy2(deb, kept)
-    epoch = run(["git", "log", "-1", "--format=%ct"], cwd=REPO).stdout.strip()
     # Uncompressed this time: the files are what is compared, not the archive.
-    again, _, _ = build(checkout, SOURCE_DATE_EPOCH=epoch, DEB_COMPRESSION="none")
+    again, _, _ = build(checkout, DEB_COMPRESSION="none")
     second = package_listing(again)
     shutil.copy2(kept, deb)  # the tests after this one install the first build
     assert first == second
