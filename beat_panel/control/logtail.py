@@ -5,11 +5,18 @@ short, or cut short and written again past where the pane had read between two l
 noticed by its identity (device and inode), its first bytes and the bytes just before
 that position, and is then read again from its start. Only the regular file at the
 log's path is read: a symbolic link there is not followed, and a FIFO or a folder never
-hangs a read."""
+hangs a read.
+
+Each line the pane shows gets a level (`classify`): the one celery's format names, and for
+lines that carry on a record (a traceback, an indented line) the level of that record, so
+"Errors only" keeps a whole traceback."""
 
 from __future__ import annotations
 
 import os
+import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +26,7 @@ _TAIL_BYTES = 64 * 1024
 _READ_BYTES = 4 * _TAIL_BYTES  # the most one look reads
 _HEAD_BYTES = 1024
 _ANCHOR_BYTES = 256
+_WRITING_S = 2.0  # a last line without its newline this fresh is still being written
 
 
 def _open(path: Path) -> int | None:
@@ -35,6 +43,8 @@ def _open(path: Path) -> int | None:
 def _last_lines(fd: int, end: int, max_lines: int, since: int = 0) -> str:
     start = max(since if since <= end else 0, end - _TAIL_BYTES)
     data = os.pread(fd, end - start, start)
+    if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+        data = data[data.find(b"\n") + 1:]  # a line cut by the window: not shown half
     lines = data.decode("utf-8", "replace").splitlines()
     return "\n".join(lines[-max_lines:])
 
@@ -113,9 +123,67 @@ def follow(path: Path | None, seen: Position | None,
         restarted = not _same_file(fd, file, end, seen)
         start = 0 if restarted else seen.offset
         data = os.pread(fd, min(end - start, _READ_BYTES), start)
+        if (not data.endswith(b"\n") and b"\n" in data
+                and (start + len(data) < end or time.time() - info.st_mtime < _WRITING_S)):
+            # Never half a line (nor half a character): the rest comes with the next look.
+            data = data[:data.rfind(b"\n") + 1]
         return (data.decode("utf-8", "replace"), _position(fd, file, start + len(data)),
                 restarted)
     except OSError:
         return "", seen, False
     finally:
         os.close(fd)
+
+
+# Celery's format: "[2026-11-26 09:00:00,123: WARNING/MainProcess] message".
+_CELERY_LEVEL = re.compile(r"^\[[^\]]*?\b(DEBUG|INFO|WARNING|ERROR|CRITICAL)/")
+# Other formats ("WARNING:root:…", "2026-11-26 09:00:00 ERROR …"), near the line's start.
+_ANY_LEVEL = re.compile(r"\b(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b")
+_ANY_LEVEL_WITHIN = 40
+# Python on stderr: an exception's last line ("ModuleNotFoundError: …"), click's "Error: …",
+# and a warning ("…/platforms.py:841: SecurityWarning: …").
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception)(:|$)")
+_PY_WARNING = re.compile(r"\b\w*Warning:")
+_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warning", "WARN": "warning",
+           "ERROR": "error", "CRITICAL": "error", "FATAL": "error"}
+
+
+def line_level(line: str, carried: str | None = None) -> str | None:
+    """A log line's level: "error", "warning", "info", "debug", or None when it names
+    none. `carried` is the level of the line before: a line that carries on that record
+    (indented, empty, a traceback's lines) has it too."""
+    if found := _CELERY_LEVEL.match(line):
+        return _LEVELS[found.group(1)]
+    if line.startswith("Traceback (most recent call last)"):
+        return "error"
+    if not line.strip() or line[0].isspace():
+        return carried
+    if _EXCEPTION.match(line):
+        return "error"
+    if _PY_WARNING.search(line):
+        return "warning"
+    if found := _ANY_LEVEL.search(line, 0, _ANY_LEVEL_WITHIN):
+        return _LEVELS[found.group(1)]
+    return None
+
+
+def classify(lines: Sequence[str], carried: str | None = None) -> list[str | None]:
+    """The level of each line (see `line_level`); `carried` is the level of the line
+    before the first."""
+    levels = []
+    for line in lines:
+        carried = line_level(line, carried)
+        levels.append(carried)
+    return levels
+
+
+def follow_lines(path: Path | None, seen: Position | None, carried: str | None = None,
+                 first_lines: int = 200
+                 ) -> tuple[list[tuple[str, str | None]], Position | None, bool]:
+    """`follow`, as the lines the pane shows with their levels: (lines, position,
+    restarted). `carried` is the level of the last line shown before (of no use when the
+    file restarted)."""
+    text, position, restarted = follow(path, seen, first_lines)
+    lines = text.splitlines()
+    levels = classify(lines, None if restarted or seen is None else carried)
+    return list(zip(lines, levels, strict=True)), position, restarted
