@@ -220,7 +220,8 @@ def test_the_scheduler_wheel_holds_the_scheduler_and_the_model_and_needs_only_ce
 
 
 def apt(*args: str) -> subprocess.CompletedProcess:
-    return run(["apt-get", *args], timeout=900,
+    # Wait for dpkg's lock rather than fail while another install runs.
+    return run(["apt-get", "-o", "DPkg::Lock::Timeout=600", *args], timeout=900,
                env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
 
 
@@ -232,14 +233,15 @@ def installed(deb: Path) -> Iterator[list[str]]:
         pytest.skip("installing a package needs root (CI runs as root)")
     if subprocess.run(["dpkg-query", "-W", "beat-panel"], capture_output=True,
                       check=False).returncode == 0:
-        pytest.fail("beat-panel is installed on this machine already; purge it first")
+        pytest.fail("beat-panel is installed on this machine already (by hand, or by a "
+                    "test run going on now): `apt-get purge beat-panel` first")
     apt("install", "-y", "-q", "--no-install-recommends", str(deb))
     files = run(["dpkg-query", "-L", "beat-panel"]).stdout.splitlines()
     try:
         yield files
     finally:
-        subprocess.run(["apt-get", "purge", "-y", "-q", "beat-panel"], capture_output=True,
-                       check=False, timeout=600)
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "purge", "-y", "-q",
+                        "beat-panel"], capture_output=True, check=False, timeout=900)
 
 
 def installed_cli(*args: str, cwd: Path | None = None, **env: str
