@@ -6,6 +6,7 @@ Every function here blocks (it waits on processes); the GUI calls them from a wo
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from beat_panel.control.launch import (
     configured_launch,
     launch_from_process,
     manual_start_command,
+    panel_command,
 )
 from beat_panel.control.result import ActionResult
 from beat_panel.control.status import check_status, left_alone, same_app_warning
@@ -187,9 +189,35 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
                "else: beat does not do that to itself).")
     else:
         why = f"it exited with code {code} {when}."
-    return ActionResult(action, False, f"Beat failed to start: {why} The log says why.",
+    reason = _log_reason(tail)
+    said_why = f" The log says: {reason}" if reason else " The log says why."
+    return ActionResult(action, False, f"Beat failed to start: {why}{said_why}",
                         log_tail=tail or "(the log is empty)",
                         instructions=f"See the log: {spec.logfile}")
+
+
+# "[2026-01-01 00:00:00,000: ERROR/MainProcess] beat: Connection error: …"
+_LOGGED_ERROR = re.compile(r"^\[[^\]]*: (?:ERROR|CRITICAL)/[^\]]*\]\s*(.+)$")
+_ERROR_LINE = re.compile(r"^(?:\w+\.)*\w*(?:Error|Exception)\b:?\s*(.*)$")
+
+
+def _log_reason(tail: str | None) -> str | None:
+    """The reason a failed beat gives at the end of its log, in a line or three: the
+    last exception (`ModuleNotFoundError: No module named 'x'`), or celery's own
+    "Error:" and the lines after it ("Unable to load celery application. The module x
+    was not found.")."""
+    lines = [line.strip() for line in (tail or "").splitlines()]
+    for at in range(len(lines) - 1, -1, -1):
+        line = lines[at]
+        if line == "Error:" or line.startswith("Error: "):
+            words = " ".join(w for w in [line[6:].strip(), *lines[at + 1:at + 4]] if w)
+            return words[:300] or None
+        if _ERROR_LINE.match(line) and not line.startswith(("File ", "Traceback")):
+            return line[:300]
+        logged = _LOGGED_ERROR.match(line)
+        if logged:
+            return logged.group(1)[:300]
+    return None
 
 
 # Seconds: a beat that has ticked has loaded the app and the schedule and run its loop
@@ -331,15 +359,16 @@ def _permission_denied(action: str, denied: list[BeatProcess], config: Config) -
     me = _whoami()
     via = f" --config {shlex.quote(str(config.path))}" if config.path else ""
     kill = " ".join(f"{b.pid}" for b in denied)
+    # The panel by its absolute path: sudo's PATH does not have a virtual environment's.
+    command = f"sudo -u {shlex.quote(owners[0])} {shlex.join(panel_command())}{via} {action}"
     return ActionResult(
         action, False,
         f"Permission denied: beat (pid {pids}) runs as {', '.join(owners)}, and you are {me}, "
         f"so Beat Panel may not {action} it.",
         permission_denied=True, owner=", ".join(owners), old_pids=[b.pid for b in denied],
-        instructions=(
-            f"Run Beat Panel as that user: `sudo -u {owners[0]} beat-panel{via} {action}`; "
-            f"or stop it yourself with `sudo kill -TERM {kill}`."
-        ),
+        instructions=(f"Run Beat Panel as that user:\n    {command}\nor stop it yourself "
+                      f"with:\n    sudo kill -TERM {kill}"),
+        command=command,
     )
 
 

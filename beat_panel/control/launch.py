@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,17 @@ def launch_from_process(beat: BeatProcess, config: Config) -> LaunchSpec:
     pidfile = Path(beat.pidfile) if beat.pidfile else config.beat.pidfile
     return LaunchSpec(tuple(words), cwd, env, pidfile, logfile_for(config),
                       option_path(words, _LOGFILE_OPTIONS, cwd))
+
+
+def panel_command() -> list[str]:
+    """This Beat Panel as a command any user can run: by its absolute path (a venv's
+    `beat-panel`, the installed bundle, or this Python with `-m beat_panel`)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    script = Path(sys.executable).with_name("beat-panel")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "beat_panel"]
 
 
 def manual_start_command(config: Config) -> str:

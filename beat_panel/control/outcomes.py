@@ -28,6 +28,7 @@ class Message:
     informative: str = ""
     details: str = ""  # the log tail, for the "Show Details..." part
     offer_start: bool = False  # offer a "Start now" button
+    command: str = ""  # a command the person can run, offered with a Copy button
 
 
 _DONE_TITLES = {"start": "Beat started", "stop": "Beat stopped", "restart": "Beat restarted"}
@@ -38,13 +39,10 @@ _FAILED_TITLES = {"start": "Beat did not start", "stop": "Beat did not stop",
 def describe(result: ActionResult) -> Message:
     """The message for one outcome: restarted, not running, permission denied, failed."""
     if result.success:
+        # (A SIGKILL is said in the message itself, once.)
         level = Level.WARNING if result.killed or result.warning else Level.INFO
-        notes = [result.warning or ""]
-        if result.killed:
-            notes.append("It ignored SIGTERM, so it was killed with SIGKILL; it could not "
-                         "save its schedule state.")
         return Message(level, _DONE_TITLES[result.action], result.message,
-                       "\n\n".join(n for n in notes if n))
+                       result.warning or "")
     if result.not_running:
         manual = result.manual_start_command or ""
         return Message(Level.WARNING, "Beat is not running", result.message,
@@ -52,7 +50,7 @@ def describe(result: ActionResult) -> Message:
                        offer_start=True)
     if result.permission_denied:
         return Message(Level.ERROR, "Permission denied", result.message,
-                       result.instructions or "")
+                       result.instructions or "", command=result.command or "")
     if result.already_running:
         return Message(Level.WARNING, "Beat is already running", result.message)
     return Message(Level.ERROR, _FAILED_TITLES[result.action], result.message,

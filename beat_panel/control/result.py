@@ -27,6 +27,7 @@ class ActionResult:
     log_tail: str | None = None
     manager: Manager | None = None
     warning: str | None = None  # a success with something the person must know
+    command: str | None = None  # a command that does what the panel could not (to copy)
 
     def __post_init__(self) -> None:
         self.action = Action(self.action)
@@ -48,4 +49,5 @@ class ActionResult:
             "log_tail": self.log_tail,
             "manager": self.manager.to_json() if self.manager else None,
             "warning": self.warning,
+            "command": self.command,
         }
