@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from beat_panel.control.outcomes import Message
@@ -69,8 +70,13 @@ class Dialogs:
         if message.offer_start:
             buttons = (("start", "Start now"), ("ok", "Close"))
             default = "start"
-        return self.launch(Prompt(message.level, message.title, message.text,
-                                  message.informative, message.details, buttons, default))
+        if message.command:
+            buttons = (("copy", "Copy command"), *buttons)
+        answer = self.launch(Prompt(message.level, message.title, message.text,
+                                    message.informative, message.details, buttons, default))
+        if answer == "copy":
+            QGuiApplication.clipboard().setText(message.command)
+        return answer
 
     def ask(self, title: str, text: str, buttons: tuple[tuple[str, str], ...],
             default: str, informative: str = "", level: str = "question") -> str:
