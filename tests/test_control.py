@@ -90,6 +90,9 @@ def test_start_that_dies_at_once_fails_with_the_log_tail(fake_project):
     assert data["success"] is False
     assert "exited with code 1" in data["message"]
     assert "No module named 'proj'" in data["log_tail"]
+    # The reason is in the message itself, not only in the log tail.
+    assert data["message"].endswith("The log says: ModuleNotFoundError: No module named "
+                                    "'proj'")
     assert project.cli("status", "--json").json["running"] is False
 
 
@@ -267,7 +270,10 @@ def test_permission_denied_when_beat_belongs_to_another_user(fake_project, procs
             data = result.json
             assert data["permission_denied"] is True and data["owner"] == "root"
             assert str(beat.pid) in data["message"]
-            assert "sudo" in data["instructions"]
+            assert "sudo" in data["instructions"] and "`" not in data["instructions"]
+            # A command that works as root: the panel by its absolute path.
+            assert data["command"].startswith("sudo -u root /")
+            assert data["command"].endswith(f"--config {project.config_path} {action}")
             assert is_alive(beat)
         status = run_cli("--config", str(project.config_path), "status", "--json",
                          env=env, user="nobody").json

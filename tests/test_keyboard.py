@@ -21,6 +21,7 @@ def window(schedule_project, make_panel, qtbot):
     window = panel.show_window()
     qtbot.addWidget(window)
     window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)  # shortcuts go to the active one
     qtbot.waitUntil(lambda: window.editor.loaded, timeout=15000)
     return window
 

@@ -165,6 +165,7 @@ def test_start_failure_shows_the_log_tail_in_the_details(fake_project, open_wind
     (prompt,) = window.dialogs.shown
     assert prompt.level == "error" and prompt.title == "Beat did not start"
     assert "No module named 'proj'" in prompt.details
+    assert "No module named 'proj'" in prompt.text  # the reason, not only under Details
 
 
 def test_stop_that_needed_sigkill_says_so(fake_project, open_window, qtbot):
@@ -174,6 +175,8 @@ def test_stop_that_needed_sigkill_says_so(fake_project, open_window, qtbot):
     wait_for_action(qtbot, window, Action.STOP)
     (prompt,) = window.dialogs.shown
     assert prompt.level == "warning" and "SIGKILL" in prompt.text + prompt.informative
+    said = prompt.text + " " + prompt.informative
+    assert said.count("SIGKILL") == 1, said  # said once
 
 
 def test_permission_denied_names_the_owner_and_the_command(fake_project, open_window, qtbot):
@@ -183,12 +186,16 @@ def test_permission_denied_names_the_owner_and_the_command(fake_project, open_wi
     window.monitor.action_finished.emit(ActionResult(
         "restart", False, "Permission denied: beat (pid 42) runs as root, and you are alice, "
         "so Beat Panel may not restart it.", permission_denied=True, owner="root",
-        instructions="Run Beat Panel as that user: `sudo -u root beat-panel restart`"),
+        instructions="Run Beat Panel as that user:\n    sudo -u root /venv/bin/beat-panel "
+                     "restart", command="sudo -u root /venv/bin/beat-panel restart"),
         Origin.WINDOW)
+    window.dialogs.answers = ["copy"]
     qtbot.waitUntil(lambda: bool(window.dialogs.shown), timeout=5000)
     (prompt,) = window.dialogs.shown
     assert prompt.title == "Permission denied" and "runs as root" in prompt.text
-    assert "sudo -u root beat-panel restart" in prompt.informative
+    assert "sudo -u root /venv/bin/beat-panel restart" in prompt.informative
+    assert ("copy", "Copy command") in prompt.buttons
+    assert QApplication.clipboard().text() == "sudo -u root /venv/bin/beat-panel restart"
     window.runner.wait()
 
 
