@@ -397,6 +397,12 @@ def test_adding_through_the_dialog_and_applied_by_a_running_beat(panel_project, 
     qtbot.keyClick(editor.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: "Applied ✓" in editor.notice.text(), timeout=20000)
 
+    # "Applied ✓ by the running beat" is not left standing once that beat has stopped.
+    window.dialogs.answers = ["ok"]
+    wait_for_action(qtbot, window, Action.STOP)
+    qtbot.waitUntil(lambda: "Applied ✓" not in editor.notice.text(), timeout=15000)
+    assert "is no longer running" in editor.notice.text()
+
 
 def test_screenshot_is_saved_once_the_first_status_landed(fake_project, tmp_path):
     project = fake_project()

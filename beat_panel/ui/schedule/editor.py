@@ -21,7 +21,7 @@ from beat_panel.control.status import Status
 from beat_panel.schedule import Document, Entry
 from beat_panel.schedule.beat_report import BeatReport
 from beat_panel.schedule.redbeat.store import RedisConflict
-from beat_panel.schedule.session import ApplyCheck, OnDisk, ScheduleSession
+from beat_panel.schedule.session import ApplyCheck, ApplyState, OnDisk, ScheduleSession
 from beat_panel.schedule.source import ScheduleSource, source_for
 from beat_panel.schedule.store import ConflictError
 from beat_panel.schedule.timing import BeatClock
@@ -54,6 +54,7 @@ class ScheduleEditor(QWidget):
         self.dialogs = dialogs
         self.session: ScheduleSession | None = None  # None until a load landed
         self._static_note = ""  # a saved edit RedBeat will undo at its next start
+        self._applied_by: int | None = None  # the beat that acknowledged the last save
         self.dirty = False
         self.saving = False
         self.tasks: list[str] = []
@@ -284,6 +285,8 @@ class ScheduleEditor(QWidget):
             self._refresh_times()
         static = f" {self._static_note}" if self._static_note else ""
         self.notice.setText(f"{self._saved_words(check.revision)} {check.note}{static}")
+        # "Applied ✓ by the running beat (pid N)" holds only while that beat runs.
+        self._applied_by = check.pid if check.state is ApplyState.APPLIED else None
         if check.restart_needed:
             answer = self.dialogs.ask(
                 "Restart beat now?", "The running beat does not follow the schedule file, "
@@ -295,6 +298,11 @@ class ScheduleEditor(QWidget):
     def on_status(self, status: Status) -> None:
         """Each status refresh: note beat's state and look for changes on disk."""
         self.status = status
+        if self._applied_by is not None and self._applied_by not in status.pids:
+            gone, self._applied_by = self._applied_by, None
+            if "Applied ✓" in self.notice.text():
+                self.notice.setText(f"The beat that applied the last save (pid {gone}) is no "
+                                    "longer running.")
         session = self.session
         if session is None or self.saving:
             return  # a file that could not be loaded is reloaded by a person, not here
