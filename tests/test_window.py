@@ -23,6 +23,7 @@ from beat_panel.ui.monitor import Origin
 from beat_panel.ui.state_style import AMBER, GREEN, RED
 from beat_panel.ui.window.main_window import MainWindow
 
+from conftest import is_alive
 from scripted_dialogs import ScriptedDialogs
 
 
@@ -88,13 +89,29 @@ def test_badge_turns_green_when_beat_runs_and_red_after_it_is_killed(fake_projec
 
 def test_two_beats_at_once_are_a_loud_amber_warning(fake_project, open_window, qtbot):
     project = fake_project(pidfile=None)
-    project.spawn_fake("-A", project.app, "beat")
-    project.spawn_fake("-A", project.app, "beat")
+    first = project.spawn_fake("-A", project.app, "beat")
+    second = project.spawn_fake("-A", project.app, "beat")
     window = open_window(project)
-    qtbot.waitUntil(lambda: window.badge.text() == "‼ 2 beats running", timeout=15000)
+    window.resize(900, 600)
+    qtbot.waitUntil(lambda: window.badge.text() == "!! 2 beats running", timeout=15000)
     assert badge_colour(window) == AMBER
     assert window.header.duplicate_banner.isVisible()
     assert "every periodic task is sent 2 times" in window.header.duplicate_banner.text()
+    QApplication.processEvents()
+    assert window.badge.width() >= window.badge.sizeHint().width()  # never clipped
+    assert window.width() <= 900  # the long status line wraps; it never widens the window
+
+    # "Stop the extra beat" keeps the one that started first; Stop would stop both.
+    button = window.header.stop_extra
+    assert button.isVisible()
+    window.dialogs.answers = ["ok"]
+    with qtbot.waitSignal(window.monitor.action_finished, timeout=30000) as done:
+        click(qtbot, button)
+    result = done.args[0]
+    assert result.success and f"pid {second.pid}" in result.message, result.message
+    assert is_alive(first) and not is_alive(second)
+    qtbot.waitUntil(lambda: window.badge.text() == "✓ Active", timeout=15000)
+    assert not button.isVisible()
 
 
 def test_error_badge_carries_the_reason(fake_project, open_window, qtbot, monkeypatch):

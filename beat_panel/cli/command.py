@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start even though a beat is already running (a duplicate)")
     with_json(sub.add_parser("stop", help="stop beat: SIGTERM, then SIGKILL after stop_timeout"))
     with_json(sub.add_parser("restart", help="stop beat, then start it the same way"))
+    with_json(sub.add_parser("stop-extra", help="two beats at once: stop all but the "
+                                                 "project's own"))
     schedule.add_parser(sub, with_json)
     health.add_parsers(sub, with_json)
     alerts.add_parser(sub, with_json)
@@ -222,6 +224,8 @@ def _main(argv: Sequence[str] | None) -> int:
         outcome = actions.start(config, force=args.force)
     elif command == "stop":
         outcome = actions.stop(config)
+    elif command == "stop-extra":
+        outcome = actions.stop_extra(config)
     else:
         outcome = actions.restart(config)
     _emit(outcome.to_json(), as_json, _action_text(outcome))

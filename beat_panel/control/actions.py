@@ -489,6 +489,31 @@ def stop(config: Config) -> ActionResult:
     return _exclusive(config, "stop", lambda: _stop(config))
 
 
+def stop_extra(config: Config) -> ActionResult:
+    """With two or more beats at once: stop all but the project's own (the one its
+    pidfile names, else the one that started first), which goes on sending."""
+    return _exclusive(config, "stop", lambda: _stop_extra(config))
+
+
+def _stop_extra(config: Config) -> ActionResult:
+    current = check_status(config)
+    beats = [b for b in current.processes if not b.embedded and b.manager is None]
+    if len(beats) < 2:
+        return ActionResult("stop", True, "Only one beat runs: there is no extra beat to stop.",
+                            old_pids=[])
+    named = current.pidfile.beat.pid if current.pidfile and current.pidfile.beat else None
+    kept = next((b for b in beats if b.pid == named), None) or \
+        min(beats, key=lambda b: b.create_time)
+    extra = [b for b in beats if b is not kept]
+    stopped = _stop_beats(extra, config, "stop")
+    if stopped.success:
+        pids = ", ".join(str(b.pid) for b in extra)
+        stopped.message = (f"Stopped the extra beat{'s' if len(extra) > 1 else ''} (pid "
+                           f"{pids}); beat pid {kept.pid} goes on sending."
+                           + (" It needed SIGKILL." if stopped.killed else ""))
+    return stopped
+
+
 def _standalone_beats(config: Config, action: str) -> tuple[list[BeatProcess],
                                                             ActionResult | None]:
     """The beats to signal ourselves, or the result when there are none: not running,

@@ -136,7 +136,8 @@ class Status:
             out.append(
                 f"{self.count} beats are running at once (pids "
                 f"{', '.join(map(str, self.pids))}): every periodic task is sent "
-                f"{self.count} times. Stop all but one."
+                f"{self.count} times. Stop the extra beat (beat-panel stop-extra) and keep "
+                "the project's own."
             )
         return out + [same_app_warning(other) for other in self.same_app_elsewhere]
 

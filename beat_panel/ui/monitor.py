@@ -384,6 +384,20 @@ class BeatMonitor(QObject):
                            on_error=lambda exc: self._action_failed(exc, action, origin))
         return True
 
+    def stop_extra(self, origin: Origin) -> bool:
+        """Two beats at once: stop all but the project's own, as a Stop in flight."""
+        if self.in_flight is not None:
+            return False
+        self.keep_alive.reset()
+        self.in_flight = Action.STOP
+        self._generation += 1
+        self.action_started.emit(Action.STOP, origin)
+        self.changed.emit()
+        self.runner.submit(actions.stop_extra, self.config,
+                           on_done=lambda result: self._action_done(result, origin),
+                           on_error=lambda exc: self._action_failed(exc, Action.STOP, origin))
+        return True
+
     def _action_failed(self, error: Exception, action: Action, origin: Origin) -> None:
         log.error("%s failed", action.label, exc_info=(type(error), error, error.__traceback__))
         self._action_done(ActionResult(action, False, f"Beat Panel failed while trying to "

@@ -30,7 +30,7 @@ LOOKS: dict[str, Look] = {
     "starting": Look(AMBER, "↻", "Starting…"),
     "stopping": Look(AMBER, "↻", "Stopping…"),
     "restarting": Look(AMBER, "↻", "Restarting…"),
-    "duplicate": Look(AMBER, "‼", "beats running"),
+    "duplicate": Look(AMBER, "!!", "beats running"),  # (‼ is missing from common fonts)
     "degraded": Look(AMBER, "!", "Schedule problem"),  # runs, but not what the file says
     # Runs, but what it sends cannot reach a worker (see TROUBLE_LOOKS):
     "broker_down": Look(AMBER, "!", "Broker unreachable"),

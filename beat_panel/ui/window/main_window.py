@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
 
         self.header = StatusHeader(monitor)
         self.header.action_requested.connect(self.run_action)
+        self.header.stop_extra_requested.connect(
+            lambda: self.monitor.stop_extra(Origin.WINDOW))
         self.header.explain_requested.connect(self.explain_state)
         self.badge = self.header.badge
         self.buttons = self.header.buttons

@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from beat_panel.control.states import Action
 from beat_panel.control.status import Status
@@ -20,6 +27,7 @@ class StatusHeader(QWidget):
 
     action_requested = Signal(object)  # Action
     explain_requested = Signal()
+    stop_extra_requested = Signal()
 
     def __init__(self, monitor: BeatMonitor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +36,9 @@ class StatusHeader(QWidget):
         self.badge.clicked.connect(self.explain_requested.emit)
         self.context = QLabel()
         self.context.setObjectName("statusContext")
+        # A long status wraps; it never widens the window.
+        self.context.setWordWrap(True)
+        self.context.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.checked = QLabel()
         self.checked.setStyleSheet("color: #5f6368;")
         self.buttons: dict[Action, QPushButton] = {}
@@ -47,6 +58,11 @@ class StatusHeader(QWidget):
             "QLabel#duplicateBanner { background: #c5221f; color: white; padding: 8px; "
             "font-weight: bold; border-radius: 4px; }")
         self.duplicate_banner.hide()
+        # Stop alone would stop every beat: this keeps the project's own one.
+        self.stop_extra = QPushButton("Stop the extra beat")
+        self.stop_extra.setObjectName("stopExtraButton")
+        self.stop_extra.clicked.connect(self.stop_extra_requested.emit)
+        self.stop_extra.hide()
         self.trouble_banner = QLabel()
         self.trouble_banner.setObjectName("troubleBanner")
         self.trouble_banner.setWordWrap(True)
@@ -67,7 +83,10 @@ class StatusHeader(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addWidget(self.duplicate_banner)
+        duplicate_row = QHBoxLayout()
+        duplicate_row.addWidget(self.duplicate_banner, 1)
+        duplicate_row.addWidget(self.stop_extra)
+        layout.addLayout(duplicate_row)
         layout.addWidget(self.trouble_banner)
         monitor.changed.connect(self.show_state)
         self.show_state()
@@ -92,6 +111,9 @@ class StatusHeader(QWidget):
             alerts = status.alerts
             self.duplicate_banner.setText("⚠ " + "\n⚠ ".join(alerts))
             self.duplicate_banner.setVisible(bool(alerts))
+            extra = [p for p in status.processes if not p.embedded and p.manager is None]
+            self.stop_extra.setVisible(status.duplicate and len(extra) > 1)
+            self.stop_extra.setEnabled(monitor.idle)
         idle = monitor.idle
         running = monitor.running
         self.buttons[Action.START].setEnabled(idle and not running)
