@@ -8,8 +8,22 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextOption
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPolygonF,
+    QResizeEvent,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+    QTextOption,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -42,19 +56,30 @@ class _Look:
     italic: bool = False
 
 
-# Level -> how its lines look. Bold as well as colour: they stand out without colour too
-# (and the line itself names its level).
+# Level -> how its lines look, on a light and on a dark background. Bold as well as
+# colour: they stand out without colour too (and the line itself names its level).
 _LOOKS = {
-    "error": _Look("#8c1a14", "#fde2e0", bold=True),
-    "warning": _Look("#6b4700", "#fff1c7", bold=True),
-    "debug": _Look("#6f7479"),
-    _NOTE: _Look("#6f7479", italic=True),
+    False: {
+        "error": _Look("#8c1a14", "#fde2e0", bold=True),
+        "warning": _Look("#6b4700", "#fff1c7", bold=True),
+        "debug": _Look("#6f7479"),
+        _NOTE: _Look("#6f7479", italic=True),
+    },
+    True: {
+        "error": _Look("#ffb4ab", "#4d1f1c", bold=True),
+        "warning": _Look("#ffd978", "#3f3300", bold=True),
+        "debug": _Look("#9aa0a6"),
+        _NOTE: _Look("#9aa0a6", italic=True),
+    },
 }
+# A level's mark in the margin: a shape, so it reads without colour (and a block's user
+# state, so the margin knows the level of each line it paints).
+_MARKS = {"error": 1, "warning": 2}
 
 
-def _formats(level: str | None) -> tuple[QTextBlockFormat, QTextCharFormat]:
+def _formats(level: str | None, dark: bool) -> tuple[QTextBlockFormat, QTextCharFormat]:
     block, char = QTextBlockFormat(), QTextCharFormat()
-    look = _LOOKS.get(level or "")
+    look = _LOOKS[dark].get(level or "")
     if look is not None:
         if look.background:
             block.setBackground(QColor(look.background))  # the whole line, edge to edge
@@ -63,6 +88,79 @@ def _formats(level: str | None) -> tuple[QTextBlockFormat, QTextCharFormat]:
         char.setFontWeight(QFont.Weight.Bold if look.bold else QFont.Weight.Normal)
         char.setFontItalic(look.italic)
     return block, char
+
+
+class _Margin(QWidget):
+    def __init__(self, text: LogText) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self.text.paint_margin(self, event)
+
+
+class LogText(QPlainTextEdit):
+    """The log's lines, with a margin that marks errors (a disc) and warnings (a
+    triangle), and the wrapped part of a long line (a bar beside it), so neither needs
+    colour to be seen."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.margin = _Margin(self)
+        self.updateRequest.connect(self._update_margin)
+
+    def margin_width(self) -> int:
+        return self.fontMetrics().horizontalAdvance("0") * 2 + 4
+
+    def setFont(self, font: QFont) -> None:
+        super().setFont(font)
+        self.setViewportMargins(self.margin_width(), 0, 0, 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        box = self.contentsRect()
+        self.margin.setGeometry(QRect(box.left(), box.top(), self.margin_width(), box.height()))
+
+    def _update_margin(self, rect: QRect, dy: int) -> None:
+        if dy:
+            self.margin.scroll(0, dy)
+        else:
+            self.margin.update(0, rect.y(), self.margin.width(), rect.height())
+
+    def paint_margin(self, margin: QWidget, event: QPaintEvent) -> None:
+        painter = QPainter(margin)
+        painter.fillRect(event.rect(), self.palette().color(QPalette.ColorRole.Base))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        ink = self.palette().color(QPalette.ColorRole.Text)
+        line_height = self.fontMetrics().height()
+        size = min(line_height * 0.6, margin.width() - 8.0)
+        block = self.firstVisibleBlock()
+        top = self.blockBoundingGeometry(block).translated(self.contentOffset()).top()
+        while block.isValid() and top <= event.rect().bottom():
+            height = self.blockBoundingRect(block).height()
+            if block.isVisible() and top + height >= event.rect().top():
+                background = block.blockFormat().background()
+                if background.style() != Qt.BrushStyle.NoBrush:
+                    painter.fillRect(QRectF(0, top, margin.width(), height), background)
+                colour = block.charFormat().foreground().color() \
+                    if block.charFormat().hasProperty(QTextFormat.Property.ForegroundBrush) \
+                    else ink
+                painter.setPen(QPen(colour, 1.5))
+                painter.setBrush(colour)
+                x, y = 3.0, top + (line_height - size) / 2
+                if block.userState() == _MARKS["error"]:
+                    painter.drawEllipse(QRectF(x, y, size, size))
+                elif block.userState() == _MARKS["warning"]:
+                    painter.drawPolygon(QPolygonF([QPointF(x + size / 2, y),
+                                                   QPointF(x + size, y + size),
+                                                   QPointF(x, y + size)]))
+                if block.layout().lineCount() > 1:  # wrapped: a bar beside the rest of it
+                    bar_x = margin.width() - 2.5
+                    painter.drawLine(QPointF(bar_x, top + line_height),
+                                     QPointF(bar_x, top + height - 2))
+            block = block.next()
+            top += height
+        painter.end()
 
 
 class LogView(QWidget):
@@ -86,8 +184,11 @@ class LogView(QWidget):
                                     "tracebacks)")
         self.errors_only.toggled.connect(self.refilter)
         self.count = QLabel()
-        self.text = QPlainTextEdit()
+        self.text = LogText()
         self.text.setReadOnly(True)
+        # Read from the keyboard too: arrows, Page Up/Down, Ctrl+Home/End, Shift to select.
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         self.text.setMaximumBlockCount(MAX_LINES)
         font = QFont("monospace")
         font.setStyleHint(QFont.StyleHint.Monospace)
@@ -173,20 +274,28 @@ class LogView(QWidget):
         if at_end:
             bar.setValue(bar.maximum())
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # a light or dark theme now
+            self.refilter()
+
     def _append(self, lines: list[tuple[str, str | None]]) -> None:
+        dark = self.text.palette().color(QPalette.ColorRole.Base).lightness() < 128
+        formats = {level: _formats(level, dark) for level in {lv for _, lv in lines}}
         cursor = QTextCursor(self.text.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.beginEditBlock()
         for line, level in lines:
             if not self.shows(line, level):
                 continue
-            block, char = _formats(level)
+            block, char = formats[level]
             if self.shown:
                 cursor.insertBlock(block, char)
             else:
                 cursor.setBlockFormat(block)
                 cursor.setBlockCharFormat(char)
             cursor.insertText(line, char)
+            cursor.block().setUserState(_MARKS.get(level or "", 0))
             self.shown += 1
         cursor.endEditBlock()
         self._count()
