@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QTextFormat
+from PySide6.QtGui import QFont, QPalette, QTextFormat
 
 from beat_panel import config as config_module
 from beat_panel.control import logtail
@@ -44,6 +44,19 @@ def write(path, *lines: str) -> None:
 
 def shown(view: LogView) -> list[str]:
     return view.text.toPlainText().splitlines()
+
+
+def mark(view: LogView, block, line: int = 0) -> set[tuple[int, int]]:
+    """Where the margin beside the `line`-th screen line of `block` is drawn in ink: not
+    the margin's background, nor the line's own background."""
+    text = view.text
+    image = text.margin.grab().toImage()
+    height = text.fontMetrics().height()
+    top = int(text.blockBoundingGeometry(block).translated(text.contentOffset()).top())
+    plain = {text.palette().color(QPalette.ColorRole.Base).name(),
+             block.blockFormat().background().color().name()}
+    return {(x, y) for y in range(2, height - 2) for x in range(image.width())
+            if image.pixelColor(x, top + line * height + y).name() not in plain}
 
 
 def block_of(view: LogView, start: str):
@@ -106,13 +119,24 @@ def test_warning_and_error_lines_stand_out_in_colour_and_in_bold(log_tab):
     # The traceback belongs to the error: it looks like it.
     assert all(looks(block) == looks(error) for block in traceback)
 
+    # A mark in the margin, a shape for each level: seen without colour too.
+    assert not mark(view, info)
+    assert mark(view, warning) and mark(view, error) and mark(view, warning) != mark(view, error)
+    assert all(mark(view, block) == mark(view, error) for block in traceback)
+
 
 def test_a_long_line_wraps_instead_of_running_off_the_side(log_tab, qtbot):
     long_line = INFO.format(30, "big") + " args=['" + "x" * 3000 + "']"
     view = log_tab(INFO.format(1, "short"), long_line, width=500)
     bar = view.text.horizontalScrollBar()
     assert bar.maximum() == 0
-    assert block_of(view, long_line[:40]).layout().lineCount() > 5
+    block = block_of(view, long_line[:40])
+    assert block.layout().lineCount() > 5
+    # A bar in the margin beside its wrapped part says it is not a line of its own.
+    qtbot.keyClick(view.text, Qt.Key.Key_Home, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: view.text.verticalScrollBar().value() == 0)
+    assert not mark(view, block, 0) and mark(view, block, 1) and mark(view, block, 4)
+    assert not mark(view, block_of(view, INFO.format(1, "short")), 0)
     assert shown(view)[-1] == long_line  # wrapped on screen, one line in the text
 
 
@@ -242,3 +266,24 @@ def test_a_level_the_user_gave_is_kept(fake_project, args):
     argv = configured_launch(config).argv
     assert argv[-len(args):] == args and "--loglevel=INFO" not in argv
     assert "--loglevel=INFO" not in manual_start_command(config)
+
+
+def test_it_keeps_to_the_newest_line_unless_the_person_scrolled_up(log_tab, qtbot):
+    view = log_tab(*[INFO.format(i % 60, f"t{i}") for i in range(150)])
+    bar = view.text.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    write(view.logfile, INFO.format(1, "newer"))
+    qtbot.waitUntil(lambda: shown(view)[-1] == INFO.format(1, "newer"), timeout=10000)
+    assert bar.value() == bar.maximum()
+
+    view.text.setFocus()
+    qtbot.keyClick(view.text, Qt.Key.Key_Home, Qt.KeyboardModifier.ControlModifier)
+    assert bar.value() == 0
+    write(view.logfile, INFO.format(2, "newest"))
+    qtbot.waitUntil(lambda: shown(view)[-1] == INFO.format(2, "newest"), timeout=10000)
+    assert bar.value() == 0  # still where the person is reading
+
+    qtbot.keyClick(view.text, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    write(view.logfile, INFO.format(3, "latest"))
+    qtbot.waitUntil(lambda: shown(view)[-1] == INFO.format(3, "latest"), timeout=10000)
+    assert bar.value() == bar.maximum()
