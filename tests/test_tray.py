@@ -114,8 +114,19 @@ def test_notifies_when_beat_dies_and_when_it_comes_back(fake_project, make_tray,
     beat.wait()
     # No refresh asked: the monitor watches the beat it knows.
     qtbot.waitUntil(lambda: bool(tray.notes), timeout=2000)
-    assert tray.notes[-1][0] == "Beat stopped unexpectedly"
-    assert f"pid {beat.pid} ended; this panel did not start it" in tray.notes[-1][1]
+    title, text = tray.notes[-1]
+    assert title == "Beat stopped unexpectedly"
+    assert f"pid {beat.pid} ended; this panel did not start it" in text
+    assert "is running" not in text  # says one thing: it stopped
+    assert "Click to start it again or to see its log." in text
+    # A click on the bubble opens the window with Start now and Open log.
+    tray.parent().dialogs.answers = ["log"]
+    tray.icon.messageClicked.emit()  # what the desktop does when the bubble is clicked
+    window = tray.parent().window
+    qtbot.addWidget(window)
+    (prompt,) = window.dialogs.shown
+    assert ("start", "Start now") in prompt.buttons and ("log", "Open log") in prompt.buttons
+    assert window.tabs.currentWidget() is window.log_view
     project.spawn_fake("-A", project.app, "beat")
     tray.monitor.refresh()
     qtbot.waitUntil(lambda: len(tray.notes) == 2, timeout=15000)

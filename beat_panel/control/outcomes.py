@@ -28,6 +28,7 @@ class Message:
     informative: str = ""
     details: str = ""  # the log tail, for the "Show Details..." part
     offer_start: bool = False  # offer a "Start now" button
+    offer_log: bool = False  # offer an "Open log" button (a beat that died)
     command: str = ""  # a command the person can run, offered with a Copy button
 
 

@@ -111,8 +111,11 @@ class Panel(QObject):
 
     def _show_outcome(self, message: outcomes.Message) -> None:
         window = self.show_window()
-        if window.dialogs.outcome(message) == "start":
+        answer = window.dialogs.outcome(message)
+        if answer == "start":
             window.run_action(Action.START)
+        elif answer == "log":
+            window.tabs.setCurrentWidget(window.log_view)
 
     def tray_or_window(self, wait_seconds: float, poll_ms: int = 1000) -> None:
         """Put the indicator in the tray as soon as there is one; after `wait_seconds`

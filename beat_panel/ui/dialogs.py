@@ -70,6 +70,8 @@ class Dialogs:
         if message.offer_start:
             buttons = (("start", "Start now"), ("ok", "Close"))
             default = "start"
+        if message.offer_log:
+            buttons = (*buttons[:-1], ("log", "Open log"), buttons[-1])
         if message.command:
             buttons = (("copy", "Copy command"), *buttons)
         answer = self.launch(Prompt(message.level, message.title, message.text,

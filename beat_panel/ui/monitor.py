@@ -56,6 +56,7 @@ class Notice:
     level: Level
     title: str
     text: str
+    offer_start: bool = False  # a death nobody restarts: offer Start and the log
 
 
 class BeatMonitor(QObject):
@@ -312,7 +313,7 @@ class BeatMonitor(QObject):
                        f"{text} It ran under a service manager or inside a worker, so "
                        "keep-alive leaves restarting it to them.")
         elif not self.settings.keep_alive:
-            self._tell(Level.WARNING, "Beat stopped unexpectedly", text)
+            self._tell(Level.WARNING, "Beat stopped unexpectedly", text, offer_start=True)
         else:
             records += self._keep_alive_step(text)
         self._record(records)
@@ -353,8 +354,8 @@ class BeatMonitor(QObject):
         self.runner.submit(self.alerter.drain,
                            on_done=lambda sent: sent and self.activity_recorded.emit())
 
-    def _tell(self, level: Level, title: str, text: str) -> None:
-        self.noticed.emit(Notice(level, title, text))
+    def _tell(self, level: Level, title: str, text: str, offer_start: bool = False) -> None:
+        self.noticed.emit(Notice(level, title, text, offer_start))
 
     def _record(self, records: list[tuple[activity.Kind, bool, str]]) -> None:
         """Append to the activity log in one job, so the lines keep their order."""

@@ -121,6 +121,13 @@ class Tray(QObject):
         self.notified.emit(title, text)
 
     def _noticed(self, notice: Notice) -> None:
+        if notice.offer_start:
+            # A click on it opens the window with Start now and Open log.
+            self.last_message = outcomes.Message(notice.level, notice.title, notice.text,
+                                                 offer_start=True, offer_log=True)
+            self.notify(notice.level, notice.title,
+                        f"{notice.text} Click to start it again or to see its log.")
+            return
         self.notify(notice.level, notice.title, notice.text)
 
     def _action_finished(self, result: ActionResult, origin: Origin) -> None:
