@@ -1,14 +1,17 @@
-"""The entry dialog checks as you type: the bad field is marked, the problem is said,
-and Save stays disabled until it is fixed."""
+"""The entry dialog checks as you type: the bad field is marked, the problem is said
+with the label the field has on screen, and Save stays disabled until it is fixed."""
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
 
 from beat_panel.schedule import Crontab, Entry, Interval
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
+
+from faces import click_action
 
 
 @pytest.fixture
@@ -134,6 +137,29 @@ def test_solar_coordinates_reach_the_poles_and_the_date_line_and_no_further(qtbo
     assert dialog.validate() and dialog.save_button.isEnabled()
     spec = dialog.entry().schedule
     assert -90 <= spec.latitude <= 90 and -180 <= spec.longitude <= 180
+
+
+def test_duplicate_opens_a_dialog_titled_duplicate_entry(schedule_project, open_editor,
+                                                         qtbot):
+    editor = open_editor(schedule_project.load())
+    seen = []
+
+    def answer() -> None:  # the modal dialog as the person sees it: read, then Esc
+        shown = QApplication.activeModalWidget()
+        seen.append((shown.windowTitle(), shown.name.text()))
+        qtbot.keyClick(shown, Qt.Key.Key_Escape)
+
+    table = editor.table
+    for action in ("duplicate", "edit"):
+        row = next(r for r in range(editor.proxy.rowCount())
+                   if editor.proxy.data(editor.proxy.index(r, 0),
+                                        Qt.ItemDataRole.UserRole) == "report")
+        cell = table.visualRect(editor.proxy.index(row, 0)).center()
+        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+        QTimer.singleShot(0, answer)
+        click_action(qtbot, editor, action)  # returns once the dialog is closed
+    assert seen == [("Duplicate entry", "report copy"), ("Edit entry", "report")]
+    assert not editor.dirty
 
 
 def test_editing_fills_every_field_and_gives_back_the_same_entry(qtbot):
