@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from beat_panel.schedule import Crontab, Entry, Interval
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
@@ -19,9 +19,14 @@ def dialog(qtbot):
     made = EntryDialog(None, None, taken={"hello"}, tasks=["proj.tasks.cleanup",
                                                            "proj.tasks.report"])
     qtbot.addWidget(made)
-    made.name.setText("nightly")
-    made.task.setText("proj.tasks.cleanup")
-    assert made.validate() and made.save_button.isEnabled()
+    made.show()
+    qtbot.waitExposed(made)
+    qtbot.keyClicks(made.name, "nightly")
+    qtbot.keyClicks(made.task, "proj.tasks.cleanup")
+    popup = QApplication.activePopupWidget()  # the completion list: Esc closes it
+    if popup is not None:
+        qtbot.keyClick(popup, Qt.Key.Key_Escape)
+    assert made.isVisible() and made.save_button.isEnabled()
     return made
 
 
@@ -46,35 +51,101 @@ def paste_into(qtbot, widget, text: str) -> None:
     assert widget.text() == text
 
 
+def choose(qtbot, combo, text: str) -> None:
+    """Pick `text` in a combo box with the arrow keys, as a person does from the keyboard."""
+    qtbot.keyClick(combo, Qt.Key.Key_Home)
+    for _ in range(combo.count()):
+        if combo.currentText() == text:
+            return
+        qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentText() == text, [combo.itemText(i) for i in range(combo.count())]
+
+
+def click(qtbot, widget) -> None:
+    assert widget.isVisible() and widget.isEnabled()
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
 def use_crontab(qtbot, dialog, expression: str) -> None:
     # Pasted whole: typed key by key, "*/5" passes through "*/", which the model does not
     # survive yet (see test_typing_a_crontab_field_key_by_key_never_raises).
-    dialog.kind.setCurrentIndex(1)
+    choose(qtbot, dialog.kind, "Crontab")
     for field, value in zip(("minute", "hour", "day_of_month", "month_of_year", "day_of_week"),
                             expression.split(), strict=True):
         paste_into(qtbot, dialog.cron[field], value)
 
 
-@pytest.mark.parametrize(("expression", "field"), [
-    ("61 * * * *", "minute"),
-    ("*/0 * * * *", "minute"),
-    ("daily * * * *", "minute"),
-    ("0 24 * * *", "hour"),
-    ("0 9 * * funday", "day_of_week"),
-    ("0 0 31 2 *", "day_of_month"),
+@pytest.mark.parametrize(("expression", "field", "said"), [
+    ("61 * * * *", "minute", "Minute: 61 is out of range; the minute is 0–59"),
+    ("50-61 * * * *", "minute", "Minute: 61 is out of range; the minute is 0–59"),
+    ("*/0 * * * *", "minute", "Minute: '*/0' has a step of 0, which never moves on"),
+    ("daily * * * *", "minute", "Minute: 'daily' is not a number; the minute is 0–59"),
+    ("*/ * * * *", "minute", "Minute: '*/' cannot be read; the minute is 0–59, written as"),
+    ("0 24 * * *", "hour", "Hour: 24 is out of range; the hour is 0–23"),
+    ("0 0 0 * *", "day_of_month", "Day of month: 0 is out of range; the day of month is 1–31"),
+    ("0 0 * 13 *", "month_of_year", "Month: 13 is out of range; the month is 1–12 or jan–dec"),
+    ("0 0 * smarch *", "month_of_year",
+     "Month: 'smarch' is not a month name or a number; the month is 1–12 or jan–dec"),
+    ("0 9 * * 7", "day_of_week", "Day of week: 7 is out of range; the day of week is 0–6 or "
+                                 "sun–sat"),
+    ("0 9 * * funday", "day_of_week",
+     "Day of week: 'funday' is not a day name or a number; the day of week is 0–6 or sun–sat"),
+    ("0 0 31 2 *", "day_of_month", "Day of month: day 31 never occurs in month 2"),
 ])
-def test_bad_crontab_fields_are_marked_and_block_save(qtbot, dialog, expression, field):
+def test_bad_crontab_fields_are_said_with_their_label_and_range(qtbot, dialog, expression,
+                                                                 field, said):
     use_crontab(qtbot, dialog, expression)
     assert not dialog.save_button.isEnabled()
     assert marked(dialog.cron[field])
-    assert f"schedule.{field}" in dialog.errors.text()
+    errors = dialog.errors.text()
+    assert errors.startswith(said), errors
+    # Not celery's parser text, not the internal field names.
+    for internal in ("Invalid", "literal", "schedule.", "month_of_year", "day_of_week",
+                     "day_of_month", "slice", "filter"):
+        assert internal not in errors
     use_crontab(qtbot, dialog, "*/5 9-17 * * mon-fri")
     assert dialog.save_button.isEnabled() and not marked(dialog.cron[field])
+    assert dialog.errors.text() == ""
+
+
+def test_the_crontab_fields_are_labelled_with_their_ranges(dialog):
+    texts = {label.text() for label in dialog.pages.widget(1).findChildren(QLabel)}
+    assert {"Minute", "Hour", "Day of month", "Month", "Day of week", "0–59", "0–23", "1–31",
+            "1–12 or jan–dec", "0–6 or sun–sat"} <= texts
+
+
+@pytest.mark.parametrize("into", ["minute", "hour", "day_of_week"])
+def test_a_whole_crontab_line_pasted_into_one_field_fills_the_five(qtbot, dialog, into):
+    choose(qtbot, dialog.kind, "Crontab")
+    QGuiApplication.clipboard().setText("30 2 * * 1-5")
+    field = dialog.cron[into]
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(field, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert [edit.text() for edit in dialog.cron.values()] == ["30", "2", "*", "*", "1-5"]
+    assert dialog.errors.text() == "" and dialog.save_button.isEnabled()
+    assert "02:30" in dialog.words.text()
+    click(qtbot, dialog.save_button)
+    assert dialog.entry().schedule == Crontab.from_expression("30 2 * * 1-5")
+
+
+def test_a_whole_crontab_line_typed_into_minute_goes_on_in_day_of_week(qtbot, dialog):
+    choose(qtbot, dialog.kind, "Crontab")
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    minute = dialog.cron["minute"]
+    qtbot.mouseClick(minute, Qt.MouseButton.LeftButton)
+    assert minute.hasFocus()
+    qtbot.keyClick(minute, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    for key in "15 4 1 * mon-fri":  # each key where the focus is, as on a keyboard
+        qtbot.keyClicks(QApplication.focusWidget(), key)
+    assert [edit.text() for edit in dialog.cron.values()] == ["15", "4", "1", "*", "mon-fri"]
+    assert dialog.cron["day_of_week"].hasFocus()
+    assert dialog.save_button.isEnabled() and dialog.errors.text() == ""
 
 
 @pytest.mark.parametrize(("field", "text"), [("minute", "0,30"), ("hour", "*/2")])
 def test_typing_a_crontab_field_key_by_key_never_raises(qtbot, dialog, field, text):
-    dialog.kind.setCurrentIndex(1)
+    choose(qtbot, dialog.kind, "Crontab")
     type_into(qtbot, dialog.cron[field], text)
     assert dialog.cron[field].text() == text
     assert dialog.save_button.isEnabled() and not marked(dialog.cron[field])
@@ -105,28 +176,37 @@ def test_duplicate_and_empty_names_are_refused(qtbot, dialog):
     assert not dialog.save_button.isEnabled() and "already exists" in dialog.errors.text()
     type_into(qtbot, dialog.name, "")
     assert not dialog.save_button.isEnabled() and marked(dialog.name)
-    assert "name: must not be empty" in dialog.errors.text()
+    assert "Name: must not be empty" in dialog.errors.text()
 
 
 def test_zero_interval_is_refused(qtbot, dialog):
     type_into(qtbot, dialog.every, "0")
     assert dialog.every.value() == 0
     assert not dialog.save_button.isEnabled() and marked(dialog.every)
-    assert "schedule.every" in dialog.errors.text()
+    assert dialog.errors.text().startswith("Every: must be a number greater than 0")
 
 
-def test_clocked_time_in_the_past_is_refused(dialog):
-    dialog.kind.setCurrentIndex(3)
-    dialog.at.setDateTime(QDateTime.currentDateTime().addSecs(-3600))
+def type_time(qtbot, dialog, when: QDateTime) -> None:
+    """Type a date and time into the one-off's field as a person does: the year, a dash
+    to move on, then two digits a part, each part moving on to the next when full."""
+    qtbot.keyClick(dialog.at, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(dialog.at, when.toString("yyyy-MMddHHmmss"))
+    assert dialog.at.text() == when.toString("yyyy-MM-dd HH:mm:ss")
+
+
+def test_clocked_time_in_the_past_is_refused(qtbot, dialog):
+    choose(qtbot, dialog.kind, "Once, at a time")
+    past = QDateTime.currentDateTime().toTimeZone(dialog.at.timeZone()).addSecs(-3600)
+    type_time(qtbot, dialog, past)
     assert not dialog.save_button.isEnabled() and "in the past" in dialog.errors.text()
-    dialog.at.setDateTime(QDateTime.currentDateTime().addSecs(3600))
+    type_time(qtbot, dialog, past.addSecs(2 * 3600))
     assert dialog.save_button.isEnabled()
 
 
 def test_solar_coordinates_reach_the_poles_and_the_date_line_and_no_further(qtbot, dialog):
     # Whatever a person types, the entry stays inside what the model accepts (the file's
     # values are checked by the model: see test_schedule_store).
-    dialog.kind.setCurrentIndex(2)
+    choose(qtbot, dialog.kind, "Sun event")
     type_into(qtbot, dialog.latitude, "-90")
     type_into(qtbot, dialog.longitude, "180")
     assert dialog.validate()

@@ -32,11 +32,26 @@ from beat_panel import schedule
 from beat_panel.celeryapp import tasknames
 from beat_panel.schedule import Entry, ScheduleError
 from beat_panel.schedule.timing import BeatClock, beat_clock
+from beat_panel.schedule.validation import cron_allowed
 
 KINDS = (("interval", "Every…"), ("crontab", "Crontab"), ("solar", "Sun event"),
          ("clocked", "Once, at a time"))
 SHOWN_OPTIONS = ("queue", "priority")  # and expires, when it is a number of seconds
 _ERROR_STYLE = "border: 2px solid #c5221f; border-radius: 3px;"
+_HINT_STYLE = "color: #80868b;"
+# The crontab fields as the dialog labels them.
+CRON_LABELS = {"minute": "Minute", "hour": "Hour", "day_of_month": "Day of month",
+               "month_of_year": "Month", "day_of_week": "Day of week"}
+# Every field a problem can be about, by the label the person sees beside it.
+FIELD_LABELS = {"name": "Name", "task": "Task", "description": "Description",
+                "schedule.kind": "When", "schedule.every": "Every",
+                "schedule.period": "Every", "schedule.relative": "Every",
+                "schedule.event": "Event", "schedule.at": "At",
+                "schedule.latitude": "Latitude", "schedule.longitude": "Longitude",
+                **{f"schedule.{k}": label for k, label in CRON_LABELS.items()},
+                "args": "args", "kwargs": "kwargs", "options.queue": "queue",
+                "options.priority": "priority", "options.expires": "expires after",
+                "enabled": "Enabled", "one_off": "Run once"}
 
 
 class EntryDialog(QDialog):
@@ -149,6 +164,8 @@ class EntryDialog(QDialog):
             elif isinstance(widget, QDateTimeEdit):
                 signal = widget.dateTimeChanged
             signal.connect(self.validate)
+        for edit in self.cron.values():
+            edit.textEdited.connect(self._split_expression)
         self.validate()
 
     # -- building ------------------------------------------------------------------
@@ -174,14 +191,22 @@ class EntryDialog(QDialog):
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
         self.cron: dict[str, QLineEdit] = {}
-        labels = ("minute", "hour", "day of month", "month", "day of week")
-        for column, (field, label) in enumerate(zip(schedule.CRON_FIELDS, labels,
-                                                    strict=True)):
+        for column, field in enumerate(schedule.CRON_FIELDS):
+            allowed = cron_allowed(field)
             edit = QLineEdit("*")
             edit.setObjectName(f"cron_{field}")
+            edit.setToolTip(f"{CRON_LABELS[field]}: {allowed}, as a number, a list (1,15), "
+                            "a range (1-5), a step (*/5) or * for every one. Paste a whole "
+                            "crontab line (30 2 * * 1-5) into any field to fill all five.")
             self.cron[field] = edit
-            grid.addWidget(QLabel(label), 0, column)
+            label = QLabel(CRON_LABELS[field])
+            label.setBuddy(edit)
+            hint = QLabel(allowed)
+            hint.setStyleSheet(_HINT_STYLE)
+            grid.addWidget(label, 0, column)
             grid.addWidget(edit, 1, column)
+            grid.addWidget(hint, 2, column)
+            grid.setColumnStretch(column, 1)  # a marked field does not shift the others
         return page
 
     def _solar_page(self) -> QWidget:
@@ -325,6 +350,17 @@ class EntryDialog(QDialog):
 
     # -- checking ------------------------------------------------------------------
 
+    def _split_expression(self, text: str) -> None:
+        """A whole crontab line pasted or typed into one field goes into the five."""
+        parts = text.split()
+        if len(parts) != len(self.cron):
+            return
+        for edit, part in zip(self.cron.values(), parts, strict=True):
+            edit.setText(part)
+        last = self.cron["day_of_week"]  # where typing the line goes on
+        last.setFocus()
+        last.end(False)
+
     def _schedule_data(self) -> dict:
         kind = self.kind.currentData()
         if kind == "interval":
@@ -378,8 +414,8 @@ class EntryDialog(QDialog):
         try:
             entry = schedule.parse_entry(data, check_past=True)
         except ScheduleError as exc:
-            problems += [p for p in exc.problems if p[0] not in ("args", "kwargs")
-                         or not any(q[0] == p[0] for q in problems)]
+            said = {field for field, _ in problems}  # by the dialog, in its own words
+            problems += [p for p in exc.problems if p[0] not in said]
         if entry is not None and entry.name in self.taken:
             problems.append(("name", f"an entry named {entry.name!r} already exists"))
             entry = None
@@ -389,7 +425,8 @@ class EntryDialog(QDialog):
             widget = self._widget_for(field)
             if widget is not None:
                 widget.setStyleSheet(_ERROR_STYLE)
-        self.errors.setText("\n".join(f"{f}: {m}" if f else m for f, m in problems))
+        self.errors.setText("\n".join(f"{FIELD_LABELS.get(f, f)}: {m}" if f else m
+                                      for f, m in problems))
         self._show_preview(data)
         self._show_task_note(data["task"].strip())
         self._result = entry if not problems else None
