@@ -66,6 +66,11 @@ def click(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
+def top(dialog, widget) -> int:
+    """Where `widget` sits in the dialog, from its top edge."""
+    return widget.mapTo(dialog, widget.rect().topLeft()).y()
+
+
 def use_crontab(qtbot, dialog, expression: str) -> None:
     # Pasted whole: typed key by key, "*/5" passes through "*/", which the model does not
     # survive yet (see test_typing_a_crontab_field_key_by_key_never_raises).
@@ -143,6 +148,20 @@ def test_a_whole_crontab_line_typed_into_minute_goes_on_in_day_of_week(qtbot, di
     assert dialog.save_button.isEnabled() and dialog.errors.text() == ""
 
 
+def test_the_fields_stay_put_when_the_preview_goes(qtbot, dialog):
+    use_crontab(qtbot, dialog, "*/5 * * * *")
+    assert dialog.preview.text().startswith("Next runs")
+    watched = [dialog.cron["minute"], dialog.cron["day_of_week"], dialog.args,
+               dialog.enabled, dialog.one_off]
+    before = [top(dialog, w) for w in watched]
+    type_into(qtbot, dialog.cron["minute"], "61")
+    assert dialog.preview.text() == "" and dialog.words.text() == ""
+    assert [top(dialog, w) for w in watched] == before
+    type_into(qtbot, dialog.cron["minute"], "7")
+    assert dialog.preview.text().startswith("Next runs")
+    assert [top(dialog, w) for w in watched] == before
+
+
 @pytest.mark.parametrize(("field", "text"), [("minute", "0,30"), ("hour", "*/2")])
 def test_typing_a_crontab_field_key_by_key_never_raises(qtbot, dialog, field, text):
     choose(qtbot, dialog.kind, "Crontab")
@@ -194,13 +213,21 @@ def type_time(qtbot, dialog, when: QDateTime) -> None:
     assert dialog.at.text() == when.toString("yyyy-MM-dd HH:mm:ss")
 
 
-def test_clocked_time_in_the_past_is_refused(qtbot, dialog):
+def test_a_one_off_in_the_past_is_refused_with_no_next_runs_beside_it(qtbot, dialog):
     choose(qtbot, dialog.kind, "Once, at a time")
     past = QDateTime.currentDateTime().toTimeZone(dialog.at.timeZone()).addSecs(-3600)
     type_time(qtbot, dialog, past)
-    assert not dialog.save_button.isEnabled() and "in the past" in dialog.errors.text()
-    type_time(qtbot, dialog, past.addSecs(2 * 3600))
-    assert dialog.save_button.isEnabled()
+    assert not dialog.save_button.isEnabled() and marked(dialog.at)
+    shown = past.toString("yyyy-MM-dd HH:mm:ss")
+    assert dialog.errors.text() == (f"At: {shown} UTC is in the past; a one-off runs once, "
+                                    "at a time still to come")
+    assert dialog.preview.text() == "" and dialog.words.text() == ""
+    future = past.addSecs(2 * 3600)
+    type_time(qtbot, dialog, future)
+    assert dialog.save_button.isEnabled() and dialog.errors.text() == ""
+    heading, run = dialog.preview.text().splitlines()
+    assert heading == "Next runs (UTC):"
+    assert run.endswith(f" {future.toString('yyyy-MM-dd HH:mm:ss')} UTC")
 
 
 def test_solar_coordinates_reach_the_poles_and_the_date_line_and_no_further(qtbot, dialog):

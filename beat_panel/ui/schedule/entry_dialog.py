@@ -107,6 +107,16 @@ class EntryDialog(QDialog):
         self.words.setWordWrap(True)
         self.preview = QLabel()
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The description and the next runs keep their room when they are empty (the
+        # schedule is not valid yet), so the fields above and below them stay put.
+        self.outlook = QWidget()
+        outlook_layout = QVBoxLayout(self.outlook)
+        outlook_layout.setContentsMargins(0, 0, 0, 0)
+        outlook_layout.addWidget(self.words)
+        outlook_layout.addWidget(self.preview)
+        outlook_layout.addStretch(1)
+        lines = self.fontMetrics().lineSpacing()
+        self.outlook.setMinimumHeight(8 * lines + outlook_layout.spacing())
         self.preview.setToolTip(f"Times in {self.clock.name}: {self.clock.why}.")
         # Said when the running beat's zone is not the one the schedule file records.
         # A sentence a line, not word-wrapped: the dialog grows to fit it (a wrapped label
@@ -170,26 +180,34 @@ class EntryDialog(QDialog):
 
     # -- building ------------------------------------------------------------------
 
-    def _interval_page(self) -> QWidget:
+    @staticmethod
+    def _page(row: QHBoxLayout | QGridLayout) -> QWidget:
+        """A page of the When box: its fields at the top, whatever page is tallest."""
         page = QWidget()
-        row = QHBoxLayout(page)
-        row.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(row)
+        column.addStretch(1)
+        return page
+
+    def _interval_page(self) -> QWidget:
+        row = QHBoxLayout()
         self.every = QDoubleSpinBox()
         self.every.setDecimals(1)
         self.every.setRange(0, 10**7)
         self.every.setValue(60)
         self.period = QComboBox()
         self.period.addItems(list(schedule.PERIODS))
-        row.addWidget(QLabel("every"))
+        every = QLabel("Every")
+        every.setBuddy(self.every)
+        row.addWidget(every)
         row.addWidget(self.every)
         row.addWidget(self.period)
         row.addStretch()
-        return page
+        return self._page(row)
 
     def _crontab_page(self) -> QWidget:
-        page = QWidget()
-        grid = QGridLayout(page)
-        grid.setContentsMargins(0, 0, 0, 0)
+        grid = QGridLayout()
         self.cron: dict[str, QLineEdit] = {}
         for column, field in enumerate(schedule.CRON_FIELDS):
             allowed = cron_allowed(field)
@@ -207,12 +225,10 @@ class EntryDialog(QDialog):
             grid.addWidget(edit, 1, column)
             grid.addWidget(hint, 2, column)
             grid.setColumnStretch(column, 1)  # a marked field does not shift the others
-        return page
+        return self._page(grid)
 
     def _solar_page(self) -> QWidget:
-        page = QWidget()
-        row = QHBoxLayout(page)
-        row.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
         self.event = QComboBox()
         self.event.addItems(list(schedule.SOLAR_EVENTS))
         self.event.setCurrentText("sunrise")
@@ -226,12 +242,10 @@ class EntryDialog(QDialog):
                               ("longitude", self.longitude)):
             row.addWidget(QLabel(label))
             row.addWidget(widget)
-        return page
+        return self._page(row)
 
     def _clocked_page(self) -> QWidget:
-        page = QWidget()
-        row = QHBoxLayout(page)
-        row.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
         self.at = QDateTimeEdit()
         # The time typed is a time in beat's zone, not this machine's: Qt shows and reads
         # it in that zone, or (a zone Qt does not know) as a wall time read in Python.
@@ -243,11 +257,13 @@ class EntryDialog(QDialog):
         self.at.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
         self.at_zone = QLabel(self.clock.name)
         self.at_zone.setToolTip(f"The time is in {self.clock.name}: {self.clock.why}.")
-        row.addWidget(QLabel("at"))
+        at = QLabel("At")
+        at.setBuddy(self.at)
+        row.addWidget(at)
         row.addWidget(self.at)
         row.addWidget(self.at_zone)
         row.addStretch()
-        return page
+        return self._page(row)
 
     def _show_at(self, when: datetime) -> None:
         """Put `when` in the date-time editor, as a time in beat's zone."""
@@ -281,8 +297,7 @@ class EntryDialog(QDialog):
         when_layout = QVBoxLayout(when)
         when_layout.addWidget(self.kind)
         when_layout.addWidget(self.pages)
-        when_layout.addWidget(self.words)
-        when_layout.addWidget(self.preview)
+        when_layout.addWidget(self.outlook)
         when_layout.addWidget(self.zone_note)
 
         call = QGroupBox("Arguments and options")
@@ -305,6 +320,7 @@ class EntryDialog(QDialog):
         layout.addWidget(call)
         layout.addLayout(flags)
         layout.addWidget(self.errors)
+        layout.addStretch(1)  # room the dialog has to spare goes below, moving nothing
         layout.addWidget(self.buttons)
 
     def _inputs(self) -> list[QWidget]:
@@ -361,7 +377,7 @@ class EntryDialog(QDialog):
         last.setFocus()
         last.end(False)
 
-    def _schedule_data(self) -> dict:
+    def _schedule_data(self, problems: list[tuple[str, str]]) -> dict:
         kind = self.kind.currentData()
         if kind == "interval":
             return {"kind": kind, "every": self.every.value(),
@@ -371,7 +387,12 @@ class EntryDialog(QDialog):
         if kind == "solar":
             return {"kind": kind, "event": self.event.currentText(),
                     "latitude": self.latitude.value(), "longitude": self.longitude.value()}
-        return {"kind": kind, "at": self.chosen_at().isoformat()}
+        at = self.chosen_at()
+        if at <= datetime.now(timezone.utc):  # said as shown, not as the file's ISO text
+            problems.append(("schedule.at", f"{self.clock.text(at, '%Y-%m-%d %H:%M:%S %Z')} "
+                                            "is in the past; a one-off runs once, at a time "
+                                            "still to come"))
+        return {"kind": kind, "at": at.isoformat()}
 
     def _data(self) -> tuple[dict, list[tuple[str, str]]]:
         problems: list[tuple[str, str]] = []
@@ -390,7 +411,7 @@ class EntryDialog(QDialog):
         if self.expires.value() > 0:
             options["expires"] = self.expires.value()
         data = {"name": self.name.text(), "task": self.task.text(),
-                "schedule": self._schedule_data(), "args": parsed["args"],
+                "schedule": self._schedule_data(problems), "args": parsed["args"],
                 "kwargs": parsed["kwargs"], "options": options,
                 "enabled": self.enabled.isChecked(), "one_off": self.one_off.isChecked(),
                 "description": self.description.text()}
@@ -427,7 +448,8 @@ class EntryDialog(QDialog):
                 widget.setStyleSheet(_ERROR_STYLE)
         self.errors.setText("\n".join(f"{FIELD_LABELS.get(f, f)}: {m}" if f else m
                                       for f, m in problems))
-        self._show_preview(data)
+        # No next runs beside a problem with the schedule: they would not happen.
+        self._show_preview(data, not any(f.startswith("schedule") for f, _ in problems))
         self._show_task_note(data["task"].strip())
         self._result = entry if not problems else None
         self.save_button.setEnabled(self._result is not None)
@@ -460,8 +482,10 @@ class EntryDialog(QDialog):
         self.task.setText(button.property("task"))
         self.task.setFocus()
 
-    def _show_preview(self, data: dict) -> None:
+    def _show_preview(self, data: dict, valid: bool) -> None:
         try:
+            if not valid:
+                raise ScheduleError([])
             spec = schedule.parse_schedule(data["schedule"])
         except ScheduleError:
             self.words.setText("")
