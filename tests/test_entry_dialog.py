@@ -8,7 +8,7 @@ from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel
 
-from beat_panel.schedule import Crontab, Entry, Interval
+from beat_panel.schedule import SOLAR_EVENTS, Crontab, Entry, Interval, Solar
 from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
 from faces import click_action
@@ -230,20 +230,77 @@ def test_a_one_off_in_the_past_is_refused_with_no_next_runs_beside_it(qtbot, dia
     assert run.endswith(f" {future.toString('yyyy-MM-dd HH:mm:ss')} UTC")
 
 
-def test_solar_coordinates_reach_the_poles_and_the_date_line_and_no_further(qtbot, dialog):
-    # Whatever a person types, the entry stays inside what the model accepts (the file's
-    # values are checked by the model: see test_schedule_store).
+def test_a_sun_event_has_no_place_until_one_is_given(qtbot, dialog):
+    choose(qtbot, dialog.kind, "Sun event")
+    assert (dialog.latitude.text(), dialog.longitude.text()) == ("", "")
+    assert not dialog.save_button.isEnabled()
+    assert marked(dialog.latitude) and marked(dialog.longitude)
+    assert dialog.errors.text().splitlines() == [
+        "Latitude: give the place's latitude; a latitude is from −90 to 90",
+        "Longitude: give the place's longitude; a longitude is from −180 to 180"]
+    assert dialog.preview.text() == ""
+    qtbot.keyClicks(dialog.latitude, "51.5074")
+    assert not dialog.save_button.isEnabled() and not marked(dialog.latitude)
+    qtbot.keyClicks(dialog.longitude, "-0.1278")
+    assert dialog.save_button.isEnabled() and dialog.errors.text() == ""
+    assert dialog.preview.text().startswith("Next runs")
+    click(qtbot, dialog.save_button)
+    assert dialog.entry().schedule == Solar("sunrise", 51.5074, -0.1278)
+
+
+@pytest.mark.parametrize(("field", "text", "said"), [
+    ("latitude", "95", "Latitude: 95 is out of range; a latitude is from −90 to 90"),
+    ("latitude", "-90.5", "Latitude: -90.5 is out of range; a latitude is from −90 to 90"),
+    ("longitude", "-200", "Longitude: -200 is out of range; a longitude is from −180 to 180"),
+    ("longitude", "east", "Longitude: 'east' is not a number; a longitude is from −180 to 180"),
+])
+def test_a_coordinate_out_of_range_is_kept_as_typed_and_refused(qtbot, dialog, field, text,
+                                                                said):
+    choose(qtbot, dialog.kind, "Sun event")
+    type_into(qtbot, dialog.latitude, "10")
+    type_into(qtbot, dialog.longitude, "10")
+    assert dialog.save_button.isEnabled()
+    edit = getattr(dialog, field)
+    type_into(qtbot, edit, text)
+    assert edit.text() == text, "what was typed stays, not a number near it"
+    assert marked(edit) and not dialog.save_button.isEnabled()
+    assert dialog.errors.text() == said
+    assert dialog.preview.text() == ""
+
+
+def test_sun_coordinates_reach_the_poles_and_the_date_line(qtbot, dialog):
     choose(qtbot, dialog.kind, "Sun event")
     type_into(qtbot, dialog.latitude, "-90")
     type_into(qtbot, dialog.longitude, "180")
-    assert dialog.validate()
+    click(qtbot, dialog.save_button)
     spec = dialog.entry().schedule
     assert (spec.latitude, spec.longitude) == (-90, 180)
-    type_into(qtbot, dialog.latitude, "95")
-    type_into(qtbot, dialog.longitude, "-200")
-    assert dialog.validate() and dialog.save_button.isEnabled()
-    spec = dialog.entry().schedule
-    assert -90 <= spec.latitude <= 90 and -180 <= spec.longitude <= 180
+
+
+def test_sun_events_are_listed_in_words(qtbot, dialog):
+    choose(qtbot, dialog.kind, "Sun event")
+    shown = [dialog.event.itemText(i) for i in range(dialog.event.count())]
+    assert shown == ["dawn (astronomical)", "dawn (nautical)", "dawn (civil)", "sunrise",
+                     "solar noon", "sunset", "dusk (civil)", "dusk (nautical)",
+                     "dusk (astronomical)"]
+    assert {dialog.event.itemData(i) for i in range(dialog.event.count())} == \
+        set(SOLAR_EVENTS)
+    choose(qtbot, dialog.event, "dusk (nautical)")
+    qtbot.keyClicks(dialog.latitude, "48.8566")
+    qtbot.keyClicks(dialog.longitude, "2.3522")
+    assert dialog.words.text() == ("Runs at dusk (nautical), at latitude 48.8566, longitude "
+                                   "2.3522.")
+    click(qtbot, dialog.save_button)
+    assert dialog.entry().schedule == Solar("dusk_nautical", 48.8566, 2.3522)
+
+
+def test_editing_a_sun_event_shows_it_in_words_and_gives_it_back(qtbot):
+    entry = Entry("lights", "t", Solar("dawn_civil", -33.8688, 151.2093))
+    made = EntryDialog(None, entry, taken=set(), tasks=[])
+    qtbot.addWidget(made)
+    assert made.event.currentText() == "dawn (civil)"
+    assert (made.latitude.text(), made.longitude.text()) == ("-33.8688", "151.2093")
+    assert made.validate() and made.entry() == entry
 
 
 def test_duplicate_opens_a_dialog_titled_duplicate_entry(schedule_project, open_editor,

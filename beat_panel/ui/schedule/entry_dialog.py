@@ -4,6 +4,7 @@ JSON fields checked as you type, and Save enabled only when everything is valid.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
@@ -42,16 +43,35 @@ _HINT_STYLE = "color: #80868b;"
 # The crontab fields as the dialog labels them.
 CRON_LABELS = {"minute": "Minute", "hour": "Hour", "day_of_month": "Day of month",
                "month_of_year": "Month", "day_of_week": "Day of week"}
+# Celery's sun events in words, in the order they come in a day.
+SOLAR_WORDS = {"dawn_astronomical": "dawn (astronomical)", "dawn_nautical": "dawn (nautical)",
+               "dawn_civil": "dawn (civil)", "sunrise": "sunrise",
+               "solar_noon": "solar noon", "sunset": "sunset", "dusk_civil": "dusk (civil)",
+               "dusk_nautical": "dusk (nautical)",
+               "dusk_astronomical": "dusk (astronomical)"}
+# (label, smallest, largest, what the ends are) of the two coordinates of a sun event.
+COORDINATES = {"latitude": ("Latitude", -90, 90, "negative south of the equator"),
+               "longitude": ("Longitude", -180, 180, "negative west of Greenwich")}
 # Every field a problem can be about, by the label the person sees beside it.
 FIELD_LABELS = {"name": "Name", "task": "Task", "description": "Description",
                 "schedule.kind": "When", "schedule.every": "Every",
                 "schedule.period": "Every", "schedule.relative": "Every",
                 "schedule.event": "Event", "schedule.at": "At",
-                "schedule.latitude": "Latitude", "schedule.longitude": "Longitude",
+                **{f"schedule.{k}": label for k, (label, *_) in COORDINATES.items()},
                 **{f"schedule.{k}": label for k, label in CRON_LABELS.items()},
                 "args": "args", "kwargs": "kwargs", "options.queue": "queue",
                 "options.priority": "priority", "options.expires": "expires after",
                 "enabled": "Enabled", "one_off": "Run once"}
+
+
+def _signed(number: float) -> str:
+    """A number with a true minus sign, as a range is printed: −90."""
+    return f"{number:g}".replace("-", "−")
+
+
+def _number_text(value: float) -> str:
+    """A coordinate as a person writes it: 51.5074, -90 (and read back the same)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class EntryDialog(QDialog):
@@ -228,21 +248,34 @@ class EntryDialog(QDialog):
         return self._page(grid)
 
     def _solar_page(self) -> QWidget:
-        row = QHBoxLayout()
+        grid = QGridLayout()
         self.event = QComboBox()
-        self.event.addItems(list(schedule.SOLAR_EVENTS))
-        self.event.setCurrentText("sunrise")
-        self.latitude = QDoubleSpinBox()
-        self.latitude.setRange(-90, 90)
-        self.latitude.setDecimals(4)
-        self.longitude = QDoubleSpinBox()
-        self.longitude.setRange(-180, 180)
-        self.longitude.setDecimals(4)
-        for label, widget in (("at", self.event), ("latitude", self.latitude),
-                              ("longitude", self.longitude)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        return self._page(row)
+        for event in sorted(schedule.SOLAR_EVENTS, key=list(SOLAR_WORDS).index):
+            self.event.addItem(SOLAR_WORDS[event], event)
+        self.event.setCurrentIndex(self.event.findData("sunrise"))
+        # No place is assumed: Save waits until both coordinates are given.
+        self.latitude = QLineEdit()
+        self.longitude = QLineEdit()
+        hints = {"event": ""}
+        for field, edit in (("latitude", self.latitude), ("longitude", self.longitude)):
+            label, low, high, ends = COORDINATES[field]
+            edit.setObjectName(field)
+            edit.setPlaceholderText("such as 51.5074" if field == "latitude"
+                                    else "such as −0.1278")
+            edit.setToolTip(f"{label} in degrees, from {_signed(low)} to {high} ({ends}).")
+            hints[field] = f"{_signed(low)} to {high}"
+        for column, (field, widget) in enumerate((("event", self.event),
+                                                  ("latitude", self.latitude),
+                                                  ("longitude", self.longitude))):
+            label = QLabel(FIELD_LABELS[f"schedule.{field}"])
+            label.setBuddy(widget)
+            hint = QLabel(hints[field])
+            hint.setStyleSheet(_HINT_STYLE)
+            grid.addWidget(label, 0, column)
+            grid.addWidget(widget, 1, column)
+            grid.addWidget(hint, 2, column)
+            grid.setColumnStretch(column, 1)
+        return self._page(grid)
 
     def _clocked_page(self) -> QWidget:
         row = QHBoxLayout()
@@ -342,9 +375,9 @@ class EntryDialog(QDialog):
             for field, edit in self.cron.items():
                 edit.setText(getattr(spec, field))
         elif isinstance(spec, schedule.Solar):
-            self.event.setCurrentText(spec.event)
-            self.latitude.setValue(spec.latitude)
-            self.longitude.setValue(spec.longitude)
+            self.event.setCurrentIndex(self.event.findData(spec.event))
+            self.latitude.setText(_number_text(spec.latitude))
+            self.longitude.setText(_number_text(spec.longitude))
         elif isinstance(spec, schedule.Clocked):
             self._show_at(spec.at)
         self.args.setText(json.dumps(list(entry.args)))
@@ -377,6 +410,27 @@ class EntryDialog(QDialog):
         last.setFocus()
         last.end(False)
 
+    def _coordinate(self, field: str, problems: list[tuple[str, str]]) -> float | None:
+        """The latitude or longitude typed, or None with the problem said (nothing typed,
+        not a number, out of range): never a place the person did not give."""
+        _, low, high, _ = COORDINATES[field]
+        typed = getattr(self, field).text().strip()
+        span = f"a {field} is from {_signed(low)} to {high}"
+        try:
+            number: float | None = float(typed.replace("−", "-").replace(",", "."))
+        except ValueError:
+            number = None
+        if not typed:
+            problem = f"give the place's {field}; {span}"
+        elif number is None or not math.isfinite(number):
+            problem = f"{typed!r} is not a number; {span}"
+        elif not low <= number <= high:
+            problem = f"{typed} is out of range; {span}"
+        else:
+            return number
+        problems.append((f"schedule.{field}", problem))
+        return None
+
     def _schedule_data(self, problems: list[tuple[str, str]]) -> dict:
         kind = self.kind.currentData()
         if kind == "interval":
@@ -385,8 +439,9 @@ class EntryDialog(QDialog):
         if kind == "crontab":
             return {"kind": kind, **{f: e.text() for f, e in self.cron.items()}}
         if kind == "solar":
-            return {"kind": kind, "event": self.event.currentText(),
-                    "latitude": self.latitude.value(), "longitude": self.longitude.value()}
+            return {"kind": kind, "event": self.event.currentData(),
+                    "latitude": self._coordinate("latitude", problems),
+                    "longitude": self._coordinate("longitude", problems)}
         at = self.chosen_at()
         if at <= datetime.now(timezone.utc):  # said as shown, not as the file's ISO text
             problems.append(("schedule.at", f"{self.clock.text(at, '%Y-%m-%d %H:%M:%S %Z')} "
@@ -492,7 +547,12 @@ class EntryDialog(QDialog):
             self.preview.setText("")
             return
         clock = self.clock
-        self.words.setText(f"Runs {clock.describe(spec)}.")
+        if isinstance(spec, schedule.Solar):  # the event in the words the list gives it
+            self.words.setText(f"Runs at {SOLAR_WORDS[spec.event]}, at latitude "
+                               f"{_number_text(spec.latitude)}, longitude "
+                               f"{_number_text(spec.longitude)}.")
+        else:
+            self.words.setText(f"Runs {clock.describe(spec)}.")
         now = datetime.now(timezone.utc)
         runs = schedule.next_runs(spec, now, 5, tz_name=clock.name)
         if not runs:
