@@ -10,6 +10,7 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -395,11 +396,23 @@ def _signal(beat: BeatProcess, sig: int) -> str:
     return "sent"
 
 
-def _wait_gone(beats: list[BeatProcess], timeout: float) -> list[BeatProcess]:
-    """Wait until the beats exit (zombies count as exited); return those still alive."""
+# Per project: a person asked not to wait for SIGTERM any longer ("Kill now").
+_KILL_NOW: dict[str, threading.Event] = {}
+
+
+def kill_now(config: Config) -> None:
+    """Cut short the wait after SIGTERM of this project's stop or restart under way (in
+    this process): SIGKILL goes at once. Nothing happens when no stop is waiting."""
+    _KILL_NOW.setdefault(config.project_id, threading.Event()).set()
+
+
+def _wait_gone(beats: list[BeatProcess], timeout: float,
+               cut_short: threading.Event | None = None) -> list[BeatProcess]:
+    """Wait until the beats exit (zombies count as exited), or `cut_short` is set; return
+    those still alive."""
     deadline = time.monotonic() + timeout
     alive = [b for b in beats if b.is_same_process()]
-    while alive and time.monotonic() < deadline:
+    while alive and time.monotonic() < deadline and not (cut_short and cut_short.is_set()):
         # Woken by an exit itself; the cap re-checks identity now and then regardless.
         wait_any_exit([b.pid for b in alive], min(_POLL, max(deadline - time.monotonic(), 0)))
         process.reap_children()
@@ -413,7 +426,9 @@ def _stop_beats(beats: list[BeatProcess], config: Config, action: str) -> Action
     if denied:
         return _permission_denied(action, denied, config)
     timeout = config.beat.stop_timeout
-    survivors = _wait_gone(beats, timeout)
+    cut_short = _KILL_NOW.setdefault(config.project_id, threading.Event())
+    cut_short.clear()  # a "Kill now" of an earlier stop is not this one's
+    survivors = _wait_gone(beats, timeout, cut_short)
     killed = False
     if survivors:
         killed = True
@@ -428,9 +443,14 @@ def _stop_beats(beats: list[BeatProcess], config: Config, action: str) -> Action
             "after SIGKILL; it may be stuck in the kernel (uninterruptible I/O).",
             old_pids=[b.pid for b in beats], killed=True,
         )
-    if killed:
+    if killed and cut_short.is_set():
+        message = (f"Beat (pid {pids}) was killed with SIGKILL when asked (Kill now), before "
+                   f"the {timeout:g} s it had after SIGTERM ran out. It could not save its "
+                   "schedule state on the way out.")
+    elif killed:
         message = (f"Beat (pid {pids}) did not stop within {timeout:g} s of SIGTERM, so it was "
                    "killed with SIGKILL. It could not save its schedule state on the way out.")
+    if killed:
         left = _remove_stale_pidfile(config.beat.pidfile, [b.pid for b in beats])
         if left is not None:
             message += f" Its pidfile {config.beat.pidfile} was left in place: {left}."
