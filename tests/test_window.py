@@ -451,3 +451,25 @@ def test_the_window_says_which_settings_file_is_in_use(fake_project, open_window
     project = fake_project()
     window = open_window(project)
     assert window.config_label.text() == f"Settings: {project.config_path.resolve()}"
+
+
+def test_a_stop_counts_down_to_sigkill_and_kill_now_cuts_the_wait(fake_project, open_window,
+                                                                  qtbot):
+    project = fake_project(mode="ignore", stop_timeout=30)  # beat ignores SIGTERM
+    project.cli("start", "--json")
+    window = open_window(project)
+    qtbot.waitUntil(lambda: bool(window.status and window.status.running), timeout=15000)
+    header = window.header
+    window.dialogs.answers = ["ok"]
+    started = time.monotonic()
+    with qtbot.waitSignal(window.monitor.action_finished, timeout=30000) as done:
+        click(qtbot, window.buttons[Action.STOP])
+        qtbot.waitUntil(lambda: "SIGKILL in" in header.context.text(), timeout=5000)
+        assert header.context.text().startswith("Beat is stopping…")  # not "running"
+        assert window.badge.text() == "↻ Stopping…"
+        assert header.kill_now.isVisible()
+        click(qtbot, header.kill_now)
+    assert time.monotonic() - started < 15  # not the 30 s stop_timeout
+    result = done.args[0]
+    assert result.success and result.killed and "Kill now" in result.message
+    qtbot.waitUntil(lambda: not header.kill_now.isVisible(), timeout=5000)

@@ -3,9 +3,10 @@ Start / Stop / Restart buttons and the duplicate-beat banner, all drawn from the
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from beat_panel.control.states import Action
+from beat_panel.control.states import Action, Phase
 from beat_panel.control.status import Status
 from beat_panel.ui import state_style
 from beat_panel.ui.monitor import BeatMonitor
@@ -47,6 +48,19 @@ class StatusHeader(QWidget):
             button.setObjectName(f"{action.value}Button")
             button.clicked.connect(lambda _=False, a=action: self.action_requested.emit(a))
             self.buttons[action] = button
+        # While a stop waits for beat to end after SIGTERM: how long until SIGKILL, and
+        # a way not to wait.
+        self.kill_now = QPushButton("Kill now")
+        self.kill_now.setObjectName("killNowButton")
+        self.kill_now.setToolTip("Send SIGKILL now instead of waiting for beat to stop "
+                                 "(it cannot save its schedule state).")
+        self.kill_now.clicked.connect(self._kill_now)
+        self.kill_now.hide()
+        self._stopping_since: float | None = None
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(500)
+        self._countdown.timeout.connect(self.show_state)
+        monitor.action_started.connect(self._action_started)
         self.check_now = QPushButton("Check now")
         self.check_now.setObjectName("checkNowButton")
         self.check_now.clicked.connect(monitor.check_now)
@@ -79,6 +93,7 @@ class StatusHeader(QWidget):
         top.addLayout(details, 1)
         for button in self.buttons.values():
             top.addWidget(button)
+        top.addWidget(self.kill_now)
         top.addWidget(self.check_now)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -91,6 +106,32 @@ class StatusHeader(QWidget):
         monitor.changed.connect(self.show_state)
         self.show_state()
 
+    def _action_started(self, action: Action, _origin: object) -> None:
+        if action in (Action.STOP, Action.RESTART) and self.monitor.running:
+            self._stopping_since = time.monotonic()
+            self._countdown.start()
+
+    def _working_text(self, working: Phase) -> str:
+        """What an action in flight is doing; a stop says when SIGKILL comes."""
+        stopping = self.monitor.in_flight in (Action.STOP, Action.RESTART) and \
+            self._stopping_since is not None
+        self.kill_now.setVisible(stopping)
+        if not stopping:
+            self._countdown.stop()
+            return f"Beat is {working.value}…"
+        assert self._stopping_since is not None
+        left = self.monitor.config.beat.stop_timeout - (time.monotonic() - self._stopping_since)
+        if left > 0:
+            return (f"Beat is {working.value}… SIGTERM sent; waiting for it to stop, SIGKILL "
+                    f"in {max(1, round(left))} s.")
+        return f"Beat is {working.value}… SIGKILL sent."
+
+    def _kill_now(self) -> None:
+        from beat_panel.control import actions
+
+        actions.kill_now(self.monitor.config)
+        self.kill_now.setEnabled(False)
+
     def show_state(self) -> None:
         monitor = self.monitor
         status = monitor.status
@@ -99,7 +140,7 @@ class StatusHeader(QWidget):
         self.badge.show_status(status, working, trouble)
         if status is not None:
             self.context.setText(context_text(status) if working is None
-                                 else f"Beat is {working.value}…")
+                                 else self._working_text(working))
             # The reason the badge is amber, when health found one.
             shows_trouble = working is None and trouble is not None and \
                 self.badge.state_key == state_style.TROUBLE_LOOKS[trouble.code]
@@ -114,6 +155,11 @@ class StatusHeader(QWidget):
             extra = [p for p in status.processes if not p.embedded and p.manager is None]
             self.stop_extra.setVisible(status.duplicate and len(extra) > 1)
             self.stop_extra.setEnabled(monitor.idle)
+        if working is None:
+            self._stopping_since = None
+            self._countdown.stop()
+            self.kill_now.hide()
+            self.kill_now.setEnabled(True)
         idle = monitor.idle
         running = monitor.running
         self.buttons[Action.START].setEnabled(idle and not running)
