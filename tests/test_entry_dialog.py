@@ -230,6 +230,18 @@ def test_a_one_off_in_the_past_is_refused_with_no_next_runs_beside_it(qtbot, dia
     assert run.endswith(f" {future.toString('yyyy-MM-dd HH:mm:ss')} UTC")
 
 
+def test_the_first_run_only_box_is_not_offered_for_a_one_off_time(qtbot, dialog):
+    assert dialog.one_off.isVisible()
+    assert dialog.one_off.text() == "Only the first run, then never again"
+    choose(qtbot, dialog.kind, "Once, at a time")
+    assert not dialog.one_off.isVisible()
+    choose(qtbot, dialog.kind, "Crontab")
+    assert dialog.one_off.isVisible()
+    click(qtbot, dialog.one_off)
+    click(qtbot, dialog.save_button)
+    assert dialog.entry().one_off is True
+
+
 def test_a_sun_event_has_no_place_until_one_is_given(qtbot, dialog):
     choose(qtbot, dialog.kind, "Sun event")
     assert (dialog.latitude.text(), dialog.longitude.text()) == ("", "")

@@ -61,7 +61,7 @@ FIELD_LABELS = {"name": "Name", "task": "Task", "description": "Description",
                 **{f"schedule.{k}": label for k, label in CRON_LABELS.items()},
                 "args": "args", "kwargs": "kwargs", "options.queue": "queue",
                 "options.priority": "priority", "options.expires": "expires after",
-                "enabled": "Enabled", "one_off": "Run once"}
+                "enabled": "Enabled", "one_off": "Only the first run"}
 
 
 def _signed(number: float) -> str:
@@ -122,7 +122,7 @@ class EntryDialog(QDialog):
         self.pages.addWidget(self._crontab_page())
         self.pages.addWidget(self._solar_page())
         self.pages.addWidget(self._clocked_page())
-        self.kind.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
         self.words = QLabel()
         self.words.setWordWrap(True)
         self.preview = QLabel()
@@ -169,7 +169,10 @@ class EntryDialog(QDialog):
         self.other_options.hide()
         self.enabled = QCheckBox("Enabled")
         self.enabled.setChecked(True)
-        self.one_off = QCheckBox("Run once, then never again")
+        # Not shown for a one-off time, which runs once whatever this says.
+        self.one_off = QCheckBox("Only the first run, then never again")
+        self.one_off.setToolTip("Beat sends it the first time it falls due and never after; "
+                                "the entry stays in the schedule, marked done.")
 
         self.errors = QLabel()
         self.errors.setObjectName("entryErrors")
@@ -184,6 +187,7 @@ class EntryDialog(QDialog):
         self._layout()
         if entry is not None:
             self._fill(entry)
+        self._kind_changed(self.kind.currentIndex())
         for widget in self._inputs():
             signal = getattr(widget, "textChanged", None) or getattr(widget, "valueChanged",
                                                                      None)
@@ -398,6 +402,11 @@ class EntryDialog(QDialog):
         self.one_off.setChecked(entry.one_off)
 
     # -- checking ------------------------------------------------------------------
+
+    def _kind_changed(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        # A one-off time runs once whatever the box says: it is not offered there.
+        self.one_off.setVisible(self.kind.itemData(index) != "clocked")
 
     def _split_expression(self, text: str) -> None:
         """A whole crontab line pasted or typed into one field goes into the five."""
