@@ -287,3 +287,37 @@ def test_it_keeps_to_the_newest_line_unless_the_person_scrolled_up(log_tab, qtbo
     write(view.logfile, INFO.format(3, "latest"))
     qtbot.waitUntil(lambda: shown(view)[-1] == INFO.format(3, "latest"), timeout=10000)
     assert bar.value() == bar.maximum()
+
+
+@pytest.mark.slow
+def test_a_project_set_up_as_the_dialog_does_shows_sending_due_task(panel_project, qtbot,
+                                                                     monkeypatch):
+    """The real celery beat, on the config the project dialog writes (no --loglevel):
+    the Log tab shows the tasks it sends."""
+    from beat_panel.schedule import Document, Entry, Interval
+    from beat_panel.schedule.store import ScheduleStore
+
+    monkeypatch.setattr(log_view, "POLL_MS", 200)
+    project = panel_project
+    keep = dataclasses.replace(project.load().beat, args=())  # the demo's environment
+    project.config_path.write_text(config_module.project_config_text(
+        project.root, project.app, keep=keep))
+    assert not project.load().beat.args
+    ScheduleStore(project.root / "schedule.json").save(Document((
+        Entry("tick", "beat_panel.demo.app.say_hello", Interval(2)),)), None)
+    runner = JobRunner()
+    view = LogView(project.load(), runner)
+    qtbot.addWidget(view)
+    view.show()
+    view.start()
+    try:
+        started = project.cli("start", "--json")
+        assert started.code == 0, started.stdout + started.stderr
+        qtbot.waitUntil(lambda: any("Sending due task tick" in line for line in shown(view)),
+                        timeout=30000)
+        qtbot.keyClicks(view.filter, "due task tick")
+        assert shown(view) and all("Sending due task tick" in line for line in shown(view))
+    finally:
+        view.stop()
+        runner.wait()
+        assert project.cli("stop", "--json").code == 0
