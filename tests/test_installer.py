@@ -32,7 +32,7 @@ import pytest
 from beat_panel import __version__
 
 from conftest import REPO, ProcessTracker, wait_until
-from test_wheel import SERVER_APP, clean_env, copy_checkout, make_venv, run
+from test_wheel import clean_env, copy_checkout, make_venv, run, run_beat_on_a_panel_schedule
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -427,38 +427,12 @@ def test_purging_the_package_leaves_nothing_it_installed(installed: list[str]):
 
 def test_a_project_venv_with_only_celery_and_the_scheduler_wheel_runs_a_panel_schedule(
         scheduler_wheel: Path, scratch: Path, tmp_path: Path, procs: ProcessTracker):
-    from beat_panel.schedule import Document, Entry, Interval
-    from beat_panel.schedule.beat_report import has_ticked
-    from beat_panel.schedule.store import ScheduleStore
-
     venv, _ = make_venv(scratch / "wheel-venv", scheduler_wheel)
     installed = {line.split("==")[0].lower() for line in run(
         [venv / "bin" / "python", "-m", "pip", "freeze"], env=clean_env()).stdout.split()}
     assert "beat_panel_scheduler" in installed or "beat-panel-scheduler" in installed
     assert not {n for n in installed if n.startswith(("pyside6", "shiboken6", "psutil"))}
-    project = tmp_path / "project"
-    broker = project / "broker"
-    broker.mkdir(parents=True)
-    app = f"wheelapp_{uuid.uuid4().hex[:8]}"
-    (project / f"{app}.py").write_text(SERVER_APP.format(name=app))
-    schedule = project / "schedule.json"
-    ScheduleStore(schedule).save(Document((Entry("tick", f"{app}.noop", Interval(1)),)), None)
-    log = project / "beat.log"
-    with open(log, "wb") as out:
-        beat = procs.popen([str(venv / "bin" / "celery"), "-A", app, "beat",
-                            "--loglevel=INFO", f"--schedule={project / 'celerybeat-schedule'}"],
-                           cwd=project, stdout=out, stderr=subprocess.STDOUT,
-                           env=clean_env(BROKER_DIR=str(broker), SCHEDULE_FILE=str(schedule)))
-
-    def ticked() -> bool:
-        assert beat.poll() is None, log.read_text()
-        return has_ticked(schedule, beat.pid)
-
-    wait_until(ticked, timeout=60, what="beat to load the schedule through the wheel's plugin")
-    wait_until(lambda: any(broker.iterdir()), timeout=30, what="beat to send the task")
-    assert "Sending due task tick" in log.read_text()
-    beat.terminate()
-    beat.wait(timeout=30)
+    run_beat_on_a_panel_schedule(venv, tmp_path / "project", clean_env(), procs)
 
 
 # The maintainer scripts (fast: no package built)

@@ -342,18 +342,7 @@ def test_the_readme_recipes_put_the_scheduler_in_a_server_venv_without_the_gui(
     """The app names the panel's scheduler in its own config (as under systemd); beat,
     started by hand in the project's environment, loads the file, ticks and sends.
     (`wheel` also made the checkout copy in `scratch` that the link points into.)"""
-    from beat_panel.schedule import Document, Entry, Interval
-    from beat_panel.schedule.beat_report import has_ticked
-    from beat_panel.schedule.store import ScheduleStore
-
-    project = tmp_path / "project"
-    broker = project / "broker"
-    broker.mkdir(parents=True)
-    app = f"serverapp_{uuid.uuid4().hex[:8]}"
-    (project / f"{app}.py").write_text(SERVER_APP.format(name=app))
-    schedule = project / "schedule.json"
-    ScheduleStore(schedule).save(Document((Entry("tick", f"{app}.noop", Interval(1)),)), None)
-    env = clean_env(BROKER_DIR=str(broker), SCHEDULE_FILE=str(schedule))
+    env = clean_env()
     if recipe == "pip install --no-deps":
         venv = server_venv
     else:  # a folder holding only a link to a checkout's package (the wheel's source)
@@ -362,6 +351,26 @@ def test_the_readme_recipes_put_the_scheduler_in_a_server_venv_without_the_gui(
         (tmp_path / "beat-panel-path" / "beat_panel").symlink_to(
             scratch / "checkout" / "beat_panel")
         env["PYTHONPATH"] = str(tmp_path / "beat-panel-path")
+    run_beat_on_a_panel_schedule(venv, tmp_path / "project", env, procs)
+
+
+def run_beat_on_a_panel_schedule(venv: Path, project: Path, env: dict[str, str],
+                                 procs: ProcessTracker) -> None:
+    """In `project`, an app that names the panel's scheduler in its own config and a panel
+    schedule with one entry every second; the venv's `celery beat`, started by hand with
+    `env`, must have no PySide6 to import, load the file through the plugin, tick and
+    send. Beat is stopped after."""
+    from beat_panel.schedule import Document, Entry, Interval
+    from beat_panel.schedule.beat_report import has_ticked
+    from beat_panel.schedule.store import ScheduleStore
+
+    broker = project / "broker"
+    broker.mkdir(parents=True)
+    app = f"serverapp_{uuid.uuid4().hex[:8]}"
+    (project / f"{app}.py").write_text(SERVER_APP.format(name=app))
+    schedule = project / "schedule.json"
+    ScheduleStore(schedule).save(Document((Entry("tick", f"{app}.noop", Interval(1)),)), None)
+    env = dict(env, BROKER_DIR=str(broker), SCHEDULE_FILE=str(schedule))
     python = venv / "bin" / "python"
     gui = run([python, "-c", "import importlib.util as u; print(u.find_spec('PySide6'))"],
               env=env).stdout.strip()
