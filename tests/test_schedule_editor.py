@@ -65,3 +65,40 @@ def test_a_save_the_running_beat_cannot_follow_offers_a_restart(editor, schedule
     assert editor.notice.text() == (
         "Saved revision 2. The running beat does not follow the panel's schedule file, so "
         "it applies this change only after a restart.")
+
+
+def test_at_800_by_500_every_column_is_on_screen_and_times_are_not_cut(
+        schedule_project, make_panel, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from beat_panel.ui.schedule.table import COLUMNS, NAME, NEXT
+
+    window = make_panel(schedule_project).show_window()
+    qtbot.addWidget(window)
+    window.resize(800, 500)
+    editor = window.editor
+    qtbot.waitUntil(lambda: editor.loaded, timeout=15000)
+    QApplication.processEvents()
+    assert window.width() == 800  # the window can be that small
+    table = editor.table
+    last = len(COLUMNS) - 1
+    right = table.columnViewportPosition(last) + table.columnWidth(last)
+    assert right <= table.viewport().width() + 1, (right, table.viewport().width())
+    index = editor.proxy.index(0, NEXT)
+    text = str(editor.proxy.data(index))
+    assert table.fontMetrics().horizontalAdvance(text) + 8 <= table.columnWidth(NEXT), text
+    assert table.columnWidth(NAME) >= 50  # the shared columns keep some of their width
+
+
+def test_relative_times_tick_and_next_runs_are_dimmed_while_beat_is_stopped(editor, qtbot):
+    from beat_panel.ui.schedule.table import NEXT
+
+    index = editor.proxy.index(0, NEXT)  # "hello": every 30 s
+    first = str(editor.proxy.data(index))
+    assert "(in " in first
+    qtbot.waitUntil(lambda: str(editor.proxy.data(index)) != first, timeout=5000)
+    editor.on_status(check_status(editor.config))  # beat is not running
+    colour = editor.proxy.data(index, Qt.ItemDataRole.ForegroundRole)
+    assert colour is not None and colour.name() == "#80868b"
+    tip = str(editor.proxy.data(index, Qt.ItemDataRole.ToolTipRole))
+    assert tip.startswith("If beat were running:")

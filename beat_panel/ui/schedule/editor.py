@@ -11,7 +11,8 @@ import html
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from beat_panel.celeryapp import appinfo
@@ -37,6 +38,8 @@ if TYPE_CHECKING:  # the dialogs load when first opened, not with the window
     from beat_panel.ui.schedule.entry_dialog import EntryDialog
 
 log = logging.getLogger(__name__)
+
+TICK_MS = 1000  # how often the relative times ("in 10 s") move on
 
 class ScheduleEditor(QWidget):
     """Edits the config's schedule file."""
@@ -102,6 +105,10 @@ class ScheduleEditor(QWidget):
         layout.addWidget(self.notice)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self._update_actions()
+        # "in 10 s" counts down between status checks, while the editor is on screen.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self.model.tick)
 
     # -- state -----------------------------------------------------------------------
 
@@ -295,9 +302,18 @@ class ScheduleEditor(QWidget):
             if answer == "restart":
                 self.restart_requested.emit()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        self._ticker.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._ticker.stop()
+        super().hideEvent(event)
+
     def on_status(self, status: Status) -> None:
         """Each status refresh: note beat's state and look for changes on disk."""
         self.status = status
+        self.model.set_beat_running(status.running or status.redbeat in ("remote", "standby"))
         if self._applied_by is not None and self._applied_by not in status.pids:
             gone, self._applied_by = self._applied_by, None
             if "Applied ✓" in self.notice.text():

@@ -38,6 +38,12 @@ _SHORT_REASONS = {
     "task_not_registered": "unknown task", "last_send_failed": "last send failed",
 }
 _NEXT_AT = -1  # the cache's column for the next run as a datetime
+# The longest text each fixed column shows, as the measure of its width.
+# (A longer one, a failed send's or a rare reason's, is elided; its tool tip says it all.)
+_COLUMN_SAMPLES = {ON: "", NEXT: "2026-11-26 02:30 (in 23.5 h)",
+                   LAST: "2026-11-26 02:30 (23.5 h ago)", RUNS: "10000",
+                   WHY: "✗ beat stopped"}
+FIT_ROWS = 100  # the rows a fixed column's width is measured on
 _Index = QModelIndex | QPersistentModelIndex
 _Role = Qt.ItemDataRole
 # The roles `data` answers. A view asks seven roles of every visible cell at each repaint
@@ -95,6 +101,7 @@ class EntryTableModel(QAbstractTableModel):
         self._cache: dict[tuple[int, int], object] = {}
         self._haystacks: list[str] = []
         self.answers: dict[str, WhyAnswer] = {}  # by name, for the saved schedule
+        self.beat_running = True  # until a status says otherwise: nothing dimmed
 
     def set_entries(self, entries: list[schedule.Entry], state: BeatReport | None,
                     clock: BeatClock | None = None) -> None:
@@ -125,6 +132,27 @@ class EntryTableModel(QAbstractTableModel):
         if self.entries:
             first = SCHEDULE if rezoned else NEXT
             self.dataChanged.emit(self.index(0, first), self.index(len(self.entries) - 1, RUNS))
+
+    def tick(self) -> None:
+        """A second later: the relative times ("in 10 s") move on. Only their words are
+        made again; a next run that has passed is computed again."""
+        now = datetime.now(timezone.utc)
+        self.now = now
+        self._cache = {k: v for k, v in self._cache.items()
+                       if k[1] not in (NEXT, LAST) and
+                       not (k[1] == _NEXT_AT and isinstance(v, datetime) and v <= now)}
+        if self.entries:
+            self.dataChanged.emit(self.index(0, NEXT), self.index(len(self.entries) - 1, LAST),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    def set_beat_running(self, running: bool) -> None:
+        """Next runs are beat's only while it runs; else they are shown dimmed, as "if
+        started"."""
+        if running != self.beat_running:
+            self.beat_running = running
+            if self.entries:
+                self.dataChanged.emit(self.index(0, NEXT),
+                                      self.index(len(self.entries) - 1, NEXT))
 
     def set_answers(self, answers: dict[str, WhyAnswer]) -> None:
         """Whether each entry will run, as the core answers for the saved schedule."""
@@ -256,7 +284,7 @@ class EntryTableModel(QAbstractTableModel):
                 return None
             return Qt.CheckState.Checked if entry.enabled else Qt.CheckState.Unchecked
         if role == _Role.ForegroundRole:
-            if not entry.enabled:
+            if not entry.enabled or (column == NEXT and not self.beat_running):
                 return _GREY
             if column == LAST and self.state and self.state.last_error(entry.name):
                 return _RED
@@ -271,6 +299,8 @@ class EntryTableModel(QAbstractTableModel):
                 return "\n".join([head, *lines]) + \
                     "\n(for the saved schedule; Why?… says more)"
             tip = self._time_tip(row, column) if column in (NEXT, LAST) else None
+            if tip and column == NEXT and not self.beat_running:
+                tip = f"If beat were running: {tip}. Beat is not running, so nothing is sent."
             return (tip or entry.description
                     or f"{entry.task} — {self.clock.describe(entry.schedule)}")
         return entry.name  # UserRole
@@ -312,7 +342,7 @@ class EntryFilter(QSortFilterProxyModel):
 class EntryTable(QTableView):
     """The table of entries, selected by name (names outlive rows across edits)."""
 
-    COLUMN_WIDTHS = (36, 160, 240, 210, 170, 170, 50)
+    STRETCHED = (NAME, TASK, SCHEDULE)  # they share what is left
 
     def __init__(self, proxy: EntryFilter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -324,20 +354,40 @@ class EntryTable(QTableView):
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(24)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate(self.COLUMN_WIDTHS):
-            self.setColumnWidth(column, width)
-        # The "Next run" header names beat's time zone: keep the column wide enough for it.
-        proxy.headerDataChanged.connect(self._fit_zone_header)
-        proxy.modelReset.connect(self._fit_zone_header)
-        self._fit_zone_header()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(36)
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch
+                                        if column in self.STRETCHED
+                                        else QHeaderView.ResizeMode.Interactive)
+        # The "Next run" header names beat's time zone: the column fits it too.
+        proxy.headerDataChanged.connect(self._fit_columns)
+        proxy.modelReset.connect(self._fit_columns)
+        proxy.layoutChanged.connect(self._fit_columns)
+        proxy.rowsInserted.connect(self._fit_columns)
+        proxy.dataChanged.connect(self._answers_changed)
+        self._fit_columns()
 
-    def _fit_zone_header(self, *_: object) -> None:
-        text = str(self.proxy.headerData(NEXT, Qt.Orientation.Horizontal) or "")
-        needed = self.horizontalHeader().fontMetrics().horizontalAdvance(text) + 24
-        if self.columnWidth(NEXT) < needed:
-            self.setColumnWidth(NEXT, needed)
+    def _fit_columns(self, *_: object) -> None:
+        """Size the fixed columns to their header and their text: the first rows' (a
+        schedule may have 50,000), with room for a time that grows by a digit, or a
+        sample when there are no rows yet."""
+        for column in _COLUMN_SAMPLES:
+            self._fit(column)
+
+    def _answers_changed(self, first: QModelIndex, last: QModelIndex, *_: object) -> None:
+        if first.column() <= WHY <= last.column():
+            self._fit(WHY)  # "Will run?" gets its words when health lands
+
+    def _fit(self, column: int) -> None:
+        cells = self.fontMetrics()
+        head = str(self.proxy.headerData(column, Qt.Orientation.Horizontal) or "")
+        width = self.horizontalHeader().fontMetrics().horizontalAdvance(head) + 24
+        rows = min(self.proxy.rowCount(), FIT_ROWS)
+        texts = [str(self.proxy.data(self.proxy.index(r, column)) or "") for r in range(rows)]
+        for text in texts or [_COLUMN_SAMPLES[column]]:
+            width = max(width, cells.horizontalAdvance(text) + 24)
+        self.setColumnWidth(column, width)
 
     def selected_names(self) -> list[str]:
         selection = self.selectionModel()
