@@ -4,7 +4,8 @@ against the same app run from the source tree, side by side in the same run.
 
 The package is `dist/beat-panel_<version>_<arch>.deb` (built by `bash packaging/build.sh`
 first when it is missing) unpacked into a temp folder with `dpkg-deb -x`: the same files
-apt installs, without touching the machine. Each launch is a fresh process with offscreen
+apt installs, without touching the machine (only the celery script's `#!` line is pointed
+at the unpacked bundle's Python). Each launch is a fresh process with offscreen
 Qt and its own XDG folders, the file cache warm (one warm-up launch of each first):
 
 - to the first painted frame: bench_window's probe script, run by the source tree's
@@ -55,6 +56,16 @@ def _deb() -> Path:
         subprocess.run(["bash", str(REPO / "packaging" / "build.sh")], cwd=REPO, check=True,
                        stdout=sys.stderr)
     return deb
+
+
+def _point_celery_at_the_unpacked_python(bundle: Path) -> None:
+    """The bundle's celery script names /usr/lib/beat-panel/python in its `#!` line; here
+    it must name the unpacked one, or every check that runs the project's Python (the
+    demo's, in the bundle) fails at once instead of running, and the unpacked app would
+    look faster than the installed one."""
+    script = bundle / "celery"
+    lines = script.read_text().splitlines(keepends=True)
+    script.write_text(f"#!{bundle / 'python'}\n" + "".join(lines[1:]))
 
 
 def _tree_mib(folder: Path) -> float:
@@ -166,6 +177,7 @@ def run(quick: bool) -> list[Row]:
         tmp = Path(name)
         root = tmp / "root"
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        _point_celery_at_the_unpacked_python(root / PREFIX)
         return [*_size_rows(deb, root), *_launch_rows(root, tmp, quick)]
 
 
