@@ -406,6 +406,13 @@ def kill_now(config: Config) -> None:
     _KILL_NOW.setdefault(config.project_id, threading.Event()).set()
 
 
+def forget_kill_now(config: Config) -> None:
+    """A new stop or restart begins: a "Kill now" asked for an earlier one is not its.
+    (Called when the action is asked for, so a Kill now pressed before SIGTERM went out
+    still counts.)"""
+    _KILL_NOW.setdefault(config.project_id, threading.Event()).clear()
+
+
 def _wait_gone(beats: list[BeatProcess], timeout: float,
                cut_short: threading.Event | None = None) -> list[BeatProcess]:
     """Wait until the beats exit (zombies count as exited), or `cut_short` is set; return
@@ -427,7 +434,6 @@ def _stop_beats(beats: list[BeatProcess], config: Config, action: str) -> Action
         return _permission_denied(action, denied, config)
     timeout = config.beat.stop_timeout
     cut_short = _KILL_NOW.setdefault(config.project_id, threading.Event())
-    cut_short.clear()  # a "Kill now" of an earlier stop is not this one's
     survivors = _wait_gone(beats, timeout, cut_short)
     killed = False
     if survivors:

@@ -378,6 +378,7 @@ class BeatMonitor(QObject):
             self.keep_alive.reset()  # a person took over
         self.in_flight = action
         self._generation += 1
+        actions.forget_kill_now(self.config)
         self.action_started.emit(action, origin)
         self.changed.emit()
         self.runner.submit(getattr(actions, action.value), self.config,
@@ -392,6 +393,7 @@ class BeatMonitor(QObject):
         self.keep_alive.reset()
         self.in_flight = Action.STOP
         self._generation += 1
+        actions.forget_kill_now(self.config)
         self.action_started.emit(Action.STOP, origin)
         self.changed.emit()
         self.runner.submit(actions.stop_extra, self.config,
