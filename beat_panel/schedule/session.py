@@ -29,8 +29,9 @@ from beat_panel.schedule.timing import known_zone
 if TYPE_CHECKING:  # the type only: the session never runs the app's inspection itself
     from beat_panel.celeryapp.appinfo import AppInfo
 
-__all__ = ["APPLY_WAIT", "ApplyCheck", "ApplyState", "ConflictError", "ImportPlan",
-           "OnDisk", "ScheduleSession", "SkipReason", "Skipped", "plan_import"]
+__all__ = ["APPLY_WAIT", "ApplyCheck", "ApplyState", "Changes", "ConflictError", "ImportPlan",
+           "Merge", "OnDisk", "ScheduleSession", "SkipReason", "Skipped", "changes", "merge",
+           "plan_import"]
 
 # How long a save waits for the running beat to acknowledge it. The plugin looks at the
 # file every 0.5 s (plugin.RELOAD_INTERVAL) and acknowledges at once, so an idle beat
@@ -399,3 +400,71 @@ def _timezone(ours: str | None, apps: str | None
                       "the schedule in)",), ()
     return apps, (f"time zone set to {apps} (the app's)",), ()
 
+
+
+# -- what changed, and a merge of two people's changes ------------------------------------
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The entries one side added, removed and edited, by name."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    edited: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> set[str]:
+        return {*self.added, *self.removed, *self.edited}
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.edited)
+
+    def words(self) -> str:
+        """"added a, b; edited c" (or "nothing")."""
+        parts = [f"{what} {', '.join(names)}" for what, names in
+                 (("added", self.added), ("removed", self.removed), ("edited", self.edited))
+                 if names]
+        return "; ".join(parts) or "nothing"
+
+    def to_json(self) -> dict:
+        return {"added": list(self.added), "removed": list(self.removed),
+                "edited": list(self.edited)}
+
+
+def changes(before: Document, after: Document) -> Changes:
+    """What `after` changed of `before`, entry by entry (a rename is a removal and an
+    addition)."""
+    old = {e.name: e for e in before.entries}
+    new = {e.name: e for e in after.entries}
+    return Changes(tuple(n for n in new if n not in old),
+                   tuple(n for n in old if n not in new),
+                   tuple(n for n in new if n in old and old[n] != new[n]))
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Mine and theirs, both made from `base`: the document that keeps both where they
+    touch different entries, and the entries both changed (where mine is kept)."""
+
+    document: Document
+    mine: Changes
+    theirs: Changes
+    both: tuple[str, ...]
+
+
+def merge(base: Document, mine: Document, theirs: Document) -> Merge:
+    """Their document with my changes laid over it: each entry I added, edited or removed
+    that they did not touch goes in as I left it; an entry we both changed (and not to
+    the same thing) is kept as mine and named in `both`. Pure."""
+    my_changes, their_changes = changes(base, mine), changes(base, theirs)
+    mine_by_name = {e.name: e for e in mine.entries}
+    theirs_by_name = {e.name: e for e in theirs.entries}
+    both = tuple(sorted(n for n in my_changes.names & their_changes.names
+                        if mine_by_name.get(n) != theirs_by_name.get(n)))
+    entries = [mine_by_name.get(e.name, e) if e.name in my_changes.names else e
+               for e in theirs.entries if e.name not in my_changes.removed]
+    entries += [mine_by_name[n] for n in my_changes.added if n not in theirs_by_name]
+    zone = mine.timezone if mine.timezone != base.timezone else theirs.timezone
+    return Merge(Document(tuple(entries), theirs.revision, zone), my_changes, their_changes,
+                 both)
