@@ -108,8 +108,10 @@ def test_two_panels_conflict_only_on_the_same_entry_and_neither_change_is_lost(
     first.dialogs.answers = ["delete"]
     click_action(qtbot, first, "delete")
     click_action(qtbot, first, "save")
-    qtbot.waitUntil(first.conflict_bar.isVisible, timeout=15000)
-    assert "nightly changed in Redis" in first.conflict_text.text()
+    qtbot.waitUntil(first.conflict_bar.merge.isVisible, timeout=15000)
+    text = first.conflict_text.text()
+    assert "There, someone edited nightly" in text and "Here, you removed nightly" in text
+    assert "Both changed nightly" in text
     assert first.dirty and first.document.get("nightly") is None  # the edit is kept
     assert RedisStore(redis_project.target).load().document.get("nightly") is not None
 

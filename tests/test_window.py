@@ -345,8 +345,8 @@ def test_ctrl_s_saves_and_title_is_clean_again(schedule_project, open_window, qt
     assert "Beat is not running" in editor.notice.text()
 
 
-def test_a_change_on_disk_while_editing_offers_reload_or_keep_mine(schedule_project,
-                                                                 open_window, qtbot):
+def test_a_change_on_disk_while_editing_says_what_each_side_did_and_merges_both(
+        schedule_project, open_window, qtbot):
     window = open_window(schedule_project)
     editor = editor_of(window, qtbot)
     click_row(qtbot, editor, "hello")
@@ -356,15 +356,36 @@ def test_a_change_on_disk_while_editing_offers_reload_or_keep_mine(schedule_proj
     theirs = st.load()
     st.save(theirs.document.adding(Entry("theirs", "proj.theirs", Interval(9))), theirs.sha)
     press_tool(qtbot, editor, "save")
-    qtbot.waitUntil(lambda: editor.conflict_bar.isVisible(), timeout=15000)
-    assert "changed by someone else" in editor.conflict_text.text()
+    qtbot.waitUntil(editor.conflict_bar.merge.isVisible, timeout=15000)
+    text = editor.conflict_text.text()
+    # What each side did, by name: their addition is not dropped without a word.
+    assert "There, someone added theirs." in text and "Here, you edited hello." in text
     assert window.isWindowModified(), "nothing of mine was lost"
     on_disk = st.load().document
     assert on_disk.get("theirs") is not None and on_disk.require("hello").enabled
-    # Keep mine: an explicit choice to save over theirs.
+    # Merge: their new entry and my edit, both kept.
+    with qtbot.waitSignal(editor.saved, timeout=15000):
+        qtbot.mouseClick(editor.conflict_bar.merge, Qt.MouseButton.LeftButton)
+    merged = st.load().document
+    assert merged.get("theirs") is not None and merged.require("hello").enabled is False
+    assert not editor.dirty and not editor.conflict_bar.isVisible()
+
+
+def test_keep_mine_after_a_change_on_disk_saves_over_it_as_told(schedule_project,
+                                                               open_window, qtbot):
+    window = open_window(schedule_project)
+    editor = editor_of(window, qtbot)
+    click_row(qtbot, editor, "hello")
+    press_tool(qtbot, editor, "disable")
+    st = ScheduleStore(schedule_project.schedule_path)
+    theirs = st.load()
+    st.save(theirs.document.adding(Entry("theirs", "proj.theirs", Interval(9))), theirs.sha)
+    press_tool(qtbot, editor, "save")
+    qtbot.waitUntil(editor.conflict_bar.merge.isVisible, timeout=15000)
     with qtbot.waitSignal(editor.saved, timeout=15000):
         qtbot.mouseClick(editor.conflict_bar.keep_mine, Qt.MouseButton.LeftButton)
-    assert st.load().document.require("hello").enabled is False
+    mine = st.load().document
+    assert mine.require("hello").enabled is False and mine.get("theirs") is None
 
 
 def test_a_file_changed_on_disk_without_local_edits_is_reloaded(schedule_project, open_window,

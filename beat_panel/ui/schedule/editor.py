@@ -22,7 +22,14 @@ from beat_panel.control.status import Status
 from beat_panel.schedule import Document, Entry
 from beat_panel.schedule.beat_report import BeatReport
 from beat_panel.schedule.redbeat.store import RedisConflict
-from beat_panel.schedule.session import ApplyCheck, ApplyState, OnDisk, ScheduleSession
+from beat_panel.schedule.session import (
+    ApplyCheck,
+    ApplyState,
+    Merge,
+    OnDisk,
+    ScheduleSession,
+    merge,
+)
 from beat_panel.schedule.source import ScheduleSource, source_for
 from beat_panel.schedule.store import ConflictError
 from beat_panel.schedule.timing import BeatClock
@@ -58,6 +65,7 @@ class ScheduleEditor(QWidget):
         self.session: ScheduleSession | None = None  # None until a load landed
         self._static_note = ""  # a saved edit RedBeat will undo at its next start
         self._applied_by: int | None = None  # the beat that acknowledged the last save
+        self._merge: tuple[ScheduleSession, Merge] | None = None  # theirs, and the merge
         self.dirty = False
         self.saving = False
         self.tasks: list[str] = []
@@ -93,6 +101,7 @@ class ScheduleEditor(QWidget):
         self.conflict_bar = ConflictBar()
         self.conflict_bar.reload_requested.connect(self.reload)
         self.conflict_bar.keep_mine_requested.connect(lambda: self.save(force=True))
+        self.conflict_bar.merge_requested.connect(self.merge_theirs)
 
         top = QHBoxLayout()
         top.addWidget(self.toolbar, 1)
@@ -266,19 +275,11 @@ class ScheduleEditor(QWidget):
     def _save_failed(self, error: Exception) -> None:
         self.saving = False
         self._update_actions()
-        if isinstance(error, RedisConflict):
-            names = ", ".join(error.names)
-            self.conflict_bar.show_conflict(
-                f"{names} changed in Redis since you loaded it (another panel or tool). "
-                "Reload to see that change (yours are lost), or keep yours and save over "
-                "it.")
-            self.notice.setText(f"Not saved: {names} changed in Redis.")
-            return
         if isinstance(error, ConflictError):
-            self.conflict_bar.show_conflict(
-                "The schedule file was changed by someone else since you loaded it. Reload "
-                "to see their change (yours are lost), or keep yours and save over theirs.")
-            self.notice.setText("Not saved: the file changed on disk.")
+            where = "in Redis" if isinstance(error, RedisConflict) else "on disk"
+            self.notice.setText(f"Not saved: the schedule changed {where} since you loaded "
+                                "it.")
+            self._look_at_theirs()
             return
         self.notice.setText(f"Not saved: {error}")
         self.dialogs.tell("error", "Could not save the schedule", str(error),
@@ -337,9 +338,45 @@ class ScheduleEditor(QWidget):
             self.reload()
             self.notice.setText("The schedule file changed on disk; reloaded.")
         else:
-            self.conflict_bar.show_conflict(
-                "The schedule file changed on disk while you were editing. Reload to take "
-                "their version, or keep yours and save.")
+            self._look_at_theirs()
+
+    # -- a change made elsewhere while editing -------------------------------------------
+
+    def _look_at_theirs(self) -> None:
+        """The stored schedule changed under an edit: read it (in a job) and show what
+        each side changed, with a merge that keeps both."""
+        source = self.source
+        if source is None:
+            return
+        self.conflict_bar.show_conflict("The schedule changed elsewhere since you loaded "
+                                        "it; looking at what changed…")
+        self.runner.submit(ScheduleSession.open, source, on_done=self._theirs_landed,
+                           on_error=lambda error: self.conflict_bar.show_conflict(
+                               f"The schedule changed elsewhere and cannot be read now: "
+                               f"{error}. Reload when it can, or keep yours."))
+
+    def _theirs_landed(self, theirs: ScheduleSession) -> None:
+        mine = self.session
+        if mine is None or not self.dirty:
+            return
+        planned = merge(mine.base, mine.document, theirs.document)
+        self._merge = (theirs, planned)
+        text = (f"The schedule changed elsewhere since you loaded it. There, someone "
+                f"{planned.theirs.words()}. Here, you {planned.mine.words()}.")
+        if planned.both:
+            text += (f" Both changed {', '.join(planned.both)}: Merge keeps yours of "
+                     f"{'it' if len(planned.both) == 1 else 'them'}.")
+        text += " Merge keeps both sides' other changes; Keep mine saves over theirs."
+        self.conflict_bar.show_conflict(text, can_merge=True)
+
+    def merge_theirs(self) -> None:
+        """Take their stored version with my changes laid over it, and save that."""
+        if self._merge is None:
+            return
+        theirs, planned = self._merge
+        self._merge = None
+        self._set_session(theirs.editing(planned.document))
+        self.save()
 
     # -- editing -----------------------------------------------------------------------
 
