@@ -186,6 +186,11 @@ def test_history_keeps_earlier_versions_and_restore_brings_one_back(project):
     assert history["current_revision"] == 4
     assert [h["revision"] for h in history["history"]] == [4, 3, 2, 1]
     assert [h["current"] for h in history["history"]] == [True, False, False, False]
+    # Each save says what it changed.
+    assert [h["words"] for h in history["history"]] == [
+        "added e2", "added e1", "added e0", "added hello, nightly"]
+    assert history["history"][0]["changes"] == {"added": ["e2"], "removed": [], "edited": []}
+    assert "    added e2" in schedule_cli(project, "history").stdout
     restored = schedule_cli(project, "restore", "2", "--json")
     assert restored.code == 0, restored.stderr
     names = [e["name"] for e in schedule_cli(project, "list", "--json").json["entries"]]

@@ -23,8 +23,8 @@ from beat_panel.config import Config
 from beat_panel.control import activity
 from beat_panel.control.status import check_status
 from beat_panel.errors import PanelError
-from beat_panel.schedule import ScheduleError, transfer
-from beat_panel.schedule.session import ImportPlan, ScheduleSession, plan_import
+from beat_panel.schedule import Document, ScheduleError, transfer
+from beat_panel.schedule.session import ImportPlan, ScheduleSession, changes, plan_import
 from beat_panel.schedule.source import source_for
 from beat_panel.schedule.views import build_views, clock_for
 
@@ -264,11 +264,22 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
         current, damaged = None, str(exc)
     except OSError as exc:
         current, damaged = None, f"cannot read {session.where}: {exc.strerror}"
-    items = [{"revision": i.revision, "saved_at": i.saved_at.isoformat(),
-              "current": i.revision == current and n == 0, "path": str(i.path)}
-             for n, i in enumerate(session.history())]
+    history = session.history()
+    documents = [_read_saved(i.path) for i in history]
+    items = []
+    for n, i in enumerate(history):
+        newer = documents[n]
+        # The first version ever saved changed an empty schedule.
+        older = documents[n + 1] if n + 1 < len(documents) else \
+            Document() if i.revision == 1 else None
+        changed = changes(older, newer) if newer is not None and older is not None else None
+        items.append({"revision": i.revision, "saved_at": i.saved_at.isoformat(),
+                      "current": i.revision == current and n == 0, "path": str(i.path),
+                      "changes": changed.to_json() if changed is not None else None,
+                      "words": changed.words() if changed is not None else None})
     lines = [f"revision {i['revision']}  saved {i['saved_at']}"
-             + ("  (current)" if i["current"] else "") for i in items]
+             + ("  (current)" if i["current"] else "")
+             + (f"\n    {i['words']}" if i["words"] else "") for i in items]
     if damaged:
         lines.insert(0, f"The schedule file cannot be used: {damaged}\nRestore one of "
                         "these with: beat-panel schedule restore REVISION")
@@ -277,6 +288,14 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
     _print(as_json, {"success": True, "current_revision": current, "damaged": damaged,
                      "history": items}, "\n".join(lines) or empty)
     return exit_codes.OK
+
+
+def _read_saved(path: Path) -> Document | None:
+    """A saved version from the history folder; None if it cannot be read."""
+    try:
+        return schedule.loads(path.read_text("utf-8"), str(path))
+    except (OSError, ValueError, ScheduleError):
+        return None
 
 
 def _transfer(args: argparse.Namespace, session: ScheduleSession, as_json: bool) -> int:
