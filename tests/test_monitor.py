@@ -43,7 +43,7 @@ def test_a_beat_the_panel_started_is_seen_dying_at_once_with_its_signal(
 
     os.kill(pid, signal.SIGKILL)
     # Nobody clicks Check now, and the refresh is 30 s: the watch sees the death.
-    qtbot.waitUntil(lambda: window.badge.text() == "⚠ Stopped", timeout=2000)
+    qtbot.waitUntil(lambda: window.badge.text() == "■ Stopped", timeout=2000)
     assert f"pid {pid} was killed by SIGKILL" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: ("died", f"Beat stopped without anyone asking: pid {pid} was "
                              "killed by SIGKILL. Periodic tasks are not being sent.")

@@ -89,7 +89,7 @@ def test_menu_enables_what_the_state_allows(fake_project, make_tray, qtbot):
     landed(tray, qtbot)
     tray.menu.aboutToShow.emit()
     actions = tray.actions_by_text()
-    assert actions["⚠ Stopped"].isEnabled() is False
+    assert actions["■ Stopped"].isEnabled() is False
     assert actions["Start"].isEnabled() and not actions["Stop"].isEnabled()
     assert not actions["Restart"].isEnabled()
     for always in ("Open panel", "Open beat log", "Keep beat alive", "Start at login", "Quit"):

@@ -70,7 +70,7 @@ def test_badge_turns_green_when_beat_runs_and_red_after_it_is_killed(fake_projec
                                                                       qtbot):
     project = fake_project()
     window = open_window(project)
-    assert window.badge.text() == "⚠ Stopped" and badge_colour(window) == RED
+    assert window.badge.text() == "■ Stopped" and badge_colour(window) == RED
     assert window.buttons[Action.START].isEnabled() and not window.buttons[Action.STOP].isEnabled()
 
     beat = project.spawn_fake("-A", project.app, "beat")
@@ -84,7 +84,7 @@ def test_badge_turns_green_when_beat_runs_and_red_after_it_is_killed(fake_projec
     beat.kill()
     beat.wait()
     # No click: the monitor watches the beat it knows, so its death shows at once.
-    qtbot.waitUntil(lambda: window.badge.text() == "⚠ Stopped", timeout=2000)
+    qtbot.waitUntil(lambda: window.badge.text() == "■ Stopped", timeout=2000)
 
 
 def test_two_beats_at_once_are_a_loud_amber_warning(fake_project, open_window, qtbot):

@@ -25,7 +25,7 @@ GREEN, RED, AMBER, GREY = "#1e8e3e", "#c5221f", "#e37400", "#5f6368"
 
 LOOKS: dict[str, Look] = {
     "running": Look(GREEN, "✓", "Active"),
-    "stopped": Look(RED, "⚠", "Stopped"),
+    "stopped": Look(RED, "■", "Stopped"),  # (a ⚠ is hard to read at tray size)
     "error": Look(RED, "✖", "Error"),
     "starting": Look(AMBER, "↻", "Starting…"),
     "stopping": Look(AMBER, "↻", "Stopping…"),
@@ -150,3 +150,11 @@ def restyle(widget: QWidget, sheet: str) -> None:
     and repaints it, which each refresh would otherwise pay for nothing."""
     if widget.styleSheet() != sheet:
         widget.setStyleSheet(sheet)
+
+
+def dim(widget: QWidget) -> None:
+    """Quieter text (a note, when it was checked) that stays readable in a light and in a
+    dark theme: the palette's own placeholder colour, not a fixed grey."""
+    from PySide6.QtGui import QPalette
+
+    widget.setForegroundRole(QPalette.ColorRole.PlaceholderText)

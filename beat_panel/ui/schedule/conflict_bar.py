@@ -17,7 +17,7 @@ class ConflictBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("conflictBar")
-        self.setStyleSheet("QFrame#conflictBar { background: #fef7e0; "
+        self.setStyleSheet("QFrame#conflictBar { background: #fef7e0; color: #202124; "
                            "border: 1px solid #f9ab00; border-radius: 4px; }")
         self.text = QLabel()
         self.text.setWordWrap(True)

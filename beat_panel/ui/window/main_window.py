@@ -31,6 +31,7 @@ from beat_panel.ui.monitor import BeatMonitor, Notice, Origin
 from beat_panel.ui.schedule.editor import ScheduleEditor
 from beat_panel.ui.schedule.toolbar import SEPARATOR_BEFORE
 from beat_panel.ui.settings import MAX_REFRESH_SECONDS, PanelSettings
+from beat_panel.ui.state_style import dim
 from beat_panel.ui.window.activity_view import ActivityView
 from beat_panel.ui.window.health_view import HealthView
 from beat_panel.ui.window.log_view import LogView
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         demo_layout.addWidget(choose)
         self.demo_banner.setObjectName("demoBanner")
         self.demo_banner.setStyleSheet("QWidget#demoBanner { background: #e8f0fe; "
+                                       "color: #202124; "
                                        "border-radius: 4px; }")
 
         config = monitor.config
@@ -112,7 +114,7 @@ class MainWindow(QMainWindow):
         settings.changed.connect(self._setting_changed)
         self.config_label = QLabel()
         self.config_label.setObjectName("configPath")
-        self.config_label.setStyleSheet("color: #5f6368;")
+        dim(self.config_label)
         self.statusBar().addPermanentWidget(self.config_label)
         self._show_project()
         self.resize(_default_size(self))

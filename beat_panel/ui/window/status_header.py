@@ -41,7 +41,7 @@ class StatusHeader(QWidget):
         self.context.setWordWrap(True)
         self.context.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.checked = QLabel()
-        self.checked.setStyleSheet("color: #5f6368;")
+        state_style.dim(self.checked)
         self.buttons: dict[Action, QPushButton] = {}
         for action in Action:
             button = QPushButton(action.label)
