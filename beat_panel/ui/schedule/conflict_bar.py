@@ -17,8 +17,10 @@ class ConflictBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("conflictBar")
-        self.setStyleSheet("QFrame#conflictBar { background: #fef7e0; color: #202124; "
-                           "border: 1px solid #f9ab00; border-radius: 4px; }")
+        # Its own dark text on its light background, whatever the theme.
+        self.setStyleSheet("QFrame#conflictBar { background: #fef7e0; "
+                           "border: 1px solid #f9ab00; border-radius: 4px; } "
+                           "QFrame#conflictBar QLabel { color: #202124; }")
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.merge = QPushButton("Merge (keep both)")

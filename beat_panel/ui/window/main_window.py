@@ -76,9 +76,10 @@ class MainWindow(QMainWindow):
         demo_layout.addWidget(demo_text, 1)
         demo_layout.addWidget(choose)
         self.demo_banner.setObjectName("demoBanner")
+        # Its own dark text on its light background, whatever the theme.
         self.demo_banner.setStyleSheet("QWidget#demoBanner { background: #e8f0fe; "
-                                       "color: #202124; "
-                                       "border-radius: 4px; }")
+                                       "border-radius: 4px; } "
+                                       "QWidget#demoBanner QLabel { color: #202124; }")
 
         config = monitor.config
         self.editor = ScheduleEditor(config, self.runner, self.dialogs)
