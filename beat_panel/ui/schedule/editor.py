@@ -313,8 +313,13 @@ class ScheduleEditor(QWidget):
 
     def on_status(self, status: Status) -> None:
         """Each status refresh: note beat's state and look for changes on disk."""
+        running = status.running or status.redbeat in ("remote", "standby")
+        if running != self.model.beat_running:
+            # "Will run?" was answered for the beat as it was: asked again at the next
+            # health check, blank until then rather than wrong.
+            self.model.set_answers({})
+        self.model.set_beat_running(running)
         self.status = status
-        self.model.set_beat_running(status.running or status.redbeat in ("remote", "standby"))
         if self._applied_by is not None and self._applied_by not in status.pids:
             gone, self._applied_by = self._applied_by, None
             if "Applied ✓" in self.notice.text():
