@@ -36,6 +36,34 @@ def _end(pid: int) -> None:
             proc.kill()
 
 
+def _dialogs(window, out: Path, variant: str, pump) -> None:
+    """The entry dialog (editing an entry) and a message box, as they open."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    editor = window.editor
+
+    def grab_dialog(dialog):
+        dialog.show()
+        pump(0.8)
+        dialog.grab().save(str(out / f"dialog-entry-{variant}.png"))
+        dialog.close()
+        return None
+
+    editor.run_dialog = grab_dialog
+    editor.select([editor.document.names()[0]])
+    editor.actions["edit"].trigger()
+
+    def grab_box() -> None:
+        box = next(w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, QMessageBox) and w.isVisible())
+        box.grab().save(str(out / f"dialog-message-{variant}.png"))
+        box.reject()
+
+    QTimer.singleShot(800, grab_box)
+    window.explain_state()  # what the badge says when clicked
+
+
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -127,6 +155,7 @@ def draw(out: Path, variant: str) -> int:
         window.tabs.setCurrentWidget(window.health_view)
         shoot("health")
         window.tabs.setCurrentWidget(window.editor)
+        _dialogs(window, out, variant, pump)
     finally:
         for pid in started:  # the beats this run started, by pid
             _end(pid)
