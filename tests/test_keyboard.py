@@ -1,6 +1,7 @@
 """The window from the keyboard, as a person uses it: every editor action is in the
 Schedule menu with its shortcut and works wherever the focus is; Esc closes every message
-box; Tab leaves a table for the next control; Ctrl+Tab moves between the tabs."""
+box; Tab leaves a table for the next control; Ctrl+Tab moves between the tabs. And what
+a dark theme does to the window's own light banners."""
 
 from __future__ import annotations
 
@@ -93,3 +94,31 @@ def test_esc_closes_the_outcome_box(qtbot, result: ActionResult):
     QTimer.singleShot(200, press_escape)
     closed.append(Dialogs(None).outcome(outcomes.describe(result)))
     assert closed == ["ok"]  # "Close": nothing started
+
+
+def test_in_a_dark_palette_the_light_banners_keep_dark_text(window, qtbot):
+    """The looks pass: a banner with its own light background must not take the dark
+    theme's light text (it would be unreadable), and quiet labels follow the palette."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QLabel
+
+    app = QApplication.instance()
+    before = app.palette()
+    dark = QPalette(before)
+    for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"),
+                         (QPalette.ColorRole.WindowText, "#e8eaed"),
+                         (QPalette.ColorRole.PlaceholderText, "#9aa0a6")):
+        dark.setColor(role, QColor(colour))
+    try:
+        app.setPalette(dark)
+        window.editor.conflict_bar.show_conflict("changed elsewhere")
+        QApplication.processEvents()
+        for banner in (window.demo_banner, window.editor.conflict_bar):
+            for label in banner.findChildren(QLabel):
+                label.ensurePolished()
+                text = label.palette().color(QPalette.ColorRole.WindowText)
+                assert text.lightness() < 80, (banner.objectName(), text.name())
+        checked = window.header.checked
+        assert checked.palette().color(checked.foregroundRole()).name() == "#9aa0a6"
+    finally:
+        app.setPalette(before)
