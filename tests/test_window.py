@@ -345,18 +345,24 @@ def test_ctrl_s_saves_and_title_is_clean_again(schedule_project, open_window, qt
     assert "Beat is not running" in editor.notice.text()
 
 
-def test_a_change_on_disk_while_editing_says_what_each_side_did_and_merges_both(
-        schedule_project, open_window, qtbot):
+def conflict_after_my_edit(schedule_project, open_window, qtbot):
+    """I disable "hello"; someone else adds "theirs" meanwhile; my save meets the
+    conflict bar. The window, its editor and the file's store."""
     window = open_window(schedule_project)
     editor = editor_of(window, qtbot)
     click_row(qtbot, editor, "hello")
     press_tool(qtbot, editor, "disable")
-    # Someone else saves meanwhile.
     st = ScheduleStore(schedule_project.schedule_path)
     theirs = st.load()
     st.save(theirs.document.adding(Entry("theirs", "proj.theirs", Interval(9))), theirs.sha)
     press_tool(qtbot, editor, "save")
     qtbot.waitUntil(editor.conflict_bar.merge.isVisible, timeout=15000)
+    return window, editor, st
+
+
+def test_a_change_on_disk_while_editing_says_what_each_side_did_and_merges_both(
+        schedule_project, open_window, qtbot):
+    window, editor, st = conflict_after_my_edit(schedule_project, open_window, qtbot)
     text = editor.conflict_text.text()
     # What each side did, by name: their addition is not dropped without a word.
     assert "There, someone added theirs." in text and "Here, you edited hello." in text
@@ -373,15 +379,7 @@ def test_a_change_on_disk_while_editing_says_what_each_side_did_and_merges_both(
 
 def test_keep_mine_after_a_change_on_disk_saves_over_it_as_told(schedule_project,
                                                                open_window, qtbot):
-    window = open_window(schedule_project)
-    editor = editor_of(window, qtbot)
-    click_row(qtbot, editor, "hello")
-    press_tool(qtbot, editor, "disable")
-    st = ScheduleStore(schedule_project.schedule_path)
-    theirs = st.load()
-    st.save(theirs.document.adding(Entry("theirs", "proj.theirs", Interval(9))), theirs.sha)
-    press_tool(qtbot, editor, "save")
-    qtbot.waitUntil(editor.conflict_bar.merge.isVisible, timeout=15000)
+    _window, editor, st = conflict_after_my_edit(schedule_project, open_window, qtbot)
     with qtbot.waitSignal(editor.saved, timeout=15000):
         qtbot.mouseClick(editor.conflict_bar.keep_mine, Qt.MouseButton.LeftButton)
     mine = st.load().document
