@@ -2,9 +2,10 @@
 makes the .deb and the scheduler wheel; the .deb passes lintian but for the tags
 explained in packaging/README.md, installs with `apt-get install ./….deb` on this
 machine, and the installed `beat-panel` answers `--version`, runs and reports a real demo
-beat, paints its window offscreen, sits in the menu with its icons and the window class
-its desktop file names, and starts a project's beat in the project's own environment
-(celery only, no PySide6) on the panel's schedule. Purging it leaves nothing behind. A
+beat, paints its window offscreen, puts its icon in a real tray (Xvfb, openbox,
+trayer), sits in the menu with its icons and the window class its desktop file names,
+and starts a project's beat in the project's own environment (celery only, no PySide6)
+on the panel's schedule. Purging it leaves nothing behind. A
 project environment with only celery and the scheduler wheel runs a beat on a panel
 schedule.
 
@@ -32,6 +33,7 @@ import pytest
 from beat_panel import __version__
 
 from conftest import REPO, ProcessTracker, wait_until
+from desktop import Desktop, _start_x_server
 from test_wheel import clean_env, copy_checkout, make_venv, run, run_beat_on_a_panel_schedule
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -328,8 +330,6 @@ def test_the_window_has_the_class_the_menu_entry_names(installed: list[str],
                                                         tmp_path: Path):
     """Desktops group a window under its menu entry by StartupWMClass: the installed
     window's X11 class must be that string."""
-    from desktop import _start_x_server
-
     wm_class = desktop_entry(Path("/usr/share/applications") / f"{APP_ID}.desktop")[
         "StartupWMClass"]
     server, x_env = _start_x_server(procs)
@@ -349,6 +349,25 @@ def test_the_window_has_the_class_the_menu_entry_names(installed: list[str],
     for proc in (window, server):
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_installed_tray_sits_in_the_tray(installed: list[str], procs: ProcessTracker,
+                                            tmp_path: Path, desktop: Desktop):
+    """`beat-panel tray` from the package, on a desktop with a tray host (trayer)."""
+    log = tmp_path / "tray.log"
+    with open(log, "wb") as out:
+        tray = procs.popen([str(INSTALLED), "tray", "--wait-for-tray", "30"],
+                           env=clean_env(DISPLAY=desktop.env["DISPLAY"],
+                                         QT_QPA_PLATFORM="xcb"),
+                           stdout=out, stderr=out)
+
+    def embedded() -> bool:
+        assert tray.poll() is None, f"the tray exited: {log.read_text()}"
+        return desktop.tray_icon() is not None
+
+    wait_until(embedded, timeout=60, what="the installed panel's icon in trayer")
+    tray.terminate()
+    tray.wait(timeout=30)
 
 
 def test_a_project_beat_started_by_the_installed_panel_runs_the_schedule_without_pyside(
