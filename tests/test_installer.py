@@ -14,7 +14,6 @@ module is `slow`, and the package is built once for it."""
 
 from __future__ import annotations
 
-import ast
 import configparser
 import json
 import os
@@ -452,49 +451,3 @@ def test_a_project_venv_with_only_celery_and_the_scheduler_wheel_runs_a_panel_sc
     assert "beat_panel_scheduler" in installed or "beat-panel-scheduler" in installed
     assert not {n for n in installed if n.startswith(("pyside6", "shiboken6", "psutil"))}
     run_beat_on_a_panel_schedule(venv, tmp_path / "project", clean_env(), procs)
-
-
-# The maintainer scripts (fast: no package built)
-
-
-@pytest.mark.parametrize("script", ["postinst configure", "prerm remove", "postrm purge"])
-def test_the_maintainer_scripts_succeed_without_the_desktop_helpers(script: str,
-                                                                    tmp_path: Path):
-    name, argument = script.split()
-    empty = tmp_path / "empty-path"
-    empty.mkdir()
-    done = subprocess.run(["/bin/sh", str(REPO / "packaging" / "debian" / name), argument],
-                          capture_output=True, text=True, check=False, timeout=60,
-                          env={"PATH": str(empty)})
-    assert done.returncode == 0, done.stderr
-
-
-def test_the_parts_of_the_scheduler_import_only_celery_and_the_standard_library():
-    sys.path.insert(0, str(REPO / "packaging"))
-    try:
-        import parts
-    finally:
-        sys.path.remove(str(REPO / "packaging"))
-    listed = {f"beat_panel/{name}" for name in parts.SCHEDULER}
-    for name in listed:
-        if not name.endswith(".py"):
-            continue
-        tree = ast.parse((REPO / name).read_text())
-        top_level = set(tree.body)
-        for node in ast.walk(tree):
-            modules = []
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                modules = [node.module]
-            for module in modules:
-                top = module.split(".")[0]
-                # Imports inside functions may name optional extras (cron_descriptor for
-                # a crontab's description in words, which beat never asks for).
-                if node in top_level:
-                    assert top in sys.stdlib_module_names or top in (
-                        "celery", "beat_panel", "__future__"), (name, module)
-                if top == "beat_panel":
-                    path = module.replace(".", "/")
-                    assert f"{path}.py" in listed or f"{path}/__init__.py" in listed, \
-                        (name, module)

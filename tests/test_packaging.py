@@ -1,9 +1,13 @@
 """Resources found through one function in a checkout and in a frozen bundle, and the
 folder put on beat's PYTHONPATH: only a link to the panel's package, kept right whatever
-is in its way. (An installed wheel: tests/test_wheel.py.)"""
+is in its way; the installer's parts that need no build: the maintainer scripts without
+the desktop's helpers, the scheduler's files importing only celery, and every Qt module
+the panel imports kept in the bundle. (An installed wheel: tests/test_wheel.py; the
+built and installed .deb: tests/test_installer.py.)"""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -227,3 +231,69 @@ def test_the_manual_start_command_names_the_script_the_panel_ships(fake_project)
     project = fake_project()
     manual = manual_start_command(project.load())
     assert str(paths.resource("start_celery_beat.sh")) in manual
+
+
+# The installer's parts, without building it (tests/test_installer.py builds it)
+
+
+@pytest.mark.parametrize("script", ["postinst configure", "prerm remove", "postrm purge"])
+def test_the_maintainer_scripts_succeed_without_the_desktop_helpers(script: str,
+                                                                    tmp_path: Path):
+    name, argument = script.split()
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    done = subprocess.run(["/bin/sh", str(REPO / "packaging" / "debian" / name), argument],
+                          capture_output=True, text=True, check=False, timeout=60,
+                          env={"PATH": str(empty)})
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_parts_of_the_scheduler_import_only_celery_and_the_standard_library():
+    sys.path.insert(0, str(REPO / "packaging"))
+    try:
+        import parts
+    finally:
+        sys.path.remove(str(REPO / "packaging"))
+    listed = {f"beat_panel/{name}" for name in parts.SCHEDULER}
+    for name in listed:
+        if not name.endswith(".py"):
+            continue
+        tree = ast.parse((REPO / name).read_text())
+        top_level = set(tree.body)
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            for module in modules:
+                top = module.split(".")[0]
+                # Imports inside functions may name optional extras (cron_descriptor for
+                # a crontab's description in words, which beat never asks for).
+                if node in top_level:
+                    assert top in sys.stdlib_module_names or top in (
+                        "celery", "beat_panel", "__future__"), (name, module)
+                if top == "beat_panel":
+                    path = module.replace(".", "/")
+                    assert f"{path}.py" in listed or f"{path}/__init__.py" in listed, \
+                        (name, module)
+
+
+def test_the_bundle_keeps_every_qt_module_the_panel_imports():
+    """The bundle leaves out every PySide6 module that parts.QT_MODULES does not name: a
+    new import of another one must be added there, or the installed app fails on it."""
+    sys.path.insert(0, str(REPO / "packaging"))
+    try:
+        import parts
+    finally:
+        sys.path.remove(str(REPO / "packaging"))
+    used = set()
+    for source in (REPO / "beat_panel").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.startswith("PySide6."):
+                used.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                used |= {a.name.split(".")[1] for a in node.names
+                         if a.name.startswith("PySide6.")}
+    assert used and used <= set(parts.QT_MODULES), used - set(parts.QT_MODULES)
