@@ -297,3 +297,15 @@ def test_an_edit_to_an_entry_from_the_apps_beat_schedule_says_beat_rewrites_it(
     assert disabled.code == 0, disabled.stderr
     assert "rewrites it from the app at its next start" in disabled.json["static_note"]
     assert "beat_schedule" in disabled.stderr
+
+
+def test_status_with_a_hung_redis_answers_in_seconds_and_says_the_lock_is_unknown(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')
+    redis_server.hang()
+    started = datetime.now()
+    status = run_cli("--config", str(config), "status", "--json")
+    assert datetime.now() - started < timedelta(seconds=8)  # Python's start included
+    assert status.code == 0, status.stderr
+    lock = status.json["redbeat_lock"]
+    assert lock["state"] == "unknown" and "Timeout" in (lock["error"] or "")

@@ -18,6 +18,8 @@ from beat_panel.schedule.redbeat.target import RedisTarget
 
 _UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
 _MULTICAST = 1 << 40  # set in a node uuid made up at random: it names no machine
+# Seconds: the lock is read at every status check, which a hung Redis must not hold up.
+LOCK_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def read_lock(target: RedisTarget) -> LockState:
     import redis
 
     key = target.lock
-    client = target.client()
+    client = target.client(LOCK_TIMEOUT)
     try:
         with client.pipeline(transaction=False) as pipe:
             pipe.get(key)

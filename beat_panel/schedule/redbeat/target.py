@@ -67,14 +67,16 @@ class RedisTarget:
     def key_of(self, name: str) -> str:
         return self.key_prefix + name
 
-    def client(self) -> redis.Redis:
+    def client(self, timeout: float = COMMAND_TIMEOUT) -> redis.Redis:
         """A client with short timeouts and no retries: a Redis that is down or hung is
-        an error within seconds, named with the masked URL by the caller."""
+        an error within seconds (`timeout` for a command), named with the masked URL by
+        the caller."""
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         return redis.Redis.from_url(
-            self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT,
+            self.url, socket_connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0), retry_on_timeout=False, decode_responses=True,
             health_check_interval=0)
