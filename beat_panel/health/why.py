@@ -253,8 +253,10 @@ def _beat_reasons(facts: Facts) -> list[Reason]:
     found: list[Reason] = []
     if status.error is not None:
         found.append(Reason(Code.BEAT_UNKNOWN, status.message))
-    elif status.redbeat in ("stale", "waiting", "unknown"):
-        # RedBeat: nothing sends while a killed beat's lock lasts (or it cannot be read).
+    elif status.redbeat in ("stale", "waiting") or \
+            (status.redbeat == "unknown" and not status.running):
+        # RedBeat: nothing sends while a killed beat's lock lasts; and with its Redis out
+        # of reach, no beat here and no lock to say one runs elsewhere.
         found.append(Reason(Code.BEAT_NOT_RUNNING, status.redbeat_note or status.message))
     elif status.redbeat in ("remote", "standby"):
         pass  # a beat on another machine holds RedBeat's lock and sends
