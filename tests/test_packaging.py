@@ -297,3 +297,12 @@ def test_the_bundle_keeps_every_qt_module_the_panel_imports():
                 used |= {a.name.split(".")[1] for a in node.names
                          if a.name.startswith("PySide6.")}
     assert used and used <= set(parts.QT_MODULES), used - set(parts.QT_MODULES)
+
+
+def test_the_apps_desktop_file_name_is_the_menu_entry_it_ships(qapp):
+    """Wayland's app id and the startup notification name the entry the package installs."""
+    from beat_panel import paths
+    from beat_panel.ui.app import DESKTOP_ID, application
+
+    assert application().desktopFileName() == DESKTOP_ID
+    assert paths.resource(f"{DESKTOP_ID}.desktop").is_file()

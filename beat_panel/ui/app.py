@@ -32,15 +32,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCREENSHOT_TIMEOUT_MS = 60000
+DESKTOP_ID = "io.github.beatpanel.BeatPanel"  # resources/<this>.desktop, the menu entry
 TRAY_WAIT_SECONDS = 60
 
 
 def application() -> QApplication:
-    # argv[0] names the X11 window class, which desktops match to beat-panel.desktop.
+    # argv[0] and the application name make the X11 window class ("beat-panel",
+    # "Beat Panel"), which desktops match to the menu entry's StartupWMClass; the desktop
+    # file name is the Wayland app id and the startup notification's.
     app = QApplication.instance() or QApplication(["beat-panel"])
     app.setApplicationName("Beat Panel")
     app.setOrganizationName("beat-panel")
-    app.setDesktopFileName("beat-panel")
+    app.setDesktopFileName(DESKTOP_ID)
     icon = paths.resource("icons/beat-panel.svg")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
