@@ -12,6 +12,7 @@ import pwd
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from beat_panel import process
 from beat_panel.config import Config
@@ -19,7 +20,9 @@ from beat_panel.control.action_lock import action_in_flight
 from beat_panel.control.states import Phase
 from beat_panel.process import BeatProcess, PidfileState, identity
 from beat_panel.schedule import access, beat_report
-from beat_panel.schedule.redbeat.lock import LockState, read_lock
+
+if TYPE_CHECKING:  # read only for a schedule in Redis (it costs uuid and platform)
+    from beat_panel.schedule.redbeat.lock import LockState
 
 
 @dataclass
@@ -330,7 +333,11 @@ def check_status(config: Config, full_scan: bool = True) -> Status:
         applied = beat_report.schedule_applied(config.schedule_file,
                                                [p.pid for p in standalone])
         problem = _schedule_problem(config.schedule_file, standalone, applied)
-    lock = read_lock(config.schedule_redis) if config.schedule_redis is not None else None
+    lock = None
+    if config.schedule_redis is not None:
+        from beat_panel.schedule.redbeat.lock import read_lock
+
+        lock = read_lock(config.schedule_redis)
     return Status(state=state, processes=found, other_beats=others, pidfile=pidfile,
                   scan=scan, schedule_applied=applied, app=config.beat.app,
                   schedule_problem=problem, identity_note=note, redbeat_lock=lock)

@@ -7,7 +7,6 @@ runs the ones that touch files or subprocesses in jobs and edits on the GUI thre
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,6 @@ from beat_panel.control import activity
 from beat_panel.control.status import Status
 from beat_panel.schedule import Document, Entry
 from beat_panel.schedule.beat_report import BeatReport
-from beat_panel.schedule.redbeat.store import RedisConflict
 from beat_panel.schedule.session import (
     ApplyCheck,
     ApplyState,
@@ -222,8 +220,10 @@ class ScheduleEditor(QWidget):
         self.session = None
         self.model.set_entries([], None, None)
         if self.config.schedule_redis is not None:
+            from html import escape
+
             self.notice.setText(f"<b>The schedule in Redis cannot be read.</b> "
-                                f"{html.escape(str(error))}<br>Nothing was changed; Reload "
+                                f"{escape(str(error))}<br>Nothing was changed; Reload "
                                 "tries again.")
             self._update_actions()
             self.load_finished.emit()
@@ -276,7 +276,7 @@ class ScheduleEditor(QWidget):
         self.saving = False
         self._update_actions()
         if isinstance(error, ConflictError):
-            where = "in Redis" if isinstance(error, RedisConflict) else "on disk"
+            where = "in Redis" if self.config.schedule_redis is not None else "on disk"
             self.notice.setText(f"Not saved: the schedule changed {where} since you loaded "
                                 "it.")
             self._look_at_theirs()
