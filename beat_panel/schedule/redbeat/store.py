@@ -21,7 +21,7 @@ from beat_panel.errors import PanelError
 from beat_panel.schedule.model import Clocked, Document, Entry, ScheduleError
 from beat_panel.schedule.redbeat import codec
 from beat_panel.schedule.redbeat.codec import RunState
-from beat_panel.schedule.redbeat.target import RedisTarget
+from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text
 from beat_panel.schedule.store import ConflictError
 from beat_panel.schedule.timing import known_zone
 
@@ -74,8 +74,11 @@ class RedisStore:
             self._client = self.target.client()
         return self._client
 
-    def _fail(self, exc: Exception) -> RedisUnavailable:
-        text = str(exc).replace(self.target.url, self.target.shown) or type(exc).__name__
+    def _fail(self, exc: Exception, wrote: bool = False) -> RedisUnavailable:
+        text = mask_in_text(str(exc), self.target.url) or type(exc).__name__
+        if wrote:  # EXEC may have run, or run in part: Redis does not roll back
+            text += (". The change may have been written, in whole or in part: look with "
+                     "`beat-panel schedule list` before saving again")
         return RedisUnavailable(f"Redis at {self.target.shown}: {text}")
 
     # -- reading --------------------------------------------------------------------------
@@ -152,9 +155,7 @@ class RedisStore:
         new = {e.name: e for e in document.entries}
         changed = [n for n, e in new.items() if old.get(n) != e]
         removed = [n for n in old if n not in new]
-        problems = [p for n in changed if (p := codec.redbeat_problem(new[n])) is not None]
-        if problems:
-            raise ScheduleError(problems, self.target.shown)
+        self._check_names(Document(tuple(new[n] for n in changed)))
         zone_changed = document.timezone != base.timezone
         if not changed and not removed and not zone_changed:
             return self.load()
@@ -178,7 +179,7 @@ class RedisStore:
                                         f"Redis while saving to {self.target.shown}; try "
                                         "again.")
         except redis.RedisError as exc:
-            raise self._fail(exc) from None
+            raise self._fail(exc, wrote=True) from None
         return self.load()
 
     def _save_once(self, pipe: Any, keys: list[str], changed: list[str], removed: list[str],
@@ -186,24 +187,16 @@ class RedisStore:
                    force: bool, now: datetime) -> None:
         if keys:
             pipe.watch(*keys)
-        current: dict[str, dict] = {}
-        for key in keys:
-            current[key] = pipe.hgetall(key)
+        prefix = len(self.target.key_prefix)
+        seen = {key: _read(pipe, key, key[prefix:]) for key in keys}
         conflicts: list[str] = []
         damaged: list[tuple[str, str]] = []
-        prefix = len(self.target.key_prefix)
-        for key, fields in current.items():
+        for key, there in seen.items():
             name = key[prefix:]
-            if not fields:
-                there = None
-            else:
-                try:
-                    there = codec.decode_entry(fields, name)
-                except ScheduleError as exc:
-                    damaged.append((name, f"the key {key} holds no entry the panel can read "
-                                          f"({exc}); it is left as it is"))
-                    continue
-            if there != old.get(name) and not force:
+            if isinstance(there, ScheduleError):
+                damaged.append((name, f"the key {key} holds no entry the panel can read "
+                                      f"({there}); it is left as it is"))
+            elif there != old.get(name) and not force:
                 conflicts.append(name)
         if damaged:
             pipe.reset()
@@ -211,15 +204,19 @@ class RedisStore:
         if conflicts:
             pipe.reset()
             raise RedisConflict(conflicts, f"{', '.join(conflicts)} changed in Redis "
-                                f"({self.target.shown}) since it was loaded. Reload to "
-                                "see the change, or save again to keep yours.")
+                                f"({self.target.shown}) since it was loaded: reload it to "
+                                "see that change, or save yours over it.")
+        # Read before MULTI (inside it, a read is only queued).
+        metas = {key: pipe.hget(key, codec.META) for key, there in seen.items()
+                 if there is not None}
         pipe.multi()
         for name in changed:
             entry, key = new[name], self.target.key_of(name)
-            fields = current[key]
-            if force and fields and codec.decode_entry(fields, name) == entry:
+            there = seen[key]
+            if force and there == entry:
                 continue  # already as the document says: its score and meta stay
-            runs = codec.decode_meta(fields.get(codec.META)) if fields else \
+            meta = metas.get(key)
+            runs = codec.decode_meta(meta) if there is not None else \
                 RunState(_counts_from(entry, now), 0)
             pipe.hset(key, codec.DEFINITION, codec.encode_definition(entry))
             panel = codec.encode_panel(entry)
@@ -227,7 +224,7 @@ class RedisStore:
                 pipe.hdel(key, codec.PANEL)
             else:
                 pipe.hset(key, codec.PANEL, panel)
-            if not fields or codec.META not in fields:
+            if meta is None:
                 # Without `meta` RedBeat sends a new entry at once: it starts counting now.
                 pipe.hset(key, codec.META, codec.encode_meta(runs))
             pipe.zadd(self.target.schedule_key,
@@ -243,37 +240,100 @@ class RedisStore:
             pipe.hdel(settings, "timezone")
         pipe.execute()
 
-    def import_document(self, document: Document, runs: dict[str, RunState]) -> Listing:
-        """Write every entry of `document` (replacing those of the same name, keeping
-        the others), with the run state given, in one transaction."""
-        problems = [p for e in document.entries if (p := codec.redbeat_problem(e)) is not None]
-        if problems:
-            raise ScheduleError(problems, self.target.shown)
+    def import_document(self, document: Document, runs: dict[str, RunState],
+                        expected: Document | None = None) -> Listing:
+        """Write every entry of `document` with the run state given, in one transaction,
+        replacing those of the same name only if each is still as in `expected` (the
+        listing the import was planned on; RedisConflict else). A key that holds no
+        entry the panel can read is never touched (ScheduleError names it)."""
+        self._check_names(document)
         import redis
 
         now = datetime.now(timezone.utc)
+        before = {e.name: e for e in expected.entries} if expected is not None else {}
+        keys = [self.target.key_of(e.name) for e in document.entries]
+        prefix = len(self.target.key_prefix)
         try:
             with self.client.pipeline(transaction=True) as pipe:
-                for entry in document.entries:
-                    key = self.target.key_of(entry.name)
-                    state = runs.get(entry.name) or RunState(_counts_from(entry, now), 0)
-                    if state.last_run_at is None:
-                        state = RunState(_counts_from(entry, now), state.total_run_count)
-                    pipe.delete(key)
-                    pipe.hset(key, mapping={codec.DEFINITION: codec.encode_definition(entry),
-                                            codec.META: codec.encode_meta(state)})
-                    panel = codec.encode_panel(entry)
-                    if panel is not None:
-                        pipe.hset(key, codec.PANEL, panel)
-                    pipe.zadd(self.target.schedule_key,
-                              {key: due_score(entry, state, now, document.timezone)})
-                if document.timezone:
-                    pipe.hset(self.target.key_prefix + PANEL_KEY, "timezone",
-                              document.timezone)
-                pipe.execute()
+                for _attempt in range(_SAVE_ATTEMPTS):
+                    try:
+                        if keys:
+                            pipe.watch(*keys)
+                        damaged, changed = [], []
+                        for key in keys:
+                            there = _read(pipe, key, key[prefix:])
+                            if isinstance(there, ScheduleError):
+                                damaged.append((key[prefix:], f"the key {key} holds no entry "
+                                                f"the panel can read ({there}); it is left "
+                                                "as it is"))
+                            elif there != before.get(key[prefix:]):
+                                changed.append(key[prefix:])
+                        if damaged:
+                            pipe.reset()
+                            raise ScheduleError(damaged, self.target.shown)
+                        if changed:
+                            pipe.reset()
+                            raise RedisConflict(changed, f"{', '.join(changed)} changed in "
+                                                f"Redis ({self.target.shown}) during the "
+                                                "import; nothing was written.")
+                        pipe.multi()
+                        self._write_all(pipe, document, runs, now)
+                        pipe.execute()
+                        break
+                    except redis.WatchError:
+                        continue
+                else:
+                    raise RedisConflict([e.name for e in document.entries],
+                                        "The entries kept changing in Redis during the "
+                                        "import; try again.")
         except redis.RedisError as exc:
-            raise self._fail(exc) from None
+            raise self._fail(exc, wrote=True) from None
         return self.load()
+
+    def _write_all(self, pipe: Any, document: Document, runs: dict[str, RunState],
+                   now: datetime) -> None:
+        for entry in document.entries:
+            key = self.target.key_of(entry.name)
+            state = runs.get(entry.name) or RunState(_counts_from(entry, now), 0)
+            if state.last_run_at is None:
+                state = RunState(_counts_from(entry, now), state.total_run_count)
+            pipe.delete(key)
+            pipe.hset(key, mapping={codec.DEFINITION: codec.encode_definition(entry),
+                                    codec.META: codec.encode_meta(state)})
+            panel = codec.encode_panel(entry)
+            if panel is not None:
+                pipe.hset(key, codec.PANEL, panel)
+            pipe.zadd(self.target.schedule_key,
+                      {key: due_score(entry, state, now, document.timezone)})
+        if document.timezone:
+            pipe.hset(self.target.key_prefix + PANEL_KEY, "timezone", document.timezone)
+
+    def _check_names(self, document: Document) -> None:
+        """Every entry RedBeat can run, under a name that is not one of RedBeat's own keys
+        (the schedule, the statics, the lock: also a lock_key without a leading ':')."""
+        special = self.target.special_keys() | {self.target.key_prefix + PANEL_KEY}
+        problems = [p for e in document.entries if (p := codec.redbeat_problem(e)) is not None]
+        problems += [("name", f"{e.name!r} would be the key {self.target.key_of(e.name)}, "
+                              "which is RedBeat's own (its schedule, statics or lock)")
+                     for e in document.entries if self.target.key_of(e.name) in special]
+        if problems:
+            raise ScheduleError(problems, self.target.shown)
+
+
+def _read(pipe: Any, key: str, name: str) -> Entry | ScheduleError | None:
+    """The entry at `key` (None when there is none), or why it cannot be read."""
+    import redis
+
+    try:
+        fields = pipe.hgetall(key)
+    except redis.ResponseError as exc:  # a key of another type
+        return ScheduleError([("", f"not a hash ({exc})")])
+    if not fields:
+        return None
+    try:
+        return codec.decode_entry(fields, name)
+    except ScheduleError as exc:
+        return exc
 
 
 def _counts_from(entry: Entry, now: datetime) -> datetime:
