@@ -36,7 +36,7 @@ from beat_panel.health.report import (
 )
 from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
-from beat_panel.schedule.redbeat.target import RedisTarget, mask_url
+from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text, mask_url
 
 DEFAULT_DEADLINE = 2.5  # seconds for each probe, start of its Python included
 DEFAULT_PING_TIMEOUT = 1.0  # as `celery inspect ping`: every node may answer
@@ -298,16 +298,19 @@ def _beat(status: Status, remote: beat_node.RemoteControl | None, node: str | No
                                 f"{workers.ping_timeout:g} s")
 
 
+STORE_TIMEOUT = 1.0  # seconds for the schedule's Redis to answer a PING
+
+
 def check_store(target: RedisTarget) -> StoreHealth:
     """PING the Redis of a RedBeat schedule, with the store's short timeouts."""
     import redis
 
-    client = target.client()
+    client = target.client(STORE_TIMEOUT)
     started = time.perf_counter()
     try:
         client.ping()
     except redis.RedisError as exc:
-        error = str(exc).replace(target.url, mask_url(target.url)) or type(exc).__name__
+        error = mask_in_text(str(exc), target.url) or type(exc).__name__
         return StoreHealth(False, mask_url(target.url), None, error)
     finally:
         client.close()

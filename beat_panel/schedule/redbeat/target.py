@@ -4,9 +4,9 @@ them, and a client for it that never hangs and never retries behind the caller's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import redis
@@ -17,22 +17,28 @@ COMMAND_TIMEOUT = 5.0
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password (and a user's) replaced by `**`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(a URL that cannot be read)"
-    if parts.password is None and not parts.username:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return urlunsplit((parts.scheme, f":**@{host}{port}", parts.path, parts.query,
-                       parts.fragment))
+    """The URL with its password (and user) replaced by `**`: in the user part, also one
+    with characters that break the URL's syntax, and a `password=` in its query."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        rest = ":**@" + rest[rest.rfind("@") + 1:]
+    rest = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1**", rest)
+    return f"{scheme}{sep}{rest}"
+
+
+def mask_in_text(text: str, url: str) -> str:
+    """`text` (an error from redis-py, say) with the URL, its user part and its password
+    taken out, however the text quotes them."""
+    text = text.replace(url, mask_url(url))
+    _scheme, sep, rest = url.partition("://")
+    secrets = []
+    if sep and "@" in rest:
+        userinfo = rest[:rest.rfind("@")]
+        secrets += [userinfo, userinfo.partition(":")[2]]
+    secrets += re.findall(r"(?i)[?&]password=([^&#]*)", url)
+    for secret in sorted({s for s in secrets if len(s) >= 2}, key=len, reverse=True):
+        text = text.replace(secret, "**")
+    return text
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class RedisTarget:
     @property
     def shown(self) -> str:
         """For a person: the masked URL and the prefix."""
-        return f"{mask_url(self.url)} (keys {self.key_prefix}*)"
+        return f"{mask_url(self.url)}, keys {self.key_prefix}*"
 
     @property
     def schedule_key(self) -> str:
