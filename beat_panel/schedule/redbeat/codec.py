@@ -34,6 +34,11 @@ DEFINITION = "definition"
 META = "meta"
 PANEL = "beat_panel"  # the panel's own field; RedBeat reads only the two above
 RRULE_DAILY = 3  # dateutil's DAILY; a one-shot (count 1) never reaches a second day
+# What RedBeat passes on to its entry class: any other field makes a stock beat fail.
+DEFINITION_FIELDS = frozenset({"name", "task", "args", "kwargs", "options", "schedule",
+                               "enabled"})
+_RRULE_RULES = ("bysetpos", "bymonth", "bymonthday", "byyearday", "byeaster", "byweekno",
+                "byweekday", "byhour", "byminute", "bysecond", "until")
 
 
 @dataclass(frozen=True)
@@ -147,9 +152,10 @@ def decode_datetime(data: Any, what: str) -> datetime:
                                                          "minute", "second",
                                                          "microsecond")),
                         tzinfo=tz)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ScheduleError([(what, f"is not a date and time RedBeat can read: {exc}")]) \
-            from None
+    except (TypeError, ValueError, OverflowError, KeyError) as exc:  # (KeyError: a zone
+        # name this machine's tz database does not have)
+        raise ScheduleError([(what, f"is not a date and time the panel can read here: "
+                                    f"{exc}")]) from None
 
 
 def _loads(text: Any, what: str) -> Any:
@@ -190,9 +196,11 @@ def _schedule_form(data: Any) -> dict:
     if kind == "rrule":
         start = data.get("dtstart")
         if data.get("count") != 1 or isinstance(start, bool) or \
-                not isinstance(start, int | float):
-            raise ScheduleError([("schedule", "a repeating RedBeat rrule; the panel edits "
-                                              "only the one-shot form (count 1 at dtstart)")])
+                not isinstance(start, int | float) or \
+                any(data.get(rule) is not None for rule in _RRULE_RULES):
+            raise ScheduleError([("schedule", "a RedBeat rrule other than the one-shot "
+                                              "form the panel edits (count 1 at dtstart, "
+                                              "no by-rules)")])
         minutes = data.get("dtstart_tz") or 0
         if isinstance(minutes, bool) or not isinstance(minutes, int | float):
             raise ScheduleError([("schedule.dtstart_tz", "must be minutes from UTC")])
@@ -219,6 +227,11 @@ def decode_entry(fields: dict[str, str], name: str) -> Entry:
     data = _loads(fields.get(DEFINITION), DEFINITION)
     if not isinstance(data, dict):
         raise ScheduleError([(DEFINITION, "must be a JSON object")])
+    extra = sorted(set(data) - DEFINITION_FIELDS)
+    if extra:
+        raise ScheduleError([(DEFINITION, f"has field(s) {', '.join(map(repr, extra))} a stock "
+                                          "RedBeat beat fails on (a custom entry class?); the "
+                                          "panel leaves it as it is")])
     if data.get("name", name) != name:
         raise ScheduleError([("name", f"the definition names {data.get('name')!r}, the key "
                                       f"{name!r}")])
