@@ -322,10 +322,13 @@ def _list(session: ScheduleSession, config: Config, as_json: bool) -> int:
         pids = [p.pid for p in check_status(config).processes if not p.embedded]
     clock = clock_for(doc, state, pids)
     views = build_views(doc, state, datetime.now(timezone.utc), clock)
+    skipped = [{"key": key, "why": why} for key, why in session.skipped]
+    if session.skipped:
+        print(f"beat-panel: note: {session.skipped_note}", file=sys.stderr)
     if as_json:
         print(json.dumps({"success": True, "revision": doc.revision,
                           "timezone": clock.to_json(),
-                          "entries": [v.to_json() for v in views]}))
+                          "entries": [v.to_json() for v in views], "skipped": skipped}))
         return exit_codes.OK
     if not views:
         print("The schedule is empty. Add an entry: beat-panel schedule add NAME --task T "

@@ -64,6 +64,7 @@ class ScheduleSession:
     base_sha: str | None = None  # None: the file did not exist when loaded
     report: BeatReport | None = None
     statics: frozenset[str] = frozenset()  # see `static_edits`
+    skipped: tuple[tuple[str, str], ...] = ()  # Redis keys that hold no readable entry
 
     def __post_init__(self) -> None:
         if isinstance(self.source, Path):  # a schedule file given by its path
@@ -80,7 +81,7 @@ class ScheduleSession:
             source = FileSource(source)
         loaded, report = source.open()
         return cls(source, loaded.document, loaded.document, loaded.sha, report,
-                   loaded.statics)
+                   loaded.statics, loaded.skipped)
 
     @property
     def path(self) -> Path | None:
@@ -108,6 +109,16 @@ class ScheduleSession:
         return sorted(n for n in self.statics if before.get(n) != after.get(n))
 
     @property
+    def skipped_note(self) -> str:
+        """The keys under the prefix that are not shown, and why (never changed)."""
+        if not self.skipped:
+            return ""
+        shown = "; ".join(f"{key}: {why}" for key, why in self.skipped[:5])
+        more = f"; and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
+        return (f"{len(self.skipped)} key(s) under the prefix hold no entry the panel can "
+                f"read and are left as they are: {shown}{more}.")
+
+    @property
     def static_note(self) -> str:
         names = self.static_edits()
         if not names:
@@ -133,7 +144,7 @@ class ScheduleSession:
         damaged file (a key that holds no entry) is never overwritten (ScheduleError)."""
         saved = self.source.save(self.document, self.base, self.base_sha, force)
         return replace(self, document=saved.document, base=saved.document,
-                       base_sha=saved.sha, statics=saved.statics)
+                       base_sha=saved.sha, statics=saved.statics, skipped=saved.skipped)
 
     def history(self) -> list[HistoryItem]:
         """Earlier saved versions, newest first. Reads the history folder."""

@@ -102,7 +102,8 @@ class RedisSource:
 
     def open(self) -> tuple[Loaded, BeatReport | None]:
         listing = self._store().load()
-        return Loaded(listing.document, listing.sha, listing.statics), run_report(listing)
+        return (Loaded(listing.document, listing.sha, listing.statics, listing.skipped),
+                run_report(listing))
 
     def look(self) -> tuple[str | None, BeatReport | None]:
         listing = self._store().load()
@@ -111,7 +112,7 @@ class RedisSource:
     def save(self, document: Document, base: Document, base_sha: str | None,
              force: bool) -> Loaded:
         listing = self._store().save(document, base, force=force)
-        return Loaded(listing.document, listing.sha, listing.statics)
+        return Loaded(listing.document, listing.sha, listing.statics, listing.skipped)
 
     def history(self) -> list[HistoryItem]:
         return []  # Redis keeps no earlier versions: export to a file to keep one

@@ -51,6 +51,8 @@ class Loaded:
     sha: str | None  # None: the file does not exist yet
     # In Redis: the entries RedBeat rewrites from the app's beat_schedule at each start.
     statics: frozenset[str] = frozenset()
+    # In Redis: keys under the prefix that hold no entry the panel can read, and why.
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

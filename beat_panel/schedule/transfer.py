@@ -51,6 +51,8 @@ def export_to_file(source: ScheduleSource, file: Path, force: bool = False) -> T
     """Write the project's schedule (file or Redis) to `file`, a schedule file the panel's
     scheduler runs, with each entry's run state in its beat report. An existing file is
     replaced only with `force` (its old version is kept in its history)."""
+    if not file.parent.is_dir():
+        raise ScheduleError([("file", f"the folder {file.parent} does not exist")])
     session = ScheduleSession.open(source)
     store = ScheduleStore(file)
     current = store.current_sha()
@@ -91,7 +93,8 @@ def import_from_file(source: ScheduleSource, file: Path, replace: bool = False) 
             raise ScheduleError(problems, str(file))
         from beat_panel.schedule.redbeat.store import RedisStore
 
-        RedisStore(source.target).import_document(Document(tuple(take), 0, zone), runs)
+        RedisStore(source.target).import_document(Document(tuple(take), 0, zone), runs,
+                                                   expected=session.document)
     else:
         entries = [e for e in session.document.entries if e.name not in {t.name for t in take}]
         document = Document((*entries, *take), session.document.revision, zone)

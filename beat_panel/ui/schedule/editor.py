@@ -213,7 +213,9 @@ class ScheduleEditor(QWidget):
         note = f" {self.clock.note}" if self.clock.note else ""
         where = f"revision {session.revision}" if session.path is not None else \
             f"in Redis, {session.where}"
-        self.notice.setText(f"{count} entr{'y' if count == 1 else 'ies'}, {where}.{note}")
+        skipped = f" {session.skipped_note}" if session.skipped else ""
+        self.notice.setText(f"{count} entr{'y' if count == 1 else 'ies'}, {where}.{note}"
+                            f"{skipped}")
         self.load_finished.emit()
 
     def _load_failed(self, error: Exception) -> None:
