@@ -17,6 +17,7 @@ from beat_panel.cli import exit_codes
 from beat_panel.config import Config
 from beat_panel.health import Health, HealthChecker, WhyAnswer, WhyError, explain
 from beat_panel.health.check import DEFAULT_DEADLINE
+from beat_panel.health.why import ScheduleUnavailable
 
 _MARKS = {True: "✓", False: "✗", None: "?"}
 
@@ -63,7 +64,7 @@ def run_why(args: argparse.Namespace, config: Config, as_json: bool) -> int:
             print(json.dumps({"success": False, "message": str(exc),
                               "known": getattr(exc, "known", None)}))
         print(f"beat-panel: {exc}", file=sys.stderr)
-        return exit_codes.USAGE
+        return exit_codes.FAILED if isinstance(exc, ScheduleUnavailable) else exit_codes.USAGE
     if as_json:
         print(json.dumps(found.to_json(), sort_keys=True))
     else:

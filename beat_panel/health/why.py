@@ -37,6 +37,11 @@ class WhyError(PanelError):
     """The question cannot be asked: no schedule file, or no entry of that name."""
 
 
+class ScheduleUnavailable(WhyError):
+    """The schedule cannot be read now (its Redis is out of reach): a failure, not bad
+    usage."""
+
+
 class UnknownEntryError(WhyError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
@@ -167,8 +172,10 @@ def _redis_schedule(config: Config) -> tuple[Document, BeatReport]:
     assert config.schedule_redis is not None
     try:
         loaded, report = RedisSource(config.schedule_redis).open()
-    except PanelError as exc:
+    except ScheduleError as exc:
         raise WhyError(str(exc)) from None
+    except PanelError as exc:
+        raise ScheduleUnavailable(str(exc)) from None
     assert report is not None
     return loaded.document, report
 
