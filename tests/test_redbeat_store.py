@@ -309,3 +309,102 @@ def test_status_with_a_hung_redis_answers_in_seconds_and_says_the_lock_is_unknow
     assert status.code == 0, status.stderr
     lock = status.json["redbeat_lock"]
     assert lock["state"] == "unknown" and "Timeout" in (lock["error"] or "")
+
+
+# -- what a tester broke, each kept broken no more -------------------------------------
+
+
+def test_import_from_a_file_never_touches_a_key_it_cannot_read(
+        store: RedisStore, tmp_path: Path) -> None:
+    from beat_panel.schedule import transfer
+
+    client = store.client
+    client.rpush("rb:alist", "a")
+    client.hset("rb:badjson", "definition", "{nope")
+    repeating = json.dumps({"name": "rr", "task": "t.x", "enabled": True, "schedule": {
+        "__type__": "rrule", "freq": 3, "count": 5, "dtstart": 1800000000}})
+    client.hset("rb:rr", "definition", repeating)
+    file = tmp_path / "incoming.json"
+    ScheduleStore(file).save(doc(*(Entry(n, "t.new", Interval(60))
+                                   for n in ("alist", "badjson", "rr", "fresh"))), None)
+    with pytest.raises(ScheduleError, match="left as it is"):
+        transfer.import_from_file(RedisSource(store.target), file, replace=True)
+    assert client.lrange("rb:alist", 0, -1) == ["a"]
+    assert client.hget("rb:badjson", "definition") == "{nope"
+    assert client.hget("rb:rr", "definition") == repeating
+    assert not client.exists("rb:fresh")  # nothing at all was written
+
+
+def test_odd_keys_are_skipped_and_named_never_a_crash(store: RedisStore, tmp_path: Path,
+                                                      redis_server: RedisServer) -> None:
+    client = store.client
+    store.save(doc(Entry("ok", "t", Interval(60))), Document())
+    client.hset("rb:tz", mapping={"definition": json.dumps({
+        "name": "tz", "task": "t", "schedule": {"__type__": "interval", "every": 5,
+                                                "relative": False}}),
+        "meta": json.dumps({"last_run_at": {"__type__": "datetime", "year": 2030, "month": 1,
+                                            "day": 1, "timezone": "Mars/Olympus"}})})
+    client.hset("rb:tzopt", "definition", json.dumps({
+        "name": "tzopt", "task": "t", "schedule": {"__type__": "interval", "every": 5,
+                                                   "relative": False},
+        "options": {"expires": {"__type__": "datetime", "year": 2030, "month": 1, "day": 1,
+                                "timezone": "Mars/Olympus"}}}))
+    client.hset("rb:extra", "definition", json.dumps({
+        "name": "extra", "task": "t", "args": [], "kwargs": {}, "options": {},
+        "enabled": True, "zzz_extra": 1,
+        "schedule": {"__type__": "interval", "every": 7, "relative": False}}))
+    client.hset("rb:at15", "definition", json.dumps({
+        "name": "at15", "task": "t", "schedule": {
+            "__type__": "rrule", "freq": 3, "count": 1, "dtstart": 1893456000,
+            "byhour": 15, "byminute": 30}}))
+    listing = store.load()
+    assert "tz" in listing.document.names()  # a bad meta (RedBeat's to write) is no run
+    skipped = dict(listing.skipped)
+    assert set(skipped) == {"rb:tzopt", "rb:extra", "rb:at15"}
+    assert "'zzz_extra'" in skipped["rb:extra"] and "fails on" in skipped["rb:extra"]
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"\nkey_prefix = "rb:"')
+    listed = run_cli("--config", str(config), "schedule", "list", "--json")
+    assert listed.code == 0, listed.stderr
+    assert {s["key"] for s in listed.json["skipped"]} == set(skipped)
+    assert "left as they are" in listed.stderr
+
+
+def test_a_name_that_is_the_lock_key_is_refused(redis_server: RedisServer) -> None:
+    target = RedisTarget(redis_server.url(), "rb:", "mylock")
+    with pytest.raises(ScheduleError, match="RedBeat's own"):
+        RedisStore(target).save(doc(Entry("mylock", "t", Interval(5))), Document())
+    assert not target.client().exists("rb:mylock")
+
+
+@pytest.mark.parametrize("url", [
+    "redis://127.0.0.1:{port}/0?password=Qu3ry-pw",
+    "redis://:Qu3ry-pw@127.0.0.1:{port}/0",
+])
+def test_a_password_in_the_query_or_the_user_part_is_never_shown(
+        tmp_path: Path, redis_with_password: RedisServer, url: str) -> None:
+    config = write_config(tmp_path, f'redis_url = "{url.format(port=redis_with_password.port)}"')
+    for args in (("schedule", "list"), ("status", "--json"), ("health", "--json")):
+        done = run_cli("--config", str(config), *args)
+        assert "Qu3ry-pw" not in done.stdout + done.stderr, args
+
+
+def test_a_url_with_an_unencoded_character_in_the_password_is_refused_without_it(
+        tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_file(write_config(tmp_path, 'redis_url = "redis://:Hunter#2pw@host:6379/0"'))
+    assert "Hunter" not in str(caught.value) and "%23" in str(caught.value)
+
+
+def test_export_to_a_folder_that_does_not_exist_is_refused(store: RedisStore,
+                                                          tmp_path: Path) -> None:
+    from beat_panel.schedule import transfer
+
+    with pytest.raises(ScheduleError, match="does not exist"):
+        transfer.export_to_file(RedisSource(store.target), tmp_path / "nope" / "x.json")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_why_with_redis_out_of_reach_is_a_failure_not_bad_usage(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'redis_url = "redis://127.0.0.1:{free_port()}/0"')
+    done = run_cli("--config", str(config), "why", "anything")
+    assert done.code == 1 and "Connection refused" in done.stderr
