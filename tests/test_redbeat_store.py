@@ -408,3 +408,16 @@ def test_why_with_redis_out_of_reach_is_a_failure_not_bad_usage(tmp_path: Path) 
     config = write_config(tmp_path, f'redis_url = "redis://127.0.0.1:{free_port()}/0"')
     done = run_cli("--config", str(config), "why", "anything")
     assert done.code == 1 and "Connection refused" in done.stderr
+
+
+def test_an_import_into_a_schedule_of_another_zone_says_what_its_crontabs_now_mean(
+        store: RedisStore, tmp_path: Path) -> None:
+    from beat_panel.schedule import transfer
+
+    store.save(doc(Entry("here", "t", Interval(60)), zone="Asia/Tokyo"), Document())
+    file = tmp_path / "paris.json"
+    ScheduleStore(file).save(doc(Entry("nine", "t", Crontab("0", "9")), zone="Europe/Paris"),
+                             None)
+    done = transfer.import_from_file(RedisSource(store.target), file)
+    assert done.written == ("nine",)
+    assert "written for Europe/Paris" in done.notes[0] and "Asia/Tokyo" in done.notes[0]

@@ -309,6 +309,8 @@ def _transfer(args: argparse.Namespace, session: ScheduleSession, as_json: bool)
                    f" from {args.file} into {done.where}"
                    + (f"; kept {', '.join(done.kept)} as they were (--replace replaces them)"
                       if done.kept else "") + ".")
+        for note in done.notes:
+            print(f"beat-panel: note: {note}", file=sys.stderr)
     _print(as_json, {"success": True, "message": message, **done.to_json()}, message)
     return exit_codes.OK
 

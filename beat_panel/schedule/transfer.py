@@ -29,9 +29,11 @@ class Transfer:
     written: tuple[str, ...]
     kept: tuple[str, ...]
     where: str
+    notes: tuple[str, ...] = ()  # what a person must know (a crontab's zone changed)
 
     def to_json(self) -> dict:
-        return {"written": list(self.written), "kept": list(self.kept), "where": self.where}
+        return {"written": list(self.written), "kept": list(self.kept), "where": self.where,
+                "notes": list(self.notes)}
 
 
 def runs_of(report: BeatReport | None, names: list[str]) -> dict[str, RunState]:
@@ -99,4 +101,10 @@ def import_from_file(source: ScheduleSource, file: Path, replace: bool = False) 
         entries = [e for e in session.document.entries if e.name not in {t.name for t in take}]
         document = Document((*entries, *take), session.document.revision, zone)
         session.editing(document).save()
-    return Transfer(tuple(e.name for e in take), kept, source.where)
+    notes: tuple[str, ...] = ()
+    crontabs = [e.name for e in take if e.schedule.kind == "crontab"]
+    if crontabs and incoming.timezone and zone != incoming.timezone:
+        notes = (f"{', '.join(crontabs)} were written for {incoming.timezone}; this schedule "
+                 f"runs in {zone or 'UTC'}, so their times now mean {zone or 'UTC'} time. "
+                 "Change them if they should keep their hours.",)
+    return Transfer(tuple(e.name for e in take), kept, source.where, notes)
