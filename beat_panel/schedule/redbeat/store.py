@@ -187,25 +187,8 @@ class RedisStore:
                    force: bool, now: datetime) -> None:
         if keys:
             pipe.watch(*keys)
-        prefix = len(self.target.key_prefix)
-        seen = {key: _read(pipe, key, key[prefix:]) for key in keys}
-        conflicts: list[str] = []
-        damaged: list[tuple[str, str]] = []
-        for key, there in seen.items():
-            name = key[prefix:]
-            if isinstance(there, ScheduleError):
-                damaged.append((name, f"the key {key} holds no entry the panel can read "
-                                      f"({there}); it is left as it is"))
-            elif there != old.get(name) and not force:
-                conflicts.append(name)
-        if damaged:
-            pipe.reset()
-            raise ScheduleError(damaged, self.target.shown)
-        if conflicts:
-            pipe.reset()
-            raise RedisConflict(conflicts, f"{', '.join(conflicts)} changed in Redis "
-                                f"({self.target.shown}) since it was loaded: reload it to "
-                                "see that change, or save yours over it.")
+        seen = self._look(pipe, keys, old, force, "since it was loaded: reload it to see "
+                                                  "that change, or save yours over it.")
         # Read before MULTI (inside it, a read is only queued).
         metas = {key: pipe.hget(key, codec.META) for key, there in seen.items()
                  if there is not None}
@@ -252,30 +235,14 @@ class RedisStore:
         now = datetime.now(timezone.utc)
         before = {e.name: e for e in expected.entries} if expected is not None else {}
         keys = [self.target.key_of(e.name) for e in document.entries]
-        prefix = len(self.target.key_prefix)
         try:
             with self.client.pipeline(transaction=True) as pipe:
                 for _attempt in range(_SAVE_ATTEMPTS):
                     try:
                         if keys:
                             pipe.watch(*keys)
-                        damaged, changed = [], []
-                        for key in keys:
-                            there = _read(pipe, key, key[prefix:])
-                            if isinstance(there, ScheduleError):
-                                damaged.append((key[prefix:], f"the key {key} holds no entry "
-                                                f"the panel can read ({there}); it is left "
-                                                "as it is"))
-                            elif there != before.get(key[prefix:]):
-                                changed.append(key[prefix:])
-                        if damaged:
-                            pipe.reset()
-                            raise ScheduleError(damaged, self.target.shown)
-                        if changed:
-                            pipe.reset()
-                            raise RedisConflict(changed, f"{', '.join(changed)} changed in "
-                                                f"Redis ({self.target.shown}) during the "
-                                                "import; nothing was written.")
+                        self._look(pipe, keys, before, False,
+                                   "during the import; nothing was written.")
                         pipe.multi()
                         self._write_all(pipe, document, runs, now)
                         pipe.execute()
@@ -289,6 +256,27 @@ class RedisStore:
         except redis.RedisError as exc:
             raise self._fail(exc, wrote=True) from None
         return self.load()
+
+    def _look(self, pipe: Any, keys: list[str], expected: dict[str, Entry], force: bool,
+              conflict_words: str) -> dict[str, Entry | ScheduleError | None]:
+        """Under WATCH: what each key holds now. A key that holds no readable entry stops
+        the write (ScheduleError, it is never touched); one that is not as `expected`
+        does too (RedisConflict), unless `force`."""
+        prefix = len(self.target.key_prefix)
+        seen = {key: _read(pipe, key, key[prefix:]) for key in keys}
+        damaged = [(key[prefix:], f"the key {key} holds no entry the panel can read "
+                                  f"({there}); it is left as it is")
+                   for key, there in seen.items() if isinstance(there, ScheduleError)]
+        if damaged:
+            pipe.reset()
+            raise ScheduleError(damaged, self.target.shown)
+        changed = [key[prefix:] for key, there in seen.items()
+                   if there != expected.get(key[prefix:]) and not force]
+        if changed:
+            pipe.reset()
+            raise RedisConflict(changed, f"{', '.join(changed)} changed in Redis "
+                                f"({self.target.shown}) {conflict_words}")
+        return seen
 
     def _write_all(self, pipe: Any, document: Document, runs: dict[str, RunState],
                    now: datetime) -> None:
