@@ -336,3 +336,20 @@ def test_a_broken_broker_is_named_in_the_health_tab_within_the_deadline_never_it
         assert panel.monitor.checking or panel.runner.busy
     finally:
         redis.resume()
+
+
+def test_a_window_deleted_while_the_monitor_lives_on_is_never_called_again(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    """The monitor outlives its windows (the tray keeps it): a health answer that lands
+    after a window was deleted must not reach that window's views."""
+    import shiboken6
+
+    project = make_project(tmp_path / "proj", f"redis://127.0.0.1:{free_port()}/0")
+    panel = make_panel(project, refresh_seconds=3600)
+    window = panel.show_window()
+    health_view = window.health_view
+    window.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(health_view), timeout=5000)
+    panel.window = None
+    panel.monitor.health_changed.emit(None)  # a late answer: nobody left to call
+    QApplication.processEvents()

@@ -77,6 +77,17 @@ class JobRunner(QObject):
 
     def _finished(self, number: int, succeeded: bool, value: object) -> None:
         on_done, on_error = self._callbacks.pop(number, (None, None))
+        try:
+            self._answer(succeeded, value, on_done, on_error)
+        except RuntimeError as exc:
+            # The view that asked was deleted while its job ran (a window closed while
+            # the panel, its runner and its tray live on): nobody is left to tell.
+            if "already deleted" not in str(exc):
+                raise
+            log.debug("A job's answer came after its view was deleted: %s", exc)
+
+    def _answer(self, succeeded: bool, value: object, on_done: Done | None,
+                on_error: Failed | None) -> None:
         if succeeded and on_done is not None:
             on_done(value)
         elif not succeeded:

@@ -115,8 +115,13 @@ class HealthView(QWidget):
         layout.addWidget(workers_box, 1)
         layout.addWidget(beat_box)
         layout.addWidget(self.problems)
-        monitor.health_changed.connect(lambda _health: self.show_health())
+        # Bound methods, not lambdas: Qt drops the connection when this view is deleted
+        # (the monitor outlives every window).
+        monitor.health_changed.connect(self._health_changed)
         monitor.changed.connect(self.show_health)
+        self.show_health()
+
+    def _health_changed(self, _health: object) -> None:
         self.show_health()
 
     def show_health(self) -> None:

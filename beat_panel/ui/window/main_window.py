@@ -5,6 +5,7 @@ panel's beat monitor: it never checks beat or runs an action by itself."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
@@ -36,6 +37,9 @@ from beat_panel.ui.window.activity_view import ActivityView
 from beat_panel.ui.window.health_view import HealthView
 from beat_panel.ui.window.log_view import LogView
 from beat_panel.ui.window.status_header import StatusHeader
+
+if TYPE_CHECKING:  # the health package loads with the first check, not with the window
+    from beat_panel.health import Health
 
 STATUS_BAR_MS = 10000
 MIN_REFRESH_SECONDS_ASKED = 5
@@ -110,8 +114,8 @@ class MainWindow(QMainWindow):
         monitor.action_finished.connect(self._action_finished)
         monitor.noticed.connect(self._noticed)
         monitor.activity_recorded.connect(self.activity_view.refresh)
-        monitor.health_changed.connect(
-            lambda health: self.editor.set_health(self.monitor.checker, health))
+        # A bound method: Qt drops it with the window (the monitor outlives the window).
+        monitor.health_changed.connect(self._health_changed)
         settings.changed.connect(self._setting_changed)
         self.config_label = QLabel()
         self.config_label.setObjectName("configPath")
@@ -220,6 +224,9 @@ class MainWindow(QMainWindow):
         if not self._status_landed_once:
             self._status_landed_once = True
             self._maybe_ready()
+
+    def _health_changed(self, health: Health) -> None:
+        self.editor.set_health(self.monitor.checker, health)
 
     def _noticed(self, notice: Notice) -> None:
         self.statusBar().showMessage(notice.text, STATUS_BAR_MS)
