@@ -49,3 +49,17 @@ def test_a_job_submitted_while_the_runner_is_being_destroyed_is_dropped_quietly(
     shiboken6.delete(runner.pool)  # as the window's destruction does
     runner.submit(lambda: 1, on_done=lambda _: None)
     assert not runner.busy
+
+
+def test_a_closed_runner_takes_no_more_jobs(qtbot):
+    """At shutdown a status answer may land after the wait and ask for more work: a job
+    started then would still run while the process exits."""
+    from beat_panel.ui.jobs import JobRunner
+
+    runner = JobRunner()
+    ran: list[int] = []
+    runner.close()
+    runner.submit(ran.append, 1, on_done=lambda _: ran.append(2))
+    runner.wait()
+    qtbot.wait(50)
+    assert ran == []

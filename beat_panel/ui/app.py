@@ -142,8 +142,10 @@ class Panel(QObject):
         self.show_window()
 
     def shutdown(self) -> None:
-        """Stop checking and wait for every job (at quit, and by tests)."""
+        """Stop checking, take no more jobs and wait for those under way (at quit, and
+        by tests)."""
         self.monitor.shutdown()
+        self.runner.close()
         self.runner.wait()
 
 

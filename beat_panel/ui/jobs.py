@@ -60,12 +60,22 @@ class JobRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
         self._numbers = itertools.count()
+        self._closed = False
         self._callbacks: dict[int, tuple[Done | None, Failed | None]] = {}
         self._dispatcher = _Dispatcher(self)
         self._dispatcher.finished.connect(self._finished)
 
+    def close(self) -> None:
+        """Take no more jobs (the panel is shutting down): one submitted later, say by a
+        status check whose answer lands after the shutdown, is dropped, so no job runs
+        while the process exits."""
+        self._closed = True
+
     def submit(self, fn: Callable[..., Any], *args: Any, on_done: Done | None = None,
                on_error: Failed | None = None) -> None:
+        if self._closed:
+            log.debug("Job %s dropped: the runner is closed", fn)
+            return
         if not shiboken6.isValid(self.pool):
             # The runner's window is being destroyed and a timer of one of its views
             # fired meanwhile: there is nobody left to give the answer to.
