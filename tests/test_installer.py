@@ -258,6 +258,15 @@ def test_the_installed_command_says_its_version(installed: list[str]):
     assert done.stdout.strip() == f"beat-panel {__version__}"
 
 
+def test_the_installed_panel_describes_a_crontab_in_words(installed: list[str]):
+    """cron_descriptor's word lists are data files beside its code: without them in the
+    bundle, every crontab read as its raw fields."""
+    done = installed_cli("schedule", "list", "--json")
+    assert done.returncode == 0, done.stderr
+    words = {e["name"]: e["schedule"] for e in json.loads(done.stdout)["entries"]}
+    assert words["tidy-up"] == "every hour", words
+
+
 def test_the_installed_panel_starts_reports_and_stops_a_real_demo_beat(
         installed: list[str], procs: ProcessTracker):
     """With nothing configured: the demo project, whose beat runs on the bundle's own
