@@ -66,3 +66,19 @@ def make_panel(qtbot) -> Iterator[Callable[..., Panel]]:
             panel.window.close()
         panel.shutdown()
     app.setQuitOnLastWindowClosed(True)
+
+
+def keep_alive_gives_up(project, make_panel, qtbot):
+    """A panel with keep-alive on (two restarts at most) on a project whose every start
+    fails, its running beat killed: returns once keep-alive has given up."""
+    from beat_panel.control.keepalive import KeepAlive
+
+    beat = project.spawn_fake("-A", project.app, "beat")  # this one runs, for now
+    panel = make_panel(project)
+    panel.monitor.keep_alive = KeepAlive(max_restarts=2)
+    panel.settings.set_keep_alive(True)
+    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
+    beat.kill()
+    beat.wait()
+    qtbot.waitUntil(lambda: not panel.settings.keep_alive, timeout=30000)
+    return panel

@@ -37,6 +37,7 @@ from beat_panel.config import ALERT_EVENTS, AlertsConfig, ConfigError, config_fr
 from beat_panel.control import activity
 
 from conftest import is_alive
+from faces import keep_alive_gives_up
 
 PASSWORD = "s3cret-Passw0rd-7f1c"
 PASSWORD_ENV = "BEAT_PANEL_TEST_SMTP_PASSWORD"
@@ -745,18 +746,9 @@ def test_a_panel_restarted_during_an_incident_does_not_send_it_again(
 
 
 def test_keep_alive_giving_up_sends_one_alert(fake_project, make_panel, qtbot, smtp):
-    from beat_panel.control.keepalive import KeepAlive
-
     project = fake_project(mode="crash")  # every start the panel makes fails at once
     add_alerts(project, **email_keys(smtp))
-    beat = project.spawn_fake("-A", project.app, "beat")
-    panel = make_panel(project)
-    panel.monitor.keep_alive = KeepAlive(max_restarts=2)
-    panel.settings.set_keep_alive(True)
-    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
-    beat.kill()
-    beat.wait()
-    qtbot.waitUntil(lambda: not panel.settings.keep_alive, timeout=30000)
+    panel = keep_alive_gives_up(project, make_panel, qtbot)
     qtbot.waitUntil(lambda: len(smtp.mailbox.messages) == 2, timeout=15000)
     panel.runner.wait()
     qtbot.wait(200)

@@ -21,6 +21,7 @@ from beat_panel.ui.app import Panel
 from beat_panel.ui.jobs import JobRunner
 
 from conftest import run_cli, wait_until
+from faces import keep_alive_gives_up
 from scripted_dialogs import ScriptedDialogs
 
 
@@ -303,17 +304,8 @@ def test_keep_alive_never_starts_a_beat_beside_a_workers_embedded_one(fake_proje
 
 def test_keep_alive_tries_again_after_a_failed_start_then_gives_up(fake_project, make_panel,
                                                                    qtbot):
-    from beat_panel.control.keepalive import KeepAlive
-
     project = fake_project(mode="crash")  # every start the panel makes fails at once
-    beat = project.spawn_fake("-A", project.app, "beat")  # but this one runs, for now
-    panel = make_panel(project)
-    panel.monitor.keep_alive = KeepAlive(max_restarts=2)
-    panel.settings.set_keep_alive(True)
-    qtbot.waitUntil(lambda: panel.monitor.running, timeout=15000)
-    beat.kill()
-    beat.wait()
-    qtbot.waitUntil(lambda: not panel.settings.keep_alive, timeout=30000)
+    panel = keep_alive_gives_up(project, make_panel, qtbot)
     panel.runner.wait()
     kinds = [e.kind for e in reversed(activity.read(project.load().project_id))]
     assert kinds.count(activity.Kind.START) == 2, kinds  # two tries, both failed
