@@ -134,7 +134,7 @@ class Panel(QObject):
                     f"No system tray appeared within {wait_seconds:g} s, so Beat Panel "
                     "opened its window instead.")
             else:
-                QTimer.singleShot(poll_ms, look)
+                QTimer.singleShot(poll_ms, self, look)
 
         look()
 

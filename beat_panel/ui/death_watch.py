@@ -60,7 +60,9 @@ class DeathWatch(QObject):
         except (AttributeError, OSError) as exc:
             # ESRCH: it is already gone; others (old kernel, seccomp): poll instead.
             if isinstance(exc, ProcessLookupError):
-                QTimer.singleShot(0, lambda: self.ended.emit(pid))
+                # Told from the event loop; with the watch as context, a watch deleted
+                # meanwhile (its window closed) is never called.
+                QTimer.singleShot(0, self, lambda: self.ended.emit(pid))
                 return
             fd = None
         # The pid may have been reused between the scan and pidfd_open: the pidfd then
@@ -68,7 +70,7 @@ class DeathWatch(QObject):
         if not process.is_alive(pid, create_time):
             if fd is not None:
                 os.close(fd)
-            QTimer.singleShot(0, lambda: self.ended.emit(pid))
+            QTimer.singleShot(0, self, lambda: self.ended.emit(pid))
             return
         notifier = None
         if fd is not None:

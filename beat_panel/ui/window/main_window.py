@@ -256,8 +256,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(result.message, STATUS_BAR_MS)
         if origin is Origin.WINDOW:  # the tray tells its own outcomes
             # Shown from the event loop, not from inside the monitor's signal: the box
-            # waits for a person, the monitor never does.
-            QTimer.singleShot(0, lambda: self._tell_outcome(result))
+            # waits for a person, the monitor never does. With the window as context,
+            # a window deleted in the meantime is never called.
+            QTimer.singleShot(0, self, lambda: self._tell_outcome(result))
 
     def _tell_outcome(self, result: ActionResult) -> None:
         if self.dialogs.outcome(outcomes.describe(result)) == "start":
