@@ -2,7 +2,8 @@
 
 import threading
 
-from PySide6.QtCore import QObject
+import shiboken6
+from PySide6.QtCore import QObject, Signal
 
 from beat_panel.ui.jobs import JobRunner
 
@@ -63,3 +64,20 @@ def test_a_closed_runner_takes_no_more_jobs(qtbot):
     runner.wait()
     qtbot.wait(50)
     assert ran == []
+
+class _Listener(QObject):
+    told = Signal(object)
+
+
+def test_an_answer_to_a_signal_whose_object_was_deleted_is_dropped(qtbot):
+    """The monitor answers some jobs by emitting its own signal; a monitor deleted while
+    such a job ran must not raise from Qt's event loop."""
+    runner = JobRunner()
+    listener = _Listener()
+    release = threading.Event()
+    runner.submit(release.wait, 5, on_done=lambda v: listener.told.emit(v))
+    shiboken6.delete(listener)
+    release.set()
+    runner.wait()
+    qtbot.wait(50)  # pytest-qt fails the test on an exception raised in the loop
+    assert not runner.busy

@@ -18,6 +18,9 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
+# What PySide raises when an answer reaches a Qt object that was deleted meanwhile.
+_DELETED = ("already deleted", "Signal source has been deleted")
+
 # How long a job thread may keep the GIL while the GUI thread waits for it. Python's
 # default (5 ms) lets a busy job stall the event loop by 5 ms each time a Qt event calls
 # into Python, often twice per turn of the loop: 10-17 ms measured with a job computing
@@ -92,7 +95,9 @@ class JobRunner(QObject):
         except RuntimeError as exc:
             # The view that asked was deleted while its job ran (a window closed while
             # the panel, its runner and its tray live on): nobody is left to tell.
-            if "already deleted" not in str(exc):
+            # PySide says so in two ways: a deleted view's method, a deleted signal's
+            # source.
+            if not any(said in str(exc) for said in _DELETED):
                 raise
             log.debug("A job's answer came after its view was deleted: %s", exc)
 
