@@ -287,6 +287,90 @@ def test_health_covers_the_schedules_redis(tmp_path: Path, redis_server: RedisSe
     assert "schedule_store_unreachable" in [p["code"] for p in health["problem_details"]]
 
 
+def redis_schedule_project(root: Path, broker: str, panel: str, app_settings: str = "",
+                           panel_extra: str = ""):
+    """A health project whose schedule is in Redis at `panel`, its app on `broker` with
+    `app_settings` (lines of Python run after the app is made)."""
+    from health_world import make_project
+
+    project = make_project(root, broker)
+    module = project.root / f"{project.app}.py"
+    module.write_text(module.read_text() + "\n" + app_settings + "\n")
+    text = project.config_path.read_text().replace(
+        '[schedule]\nfile = "schedule.json"',
+        f'[schedule]\nredis_url = "{panel}"\n{panel_extra}')
+    project.config_path.write_text(text)
+    return project
+
+
+def elsewhere_problems(project) -> list[dict]:
+    health = project.cli("health", "--json")
+    assert health.code == 0, health.stderr
+    return [p for p in health.json["problem_details"]
+            if p["code"] in ("schedule_elsewhere", "redbeat_lock_elsewhere")]
+
+
+def test_the_same_redis_by_another_name_is_not_elsewhere(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    # RedBeat falls back to the broker's URL; "localhost" and "127.0.0.1" are one server.
+    same = redis_server.url().replace("127.0.0.1", "localhost")
+    project = redis_schedule_project(tmp_path / "proj", redis_server.url(), same)
+    assert elsewhere_problems(project) == []
+    health = project.cli("health", "--json").json["schedule_store"]
+    assert health["app"]["url_from"] == "broker_url"
+    assert health["app"]["place"]["server"] == health["place"]["server"] is not None
+
+
+def test_an_app_whose_beat_reads_another_redis_or_database_is_named_in_health_and_why(
+        tmp_path: Path, redis_server: RedisServer, procs: ProcessTracker) -> None:
+    from redis_server import start_redis
+
+    other = start_redis(procs, tmp_path / "other-redis", password="s3cret-other")
+    project = redis_schedule_project(
+        tmp_path / "proj", redis_server.url(), redis_server.url(),
+        f"app.conf.redbeat_redis_url = {other.url()!r}")
+    found = elsewhere_problems(project)
+    assert [p["code"] for p in found] == ["schedule_elsewhere"], found
+    message = found[0]["message"]
+    assert f"redis://:**@127.0.0.1:{other.port}/0" in message
+    assert "redbeat_redis_url" in message and "[schedule] redis_url" in message
+    assert "s3cret-other" not in message
+    added = project.cli("schedule", "add", "noop", "--task", project.task("noop"),
+                        "--every", "3600")
+    assert added.code == 0, added.stderr
+    why = project.cli("why", "noop", "--json")
+    assert why.code == 0, why.stderr
+    assert why.json["will_run"] is False
+    assert "schedule_elsewhere" in [r["code"] for r in why.json["reasons"]]
+    # The same server, another database: still elsewhere.
+    project = redis_schedule_project(
+        tmp_path / "proj2", redis_server.url(), redis_server.url(db=0),
+        f"app.conf.redbeat_redis_url = {redis_server.url(db=3)!r}")
+    assert [p["code"] for p in elsewhere_problems(project)] == ["schedule_elsewhere"]
+
+
+def test_another_prefix_is_elsewhere_and_another_lock_key_is_a_warning(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    project = redis_schedule_project(
+        tmp_path / "proj", redis_server.url(), redis_server.url(),
+        "app.conf.redbeat_key_prefix = 'jobs:'")
+    found = elsewhere_problems(project)
+    assert [(p["code"], p["level"]) for p in found] == [("schedule_elsewhere", "error")]
+    assert "jobs:*" in found[0]["message"] and "redbeat:*" in found[0]["message"]
+    project = redis_schedule_project(
+        tmp_path / "proj2", redis_server.url(), redis_server.url(),
+        "app.conf.redbeat_lock_key = 'beat-lock'")
+    found = elsewhere_problems(project)
+    assert [(p["code"], p["level"]) for p in found] == [("redbeat_lock_elsewhere",
+                                                         "warning")]
+    assert "redbeat:beat-lock" in found[0]["message"]  # RedBeat puts the prefix before it
+    # Told the same lock key, the panel agrees.
+    project = redis_schedule_project(
+        tmp_path / "proj3", redis_server.url(), redis_server.url(),
+        "app.conf.redbeat_lock_key = 'beat-lock'", 'lock_key = "beat-lock"')
+    assert elsewhere_problems(project) == []
+
+
 def test_an_edit_to_an_entry_from_the_apps_beat_schedule_says_beat_rewrites_it(
         tmp_path: Path, redis_server: RedisServer) -> None:
     config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from beat_panel.config import Config
 from beat_panel.control.states import Phase
@@ -23,6 +23,7 @@ from beat_panel.control.status import Status, check_status
 from beat_panel.health import beat_node
 from beat_panel.health.deadline import ProbeRun, run_probe
 from beat_panel.health.report import (
+    AppRedbeat,
     BeatHealth,
     BeatPing,
     BrokerHealth,
@@ -36,7 +37,7 @@ from beat_panel.health.report import (
 )
 from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
-from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text, mask_url
+from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text, mask_url, place_of
 
 DEFAULT_DEADLINE = 2.5  # seconds for each probe, start of its Python included
 DEFAULT_PING_TIMEOUT = 1.0  # as `celery inspect ping`: every node may answer
@@ -106,19 +107,25 @@ class HealthChecker:
         takes). `status`: a status check the caller already has, else one is made."""
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="health") as pool:
-            broker_run = pool.submit(self._probe, "broker", {"timeout": self.socket_timeout})
             target = self.config.schedule_redis
+            broker_run = pool.submit(self._probe, "broker", {
+                "timeout": self.socket_timeout, "redbeat": target is not None})
             store_run = pool.submit(check_store, target) if target is not None else None
             if status is None:
                 status = check_status(self.config)
             remote = _remote_control(status)
             workers_run = pool.submit(self._probe, "workers", self._workers_options(remote))
-            broker = self._broker(broker_run.result())
+            broker_answer = broker_run.result()
+            broker = self._broker(broker_answer)
             workers, beat_nodes, beat_node_name, beat_remote = \
                 self._workers(workers_run.result())
             store = store_run.result() if store_run is not None else None
+        if store is not None:
+            said = broker_answer.data if broker_answer.data is not None \
+                else broker_answer.partial
+            store = replace(store, app=AppRedbeat.from_json(said.get("redbeat")))
         beat = _beat(status, remote, beat_node_name, beat_remote, beat_nodes, workers)
-        problems = _problems(broker, workers, beat, self.config.beat.app, store)
+        problems = _problems(broker, workers, beat, self.config.beat.app, store, target)
         return Health(broker, workers, beat, problems, time.time(),
                       (time.monotonic() - started) * 1000, store)
 
@@ -309,16 +316,55 @@ def check_store(target: RedisTarget) -> StoreHealth:
     started = time.perf_counter()
     try:
         client.ping()
+        latency = (time.perf_counter() - started) * 1000
+        try:
+            place = place_of(client, answered=True)
+        except redis.RedisError:  # INFO refused (renamed by an ACL): where it was sought
+            place = place_of(client, answered=False)
     except redis.RedisError as exc:
         error = mask_in_text(str(exc), target.url) or type(exc).__name__
-        return StoreHealth(False, mask_url(target.url), None, error)
+        return StoreHealth(False, mask_url(target.url), None, error,
+                           place_of(client, answered=False))
     finally:
         client.close()
-    return StoreHealth(True, mask_url(target.url), (time.perf_counter() - started) * 1000)
+    return StoreHealth(True, mask_url(target.url), latency, place=place)
+
+
+def _elsewhere(store: StoreHealth, target: RedisTarget) -> list[Problem]:
+    """The app's own RedBeat beat reads another Redis, database or prefix than the one the
+    panel edits (its edits then never run), or takes another lock (the panel cannot tell
+    whether it runs)."""
+    app = store.app
+    if app is None or app.error is not None:
+        return []
+    edits = f"the panel edits {store.url}, keys {target.key_prefix}*"
+    fix = ("Point [schedule] redis_url and key_prefix where the app's redbeat_redis_url "
+           "and redbeat_key_prefix point, or the other way round.")
+    source = "broker_url, as redbeat_redis_url is not set" if app.url_from == "broker_url" \
+        else app.url_from
+    where = f"{app.shown} (from {source})"
+    if app.place is not None and store.place is not None and \
+            not app.place.same_as(store.place):
+        return [Problem("schedule_elsewhere", f"The app's RedBeat beat reads its schedule "
+                                              f"from {where}, but {edits}: that beat never "
+                                              f"runs these entries. {fix}")]
+    if app.key_prefix is not None and app.key_prefix != target.key_prefix:
+        return [Problem("schedule_elsewhere", f"The app's RedBeat beat reads the keys "
+                                              f"{app.key_prefix}* (redbeat_key_prefix), but "
+                                              f"{edits}: that beat never runs these "
+                                              f"entries. {fix}")]
+    if app.lock_key is not None and app.lock_key != target.lock:
+        return [Problem("redbeat_lock_elsewhere", f"The app's RedBeat beat takes the lock "
+                                                  f"{app.lock_key} (redbeat_lock_key), but "
+                                                  f"the panel looks at {target.lock}: it "
+                                                  "cannot tell whether that beat runs. Set "
+                                                  "[schedule] lock_key to the app's.")]
+    return []
 
 
 def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth,
-              app: str | None, store: StoreHealth | None = None) -> tuple[Problem, ...]:
+              app: str | None, store: StoreHealth | None = None,
+              target: RedisTarget | None = None) -> tuple[Problem, ...]:
     found: list[Problem] = []
     status = beat.status
     if store is not None and not store.ok:
@@ -326,6 +372,8 @@ def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth,
                                                            f"cannot be reached: {store.error}. "
                                                            "A RedBeat beat cannot read its "
                                                            "entries."))
+    if store is not None and target is not None:
+        found += _elsewhere(store, target)
     if status.redbeat == "stale":
         found.append(Problem("redbeat_stale_lock", status.redbeat_note or "stale lock"))
     if status.state is Phase.ERROR:

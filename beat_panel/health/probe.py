@@ -10,7 +10,8 @@ Imports nothing from beat_panel (standard library, celery and kombu only), like
 
 - `broker`: connect with the app's own settings, hard socket timeouts added, one round
   trip timed. The filesystem transport is checked by hand: kombu says "connected" for
-  folders that do not exist.
+  folders that do not exist. Asked (`"redbeat": true`), it also says where a RedBeat beat
+  of the app reads its schedule.
 - `workers`: a remote-control ping (the full timeout: any node may answer), then `stats`
   (pid), `active_queues` and `registered` only from the nodes that answered, each
   returning as soon as all of them did. Nodes whose details the panel has cached are
@@ -25,6 +26,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -160,9 +162,97 @@ def _filesystem(app: Any, url: str) -> dict:
             "folders": {k: os.path.abspath(v) for k, v in folders.items()}}
 
 
+def _setting(app: Any, name: str) -> tuple[bool, Any]:
+    """A setting as RedBeat reads it, in lower or (Celery 3) upper case: (set, value)."""
+    wanted = name.upper()
+    for key in list(app.conf.keys()):
+        if str(key).upper() == wanted:
+            return True, app.conf.get(key)
+    return False, None
+
+
+def redbeat_settings(app: Any) -> dict:
+    """Where a RedBeat beat of this app reads its schedule, worked out as RedBeat does:
+    `redbeat_redis_url`, else the broker's URL; the key prefix; the lock key (given the
+    prefix when it lacks it). The URL has its password masked."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    named, _ = _setting(app, "redbeat_redis_url")
+    source = "redbeat_redis_url" if named else "broker_url"
+    url = _redbeat_url(app)
+    named, prefix = _setting(app, "redbeat_key_prefix")
+    prefix = prefix if named and isinstance(prefix, str) else "redbeat:"
+    named, lock = _setting(app, "redbeat_lock_key")
+    lock = lock if named else prefix + ":lock"
+    if isinstance(lock, str) and lock and not lock.startswith(prefix):
+        lock = prefix + lock
+    return {"url": mask(maybe_sanitize_url(url)) if url else None,
+            "url_from": source, "key_prefix": prefix,
+            "lock_key": lock if isinstance(lock, str) and lock else None}
+
+
 def broker(app_name: str, options: dict) -> dict:
     timeout = float(options.get("timeout", 1.0))
     app = load_app(app_name)
+    if not options.get("redbeat"):
+        return _broker(app, timeout)
+    try:
+        settings = redbeat_settings(app)
+    except Exception as exc:  # an app whose settings raise when read
+        settings = {"error": mask(f"{type(exc).__name__}: {exc}")}
+    say({"redbeat": settings})  # first: a broker that hangs must not hide it
+    # Which server it is, asked beside the broker's check: both within the deadline.
+    url = _redbeat_url(app) if settings.get("url") else None
+    looked: dict = {}
+    lookup = threading.Thread(target=lambda: looked.update(place=_redis_place(url, timeout)),
+                              daemon=True)
+    if url:
+        lookup.start()
+    answer = _broker(app, timeout)
+    if url:
+        lookup.join(timeout + 0.5)
+        settings = {**settings, "place": looked.get("place")}
+    return {**answer, "redbeat": settings}
+
+
+def _redbeat_url(app: Any) -> str | None:
+    named, url = _setting(app, "redbeat_redis_url")
+    if not named:
+        url = app.conf.broker_url
+    if isinstance(url, (list, tuple)):
+        url = url[0] if url else None
+    if isinstance(url, str) and ";" in url:
+        url = url.split(";", 1)[0]
+    return url if isinstance(url, str) and url else None
+
+
+def _redis_place(url: str | None, timeout: float) -> dict | None:
+    """Which Redis database `url` names, and the id (INFO's run_id) of the server that
+    answers there: the panel compares both with its own. None without redis-py."""
+    try:
+        import redis
+    except ImportError:
+        return None
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=timeout,
+                                      socket_connect_timeout=timeout)
+    except Exception as exc:  # not a URL redis-py takes (amqp://, sentinel://)
+        return {"error": mask(f"{type(exc).__name__}: {exc}")}
+    kwargs = client.connection_pool.connection_kwargs
+    port = kwargs.get("port")
+    place = {"db": int(kwargs.get("db") or 0), "host": kwargs.get("host"),
+             "port": port if isinstance(port, int) else None, "path": kwargs.get("path"),
+             "server": None}
+    try:
+        place["server"] = str(client.info("server").get("run_id") or "") or None
+    except Exception as exc:  # down, hung, refused: where it was sought still counts
+        place["error"] = mask(f"{type(exc).__name__}: {exc}")
+    finally:
+        client.close()
+    return place
+
+
+def _broker(app: Any, timeout: float) -> dict:
     plain = app.connection_for_write()
     transport, password = plain.transport_cls, plain.password
     url = masked_url(app, plain)

@@ -8,6 +8,7 @@ import enum
 from dataclasses import dataclass
 
 from beat_panel.control.status import Status
+from beat_panel.schedule.redbeat.target import RedisPlace
 
 
 class Level(str, enum.Enum):
@@ -34,6 +35,8 @@ PROBLEM_LEVELS: dict[str, Level] = {
     # A schedule in Redis: its Redis, and RedBeat's lock.
     "schedule_store_unreachable": Level.ERROR,
     "redbeat_stale_lock": Level.ERROR,  # a killed beat's lock: nothing sends until it ends
+    "schedule_elsewhere": Level.ERROR,  # the app's beat reads another Redis or prefix
+    "redbeat_lock_elsewhere": Level.WARNING,  # ...or takes another lock: liveness unknown
 }
 
 
@@ -51,17 +54,59 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class AppRedbeat:
+    """Where a RedBeat beat of the app reads its schedule, as the app's settings say
+    (`url` masked; `url_from`: redbeat_redis_url, or broker_url when that is not set).
+    `place` is None when it could not be told; `error` when the settings could not be
+    read."""
+
+    url: str | None = None
+    url_from: str | None = None
+    key_prefix: str | None = None
+    lock_key: str | None = None
+    place: RedisPlace | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> AppRedbeat | None:
+        if not isinstance(data, dict):
+            return None
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        return cls(text("url"), text("url_from"), text("key_prefix"), text("lock_key"),
+                   RedisPlace.from_json(data.get("place")), text("error"))
+
+    @property
+    def shown(self) -> str:
+        return f"{self.url or '(no URL)'}, keys {self.key_prefix or '?'}*"
+
+    def to_json(self) -> dict:
+        return {"url": self.url, "url_from": self.url_from, "key_prefix": self.key_prefix,
+                "lock_key": self.lock_key,
+                "place": self.place.to_json() if self.place is not None else None,
+                "error": self.error}
+
+
+@dataclass(frozen=True)
 class StoreHealth:
-    """Can the Redis that holds a RedBeat schedule be reached (URL masked)."""
+    """Can the Redis that holds a RedBeat schedule be reached (URL masked), which
+    database it is, and where the app's own RedBeat beat reads (`app`, when known)."""
 
     ok: bool
     url: str
     latency_ms: float | None
     error: str | None = None
+    place: RedisPlace | None = None
+    app: AppRedbeat | None = None
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "url": self.url, "latency_ms": self.latency_ms,
-                "error": self.error}
+                "error": self.error,
+                "place": self.place.to_json() if self.place is not None else None,
+                "app": self.app.to_json() if self.app is not None else None}
 
 
 @dataclass(frozen=True)

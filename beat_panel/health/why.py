@@ -57,6 +57,7 @@ class Code(str, enum.Enum):
     BEAT_UNKNOWN = "beat_unknown"
     BEAT_HUNG = "beat_hung"
     SCHEDULE_NOT_APPLIED = "schedule_not_applied"
+    SCHEDULE_ELSEWHERE = "schedule_elsewhere"  # the app's RedBeat beat reads another one
     DISABLED = "disabled"
     DONE = "done"  # a one-off that already ran
     MISSED = "missed"  # a one-off whose time passed with no beat to send it
@@ -77,6 +78,7 @@ BLOCKING: dict[Code, bool] = {
     Code.BEAT_UNKNOWN: False,
     Code.BEAT_HUNG: True,
     Code.SCHEDULE_NOT_APPLIED: True,
+    Code.SCHEDULE_ELSEWHERE: True,
     Code.DISABLED: True,
     Code.DONE: True,
     Code.MISSED: True,
@@ -283,7 +285,8 @@ def _beat_reasons(facts: Facts) -> list[Reason]:
 
 def _schedule_reasons(facts: Facts) -> list[Reason]:
     status = facts.health.beat.status
-    found: list[Reason] = []
+    found = [Reason(Code.SCHEDULE_ELSEWHERE, p.message) for p in facts.health.problems
+             if p.code == "schedule_elsewhere"]
     if facts.schedule_error:
         found.append(Reason(Code.SCHEDULE_NOT_APPLIED,
                             f"The schedule file cannot be read: {facts.schedule_error}. Beat "

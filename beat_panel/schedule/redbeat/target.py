@@ -86,3 +86,64 @@ class RedisTarget:
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0), retry_on_timeout=False, decode_responses=True,
             health_check_interval=0)
+
+
+@dataclass(frozen=True)
+class RedisPlace:
+    """Which Redis database a client talks to: the server's `run_id` when it answered
+    (the same server whatever name or address reached it), else where it was sought."""
+
+    db: int
+    server: str | None = None  # INFO's run_id: unique to one running redis-server
+    host: str | None = None
+    port: int | None = None
+    path: str | None = None  # a unix socket
+
+    @classmethod
+    def from_json(cls, data: object) -> RedisPlace | None:
+        """The place a probe of the app reported (None: it could not tell)."""
+        if not isinstance(data, dict) or not isinstance(data.get("db"), int):
+            return None
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        port = data.get("port")
+        return cls(data["db"], text("server"), text("host"),
+                   port if isinstance(port, int) else None, text("path"))
+
+    def to_json(self) -> dict:
+        return {"db": self.db, "server": self.server, "host": self.host, "port": self.port,
+                "path": self.path}
+
+    def same_as(self, other: RedisPlace) -> bool:
+        """Whether both name the same database. Without both servers' ids, by where they
+        were sought (a name and an address of one host then count as two)."""
+        if self.db != other.db:
+            return False
+        if self.server and other.server:
+            return self.server == other.server
+        return (_host(self.host), self.port, self.path) == (_host(other.host), other.port,
+                                                            other.path)
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+def _host(name: str | None) -> str | None:
+    if name is None:
+        return None
+    name = name.lower().strip("[]")
+    return "localhost" if name in _LOOPBACK else name
+
+
+def place_of(client: redis.Redis, answered: bool) -> RedisPlace:
+    """Where `client` goes; asks the server for its id when it answered a PING."""
+    kwargs = client.connection_pool.connection_kwargs
+    server = None
+    if answered:
+        server = str(client.info("server").get("run_id") or "") or None
+    port = kwargs.get("port")
+    return RedisPlace(int(kwargs.get("db") or 0), server, kwargs.get("host"),
+                      port if isinstance(port, int) else None, kwargs.get("path"))
