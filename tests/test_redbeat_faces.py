@@ -160,3 +160,26 @@ def test_the_health_tab_shows_the_schedules_redis(redis_project, make_panel, qtb
     redis_project.redis.stop()
     qtbot.waitUntil(lambda: view.store_state.key == "broker_unreachable", timeout=20000)
     assert "cannot be reached" in view.problems.text()
+
+
+def test_the_health_tab_names_an_app_whose_beat_reads_other_keys(redis_project, make_panel,
+                                                                 qtbot):
+    """The app's RedBeat beat falls back to its broker's Redis and the default prefix,
+    while the panel edits keys rb:*: the badge turns red and the Health tab says so."""
+    config = redis_project.config_path.read_text()
+    app = config.split('app = "', 1)[1].split('"', 1)[0]
+    (redis_project.root / f"{app}.py").write_text(
+        f"from celery import Celery\n\napp = Celery({app!r}, broker="
+        f"{redis_project.redis.url()!r})\n")
+    panel = make_panel(redis_project, refresh_seconds=1)
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    bar = window.tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == "Health")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    view = window.tabs.widget(index)
+    qtbot.waitUntil(lambda: "never runs these entries" in view.problems.text(),
+                    timeout=20000)
+    assert "redbeat:*" in view.problems.text() and f"{PREFIX}*" in view.problems.text()
+    assert "The app's RedBeat beat reads redis://:**@" in view.store_detail.text()
+    assert "Pa55-w0rd" not in view.problems.text() + view.store_detail.text()

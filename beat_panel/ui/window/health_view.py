@@ -159,8 +159,10 @@ class HealthView(QWidget):
             key = "broker_ok" if store.ok else "broker_unreachable"
             self.store_state.show_look(key, state_style.HEALTH_LOOKS[key])
             latency = f", {store.latency_ms:.1f} ms" if store.latency_ms is not None else ""
+            reads = f"\nThe app's RedBeat beat reads {store.app.shown}." \
+                if store.app is not None and store.app.url else ""
             self.store_detail.setText(f"{store.url}{latency}"
-                                      + (f": {store.error}" if store.error else ""))
+                                      + (f": {store.error}" if store.error else "") + reads)
 
     def _show_store(self, shown: bool) -> None:
         for widget in (self._store_label, self.store_state, self.store_detail):
