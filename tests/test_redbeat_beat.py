@@ -163,3 +163,23 @@ def test_a_second_beat_here_is_a_standby_and_an_entry_redbeat_drops_is_reported(
     listed = project.cli("schedule", "list", "--json")
     assert "norel" not in [e["name"] for e in listed.json["entries"]]
     assert client.hget(f"{project.prefix}norel", "definition")  # reported, never deleted
+
+
+@pytest.mark.slow
+def test_starting_beat_where_redbeat_is_not_installed_says_what_to_install(
+        tmp_path: Path, procs: ProcessTracker):
+    """The panel's own environment has celery but not celery-redbeat: beat dies at once,
+    and the outcome says which package to install where, not only the ImportError."""
+    from health_world import make_project
+
+    redis = start_redis(procs, tmp_path / "redis")
+    project = make_project(tmp_path / "proj", redis.url())
+    text = project.config_path.read_text().replace(
+        '[schedule]\nfile = "schedule.json"', f'[schedule]\nredis_url = "{redis.url()}"')
+    project.config_path.write_text(text)
+    started = project.cli("start", "--json", timeout=60)
+    assert started.code != 0
+    message = started.json["message"]
+    assert "No module named 'redbeat'" in message
+    assert "pip install celery-redbeat" in message and "RedBeat's scheduler" in message
+    assert project.cli("status", "--json").json["running"] is False

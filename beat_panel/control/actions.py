@@ -192,6 +192,10 @@ def _launch(spec: LaunchSpec, config: Config, action: str) -> ActionResult:
         why = f"it exited with code {code} {when}."
     reason = _log_reason(tail)
     said_why = f" The log says: {reason}" if reason else " The log says why."
+    if reason and "No module named 'redbeat" in reason:
+        said_why += (" Beat runs RedBeat's scheduler (the schedule is in Redis), which is "
+                     f"not installed beside beat's celery ({spec.argv[0]}): install it "
+                     "there with pip install celery-redbeat.")
     return ActionResult(action, False, f"Beat failed to start: {why}{said_why}",
                         log_tail=tail or "(the log is empty)",
                         instructions=f"See the log: {spec.logfile}")
