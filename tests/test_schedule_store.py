@@ -309,17 +309,20 @@ def test_demo_project_starts_with_a_seeded_schedule():
     assert names, "the demo's schedule has entries to show"
 
 
-def test_crontab_and_interval_descriptions_read_like_sentences():
+def test_crontab_interval_and_solar_descriptions_read_like_sentences():
     assert Crontab.from_expression("*/5 9-17 * * mon-fri").describe().startswith(
         "every 5 minutes, between 09:00 AM and 05:59 PM")
     assert schedule.Interval(1, "hours").describe() == "every hour"
     assert schedule.Interval(90).describe() == "every 90 seconds"
+    assert schedule.Solar("dusk_nautical", 51.5, -0.12).describe() == \
+        "at dusk (nautical) at 51.5, -0.12"
 
 
 def test_the_panels_list_of_solar_events_is_celerys():
     from celery.schedules import solar
 
     assert tuple(sorted(solar._all_events)) == schedule.SOLAR_EVENTS
+    assert set(schedule.SOLAR_WORDS) == set(schedule.SOLAR_EVENTS)
 
 
 def test_a_save_with_only_a_workers_embedded_beat_says_it_will_not_send_it(project):

@@ -15,6 +15,7 @@ from beat_panel.schedule.model import (
     MIN_INTERVAL,
     PERIODS,
     SOLAR_EVENTS,
+    SOLAR_WORDS,
     Clocked,
     Crontab,
     Document,
@@ -35,7 +36,7 @@ from beat_panel.schedule.validation import (
 )
 
 __all__ = ["CRON_FIELDS", "FORMAT_NAME", "FORMAT_VERSION", "MAX_INTERVAL", "MAX_PRIORITY",
-           "MIN_INTERVAL", "PERIODS", "SOLAR_EVENTS", "Clocked", "Crontab", "Document",
-           "Entry", "Interval", "Options", "ScheduleError", "ScheduleSpec", "Solar",
+           "MIN_INTERVAL", "PERIODS", "SOLAR_EVENTS", "SOLAR_WORDS", "Clocked", "Crontab",
+           "Document", "Entry", "Interval", "Options", "ScheduleError", "ScheduleSpec", "Solar",
            "check_unique_names", "cron_fields", "loads", "next_runs", "parse_entry",
            "parse_options", "parse_schedule", "zone"]

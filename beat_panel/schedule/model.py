@@ -27,6 +27,12 @@ PERIODS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 SOLAR_EVENTS = ("dawn_astronomical", "dawn_civil", "dawn_nautical", "dusk_astronomical",
                 "dusk_civil", "dusk_nautical", "solar_noon", "sunrise", "sunset")  # celery's
+# Those events in words, in the order they come in a day.
+SOLAR_WORDS = {"dawn_astronomical": "dawn (astronomical)", "dawn_nautical": "dawn (nautical)",
+               "dawn_civil": "dawn (civil)", "sunrise": "sunrise",
+               "solar_noon": "solar noon", "sunset": "sunset", "dusk_civil": "dusk (civil)",
+               "dusk_nautical": "dusk (nautical)",
+               "dusk_astronomical": "dusk (astronomical)"}
 MAX_PRIORITY = 255
 MIN_INTERVAL = 0.1  # seconds; shorter would have beat send without pause
 MAX_INTERVAL = 100 * 365 * 86400.0
@@ -141,8 +147,8 @@ class Solar:
                 "longitude": self.longitude}
 
     def describe(self) -> str:
-        return (f"at {self.event.replace('_', ' ')} "
-                f"({self.latitude:.4g}, {self.longitude:.4g})")
+        return (f"at {SOLAR_WORDS.get(self.event, self.event)} at "
+                f"{self.latitude:.4g}, {self.longitude:.4g}")
 
     def celery(self, app: Celery | None = None, nowfun: Any = None) -> BaseSchedule:
         from celery.schedules import solar

@@ -43,12 +43,6 @@ _HINT_STYLE = "color: #80868b;"
 # The crontab fields as the dialog labels them.
 CRON_LABELS = {"minute": "Minute", "hour": "Hour", "day_of_month": "Day of month",
                "month_of_year": "Month", "day_of_week": "Day of week"}
-# Celery's sun events in words, in the order they come in a day.
-SOLAR_WORDS = {"dawn_astronomical": "dawn (astronomical)", "dawn_nautical": "dawn (nautical)",
-               "dawn_civil": "dawn (civil)", "sunrise": "sunrise",
-               "solar_noon": "solar noon", "sunset": "sunset", "dusk_civil": "dusk (civil)",
-               "dusk_nautical": "dusk (nautical)",
-               "dusk_astronomical": "dusk (astronomical)"}
 # (label, smallest, largest, what the ends are) of the two coordinates of a sun event.
 COORDINATES = {"latitude": ("Latitude", -90, 90, "negative south of the equator"),
                "longitude": ("Longitude", -180, 180, "negative west of Greenwich")}
@@ -254,8 +248,8 @@ class EntryDialog(QDialog):
     def _solar_page(self) -> QWidget:
         grid = QGridLayout()
         self.event = QComboBox()
-        for event in sorted(schedule.SOLAR_EVENTS, key=list(SOLAR_WORDS).index):
-            self.event.addItem(SOLAR_WORDS[event], event)
+        for event in sorted(schedule.SOLAR_EVENTS, key=list(schedule.SOLAR_WORDS).index):
+            self.event.addItem(schedule.SOLAR_WORDS[event], event)
         self.event.setCurrentIndex(self.event.findData("sunrise"))
         # No place is assumed: Save waits until both coordinates are given.
         self.latitude = QLineEdit()
@@ -557,7 +551,7 @@ class EntryDialog(QDialog):
             return
         clock = self.clock
         if isinstance(spec, schedule.Solar):  # the event in the words the list gives it
-            self.words.setText(f"Runs at {SOLAR_WORDS[spec.event]}, at latitude "
+            self.words.setText(f"Runs at {schedule.SOLAR_WORDS[spec.event]}, at latitude "
                                f"{_number_text(spec.latitude)}, longitude "
                                f"{_number_text(spec.longitude)}.")
         else:
