@@ -16,6 +16,7 @@ from beat_panel.schedule import Document, Entry, Interval
 from beat_panel.schedule.redbeat.store import RedisStore
 from beat_panel.schedule.redbeat.target import RedisTarget
 from beat_panel.ui import state_style
+from beat_panel.ui.schedule.table import NAME
 
 from conftest import ProcessTracker
 from faces import click_action
@@ -59,8 +60,15 @@ def test_the_editor_lists_adds_and_saves_in_redis_and_leaves_a_damaged_key_alone
         redis_project, open_editor, qtbot):
     client = redis_project.target.client()
     client.hset(f"{PREFIX}broken", "definition", "{not json")  # another tool's mistake
+    client.sadd(f"{PREFIX}:statics", "nightly")  # from the app's beat_schedule
     editor = open_editor(redis_project.load())
     assert editor.document.names() == ["nightly", "often"]
+    model = editor.model
+    name_of = {e.name: model.index(row, NAME) for row, e in enumerate(model.entries)}
+    assert model.data(name_of["nightly"]) == "nightly (app)"
+    assert "rewrites it from the app" in model.data(name_of["nightly"],
+                                                    Qt.ItemDataRole.ToolTipRole)
+    assert model.data(name_of["often"]) == "often"
     assert "in Redis, redis://:**@127.0.0.1" in editor.notice.text()
 
     assert "Pa55-w0rd" not in editor.notice.text()

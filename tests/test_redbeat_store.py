@@ -377,6 +377,10 @@ def test_an_edit_to_an_entry_from_the_apps_beat_schedule_says_beat_rewrites_it(
     target = RedisTarget(redis_server.url())
     RedisStore(target).save(doc(Entry("from-app", "t.a", Interval(60))), Document())
     target.client().sadd("redbeat::statics", "from-app")  # as a RedBeat beat records it
+    listed = run_cli("--config", str(config), "schedule", "list", "--json")
+    assert [e.get("from_app") for e in listed.json["entries"]] == [True]
+    listed = run_cli("--config", str(config), "schedule", "list")
+    assert "from-app *" in listed.stdout and "* from the app's beat_schedule" in listed.stdout
     disabled = run_cli("--config", str(config), "schedule", "disable", "from-app", "--json")
     assert disabled.code == 0, disabled.stderr
     assert "rewrites it from the app at its next start" in disabled.json["static_note"]

@@ -327,10 +327,13 @@ def _list(session: ScheduleSession, config: Config, as_json: bool) -> int:
     skipped = [{"key": key, "why": why} for key, why in session.skipped]
     if session.skipped:
         print(f"beat-panel: note: {session.skipped_note}", file=sys.stderr)
+    statics = session.statics  # a RedBeat schedule's entries from the app's beat_schedule
     if as_json:
+        entries = [{**v.to_json(), **({"from_app": True} if v.entry.name in statics else {})}
+                   for v in views]
         print(json.dumps({"success": True, "revision": doc.revision,
-                          "timezone": clock.to_json(),
-                          "entries": [v.to_json() for v in views], "skipped": skipped}))
+                          "timezone": clock.to_json(), "entries": entries,
+                          "skipped": skipped}))
         return exit_codes.OK
     if not views:
         print("The schedule is empty. Add an entry: beat-panel schedule add NAME --task T "
@@ -341,13 +344,16 @@ def _list(session: ScheduleSession, config: Config, as_json: bool) -> int:
         nxt = v.next_run.strftime("%Y-%m-%d %H:%M:%S %Z") if v.next_run else \
             f"missed (run it: beat-panel schedule run {shlex.quote(v.entry.name)})" \
             if v.missed else "—"
-        rows.append(("on" if v.entry.enabled else "off", v.entry.name, v.entry.task, v.words,
-                     nxt))
+        name = f"{v.entry.name} *" if v.entry.name in statics else v.entry.name
+        rows.append(("on" if v.entry.enabled else "off", name, v.entry.task, v.words, nxt))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     note = f" {clock.note}" if clock.note else ""
     print(f"\nTimes are in {clock.name}: {clock.why}.{note}")
+    if statics & {v.entry.name for v in views}:
+        print("* from the app's beat_schedule: a RedBeat beat rewrites it from the app at its "
+              "next start, so change it in the app's code to keep a change.")
     return exit_codes.OK
 
 

@@ -170,7 +170,8 @@ class ScheduleEditor(QWidget):
         """Show `session`'s document, keeping the selection by name."""
         names = set(self.selected_names())
         self.session = session
-        self.model.set_entries(list(session.document.entries), session.report, self.clock)
+        self.model.set_entries(list(session.document.entries), session.report, self.clock,
+                               session.statics)
         self.table.add_to_selection(names)
         self._set_dirty(session.dirty)
 

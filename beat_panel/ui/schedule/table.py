@@ -56,6 +56,13 @@ _GREY = QColor("#80868b")
 _RED = QColor("#c5221f")
 
 
+# An entry of a RedBeat schedule that came from the app's beat_schedule (a "static").
+FROM_APP_MARK = "(app)"
+FROM_APP_TIP = ("From the app's beat_schedule: a RedBeat beat rewrites it from the app at "
+                "its next start, so an edit here lasts until then. Change the app's "
+                "beat_schedule to keep a change.")
+
+
 def relative(when: datetime, now: datetime) -> str:
     """'in 3 min', '2 h ago': how far a time is from now, in a few characters."""
     seconds = (when - now).total_seconds()
@@ -102,12 +109,16 @@ class EntryTableModel(QAbstractTableModel):
         self._haystacks: list[str] = []
         self.answers: dict[str, WhyAnswer] = {}  # by name, for the saved schedule
         self.beat_running = True  # until a status says otherwise: nothing dimmed
+        self.from_app: frozenset[str] = frozenset()
 
     def set_entries(self, entries: list[schedule.Entry], state: BeatReport | None,
-                    clock: BeatClock | None = None) -> None:
-        """Show `entries`, their times in `clock`'s zone (the zone beat uses)."""
+                    clock: BeatClock | None = None,
+                    from_app: frozenset[str] = frozenset()) -> None:
+        """Show `entries`, their times in `clock`'s zone (the zone beat uses); those named
+        in `from_app` came from the app's beat_schedule (RedBeat's statics)."""
         self.beginResetModel()
         self.entries = list(entries)
+        self.from_app = from_app
         self.state = state
         self.clock = clock or beat_clock(None)
         self.now = datetime.now(timezone.utc)
@@ -208,7 +219,8 @@ class EntryTableModel(QAbstractTableModel):
         entry = self.entries[row]
         state = self.state
         if column == NAME:
-            return entry.name
+            return f"{entry.name} {FROM_APP_MARK}" if entry.name in self.from_app \
+                else entry.name
         if column == TASK:
             return entry.task
         if column == SCHEDULE:
@@ -298,6 +310,8 @@ class EntryTableModel(QAbstractTableModel):
                 head = "It will run." if answer.will_run else "It will not run:"
                 return "\n".join([head, *lines]) + \
                     "\n(for the saved schedule; Why?… says more)"
+            if column == NAME and entry.name in self.from_app:
+                return FROM_APP_TIP
             tip = self._time_tip(row, column) if column in (NEXT, LAST) else None
             if tip and column == NEXT and not self.beat_running:
                 tip = f"If beat were running: {tip}. Beat is not running, so nothing is sent."
