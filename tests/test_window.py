@@ -492,3 +492,51 @@ def test_a_stop_counts_down_to_sigkill_and_kill_now_cuts_the_wait(fake_project, 
     result = done.args[0]
     assert result.success and result.killed and "Kill now" in result.message
     qtbot.waitUntil(lambda: not header.kill_now.isVisible(), timeout=5000)
+
+
+def click_on_box(qtbot, editor, name: str) -> None:
+    """Click the entry's On check box, as a person unticks or ticks it."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    from beat_panel.ui.schedule.table import NAME, ON
+
+    proxy, table = editor.proxy, editor.table
+    row = next(r for r in range(proxy.rowCount()) if proxy.index(r, NAME).data() == name)
+    index = proxy.index(row, ON)
+    option = QStyleOptionViewItem()
+    table.initViewItemOption(option)
+    option.rect = table.visualRect(index)
+    option.index = index
+    option.features |= QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+    box = table.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator,
+                                       option, table)
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=box.center())
+
+
+def test_discard_on_close_to_the_tray_throws_the_edits_away(schedule_project, make_panel,
+                                                             qtbot):
+    panel = make_panel(schedule_project)
+    window = panel.show_window()
+    editor = editor_of(window, qtbot)
+    # Settings → Keep running in the tray when closed. The offscreen test platform has no
+    # tray for the setting to put the indicator in, so it is put there as `tray` does.
+    window.keep_in_tray_action.trigger()
+    tray = panel.add_tray()
+    click_on_box(qtbot, editor, "hello")
+    assert editor.document.require("hello").enabled is False
+    assert window.isWindowModified() and editor.actions["save"].isEnabled()
+
+    window.dialogs.answers = ["discard"]
+    with qtbot.waitSignal(editor.load_finished, timeout=15000):
+        assert window.close()
+    assert window.dialogs.shown[-1].title == "Unsaved changes"
+    assert not window.isVisible()
+
+    tray.menu.aboutToShow.emit()
+    tray.actions_by_text()["Open panel"].trigger()
+    assert panel.window is window and window.isVisible()
+    assert editor.document.require("hello").enabled is True  # the saved schedule
+    assert not editor.dirty and not window.isWindowModified()
+    assert not editor.actions["save"].isEnabled()
+    saved = ScheduleStore(schedule_project.schedule_path).load().document
+    assert saved.require("hello").enabled is True  # and nothing was written

@@ -366,6 +366,10 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._close_after_save = False
+        if self.editor.dirty:
+            # The person chose Discard. A window kept in the tray only hides and comes
+            # back as it was: the edits go now, and the editor shows the saved schedule.
+            self.editor.reload()
         self.settings.set_geometry(self.saveGeometry())
         event.accept()
 
