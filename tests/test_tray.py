@@ -5,12 +5,14 @@ import os
 import sys
 
 import pytest
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import QApplication
 
 from beat_panel import autostart
 from beat_panel.control import activity
 from beat_panel.control.keepalive import KeepAlive
+from beat_panel.control.launch import beat_logfile
 from beat_panel.control.status import check_status
 from beat_panel.ui import state_style
 from beat_panel.ui.app import Panel
@@ -255,6 +257,80 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(fake_project, mak
     assert str(project.config_path) in text
     choose(tray, "Start at login")
     assert not autostart.is_enabled()
+
+
+def no_desktop_launcher(monkeypatch) -> list[str]:
+    """A desktop with no program for file:// URLs, as here: QDesktopServices.openUrl
+    says False (as Qt does, with "Unable to detect a launcher"). The URLs asked for."""
+    asked: list[str] = []
+
+    def open_url(url: QUrl) -> bool:
+        asked.append(url.toLocalFile())
+        return False
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", open_url)
+    return asked
+
+
+def test_open_beat_log_without_a_desktop_launcher_shows_it_on_the_log_tab(
+        fake_project, make_tray, qtbot, monkeypatch):
+    asked = no_desktop_launcher(monkeypatch)
+    project = fake_project()
+    tray = make_tray(project)
+    panel = tray.parent()
+    path = beat_logfile(project.load())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[2026-11-26 09:00:00,123: INFO/MainProcess] beat: Starting...\n")
+    assert panel.window is None  # only the tray so far
+
+    choose(tray, "Open beat log")
+    qtbot.waitUntil(lambda: panel.window is not None and panel.window.isVisible(),
+                    timeout=15000)
+    window = panel.window
+    qtbot.addWidget(window)
+    assert asked == [str(path)]  # the desktop was asked first
+    assert window.tabs.currentWidget() is window.log_view
+    said = window.statusBar().currentMessage()
+    assert "No program is set up to open" in said and "Log tab" in said
+    qtbot.waitUntil(lambda: "beat: Starting..." in window.log_view.text.toPlainText(),
+                    timeout=15000)
+
+
+def test_open_beat_log_before_beat_wrote_one_says_there_is_none_yet(
+        fake_project, make_tray, qtbot, monkeypatch):
+    asked = no_desktop_launcher(monkeypatch)
+    project = fake_project()
+    tray = make_tray(project)
+    panel = tray.parent()
+    path = beat_logfile(project.load())
+    assert not path.exists()
+
+    choose(tray, "Open beat log")
+    qtbot.waitUntil(lambda: panel.window is not None and panel.window.isVisible(),
+                    timeout=15000)
+    window = panel.window
+    qtbot.addWidget(window)
+    assert asked == []  # nothing to open
+    assert window.tabs.currentWidget() is window.log_view
+    assert f"Beat's log {path} does not exist yet" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "no log file yet" in window.log_view.text.placeholderText(),
+                    timeout=15000)
+
+
+def test_open_beat_log_with_a_desktop_launcher_leaves_the_window_closed(
+        fake_project, make_tray, qtbot, monkeypatch):
+    asked: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        lambda url: asked.append(url.toLocalFile()) or True)
+    project = fake_project()
+    tray = make_tray(project)
+    path = beat_logfile(project.load())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    choose(tray, "Open beat log")
+    qtbot.waitUntil(lambda: asked == [str(path)], timeout=15000)
+    tray.monitor.runner.wait()
+    assert tray.parent().window is None
 
 
 # -- a real tray host -------------------------------------------------------------------

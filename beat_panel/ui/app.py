@@ -92,6 +92,7 @@ class Panel(QObject):
             self.tray = Tray(self.monitor, self.settings, self)
             self.tray.open_panel_requested.connect(self.show_window)
             self.tray.outcome_needs_window.connect(self._show_outcome)
+            self.tray.log_in_panel_requested.connect(self.show_log)
             self.tray.show()
         self.app.setQuitOnLastWindowClosed(False)
         return self.tray
@@ -118,7 +119,11 @@ class Panel(QObject):
         if answer == "start":
             window.run_action(Action.START)
         elif answer == "log":
-            window.tabs.setCurrentWidget(window.log_view)
+            window.show_log()
+
+    def show_log(self, note: str = "") -> None:
+        """The window on its Log tab, saying `note` (why) in its status bar."""
+        self.show_window().show_log(note)
 
     def tray_or_window(self, wait_seconds: float, poll_ms: int = 1000) -> None:
         """Put the indicator in the tray as soon as there is one; after `wait_seconds`

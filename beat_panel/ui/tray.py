@@ -52,6 +52,7 @@ class Tray(QObject):
 
     open_panel_requested = Signal()
     outcome_needs_window = Signal(object)  # outcomes.Message the window should show
+    log_in_panel_requested = Signal(str)  # show the log in the window, saying why
     notified = Signal(str, str)  # title, text (also for tests)
 
     def __init__(self, monitor: BeatMonitor, settings: PanelSettings,
@@ -196,9 +197,25 @@ class Tray(QObject):
         return beat_logfile(self.monitor.config)
 
     def open_log(self) -> None:
+        """Open beat's log with the desktop's program for it; where there is none, or
+        no log yet, the window's Log tab shows it and says why. (Whether the file is
+        there is looked at in a job: a stat may hang on a network folder.)"""
         path = self._logfile()
-        if path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if path is None:
+            return
+        self.monitor.runner.submit(path.is_file,
+                                   on_done=lambda there: self._open_log(path, there),
+                                   on_error=lambda _err: self._open_log(path, False))
+
+    def _open_log(self, path: Path, there: bool) -> None:
+        if not there:
+            self.log_in_panel_requested.emit(
+                f"Beat's log {path} does not exist yet: beat writes it when it starts. "
+                "The Log tab shows it from then on.")
+        elif not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            self.log_in_panel_requested.emit(
+                f"No program is set up to open {path} on this desktop, so beat's log is "
+                "shown here, on the Log tab.")
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:

@@ -170,6 +170,7 @@ class LogView(QWidget):
         self.position: logtail.Position | None = None  # None: not looked at yet
         self.reading = False
         self.path: Path | None = None
+        self.missing = False  # the last look found no log file (beat has not written it)
         self.lines: deque[tuple[str, str | None]] = deque(maxlen=MAX_LINES)
         self.shown = 0  # how many of `lines` the text shows
         self.caption = QLabel()
@@ -213,6 +214,7 @@ class LogView(QWidget):
     def set_config(self, config: Config) -> None:
         self.path = beat_logfile(config)
         self.position = None
+        self.missing = False
         self.lines.clear()
         self.caption.setText(f"Beat's log: {self.path}" if self.path else
                              "No log file is configured ([beat] logfile).")
@@ -263,6 +265,10 @@ class LogView(QWidget):
         if path != self.path:
             return  # read before the project changed
         lines, self.position, restarted = result
+        missing = self.position is None  # never opened: no file (or none to read)
+        if missing != self.missing:
+            self.missing = missing
+            self._count()
         if restarted and self.lines:
             lines = [(RESTARTED_NOTE, _NOTE), *lines]
         if not lines:
@@ -308,5 +314,8 @@ class LogView(QWidget):
             self.text.setPlaceholderText("")
         elif narrowed and self.lines:
             self.text.setPlaceholderText("No line of the log matches.")
+        elif self.missing and not self.lines:
+            self.text.setPlaceholderText(f"There is no log file yet: beat writes {self.path} "
+                                         "when it starts, and it shows here then.")
         else:
             self.text.setPlaceholderText("Nothing in beat's log yet.")

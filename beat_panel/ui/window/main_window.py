@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the health package loads with the first check, not with the
     from beat_panel.health import Health
 
 STATUS_BAR_MS = 10000
+LOG_NOTE_MS = 30000  # why the log is shown here: long enough to be read on arrival
 MIN_REFRESH_SECONDS_ASKED = 5
 
 
@@ -340,6 +341,12 @@ class MainWindow(QMainWindow):
                 item.blockSignals(True)
                 item.setChecked(value)
                 item.blockSignals(False)
+
+    def show_log(self, note: str = "") -> None:
+        """Bring the Log tab forward, saying `note` (why it is shown) in the status bar."""
+        self.tabs.setCurrentWidget(self.log_view)
+        if note:
+            self.statusBar().showMessage(note, LOG_NOTE_MS)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self.activity_view:
