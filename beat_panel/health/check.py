@@ -10,12 +10,14 @@ refresh asks each worker only for its pid, and remembers when each worker was la
 
 from __future__ import annotations
 
+import shlex
 import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from beat_panel.config import Config
 from beat_panel.control.states import Phase
@@ -125,7 +127,8 @@ class HealthChecker:
                 else broker_answer.partial
             store = replace(store, app=AppRedbeat.from_json(said.get("redbeat")))
         beat = _beat(status, remote, beat_node_name, beat_remote, beat_nodes, workers)
-        problems = _problems(broker, workers, beat, self.config.beat.app, store, target)
+        problems = _problems(broker, workers, beat, self.config.beat.app, store, target,
+                             self.config.beat.command)
         return Health(broker, workers, beat, problems, time.time(),
                       (time.monotonic() - started) * 1000, store)
 
@@ -240,6 +243,17 @@ def _route(key: RouteKey, answer: dict | None, error: str | None, default: str) 
     if queue:
         return Route(task, queue, "options", error=why)
     return Route(task, default, "default", error=why)
+
+
+def worker_command(app: str | None, command: Sequence[str] = (),
+                   queue: str | None = None) -> str:
+    """The command that starts a worker for `app` (consuming `queue`), ready to paste in
+    a shell: the celery program of the config's [beat] command when it names one (the
+    panel's own for the demo: `celery` need not be on the PATH), else `celery`."""
+    celery = tuple(command) if command and PurePath(command[-1]).name == "celery" \
+        else ("celery",)
+    return shlex.join([*celery, "-A", app or "APP", "worker",
+                       *(("-Q", queue) if queue else ())])
 
 
 def check_health(config: Config, deadline: float = DEFAULT_DEADLINE) -> Health:
@@ -364,7 +378,8 @@ def _elsewhere(store: StoreHealth, target: RedisTarget) -> list[Problem]:
 
 def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth,
               app: str | None, store: StoreHealth | None = None,
-              target: RedisTarget | None = None) -> tuple[Problem, ...]:
+              target: RedisTarget | None = None, command: Sequence[str] = ()
+              ) -> tuple[Problem, ...]:
     found: list[Problem] = []
     status = beat.status
     if store is not None and not store.ok:
@@ -403,8 +418,8 @@ def _problems(broker: BrokerHealth, workers: WorkersHealth, beat: BeatHealth,
     elif not workers.workers:
         found.append(Problem("no_workers", f"No worker answered a ping within "
                                            f"{workers.ping_timeout:g} s: tasks beat sends "
-                                           "wait in the broker. Start a worker: celery -A "
-                                           f"{app or 'APP'} worker"))
+                                           "wait in the broker. Start a worker: "
+                                           f"{worker_command(app, command)}"))
     for gone in workers.missing:
         seen = time.strftime("%H:%M:%S", time.localtime(gone.last_seen))
         found.append(Problem("worker_missing", f"Worker {gone.name} no longer answers (last "

@@ -22,7 +22,7 @@ from beat_panel import schedule
 from beat_panel.celeryapp.tasknames import BUILTIN_PREFIX, closest_names
 from beat_panel.config import Config
 from beat_panel.errors import PanelError
-from beat_panel.health.check import HealthChecker, Route, RouteKey, route_key
+from beat_panel.health.check import HealthChecker, Route, RouteKey, route_key, worker_command
 from beat_panel.health.probe import mask
 from beat_panel.health.report import BeatPing, Health
 from beat_panel.schedule import Document, Entry, ScheduleError
@@ -143,6 +143,7 @@ class Facts:
     schedule_error: str | None = None  # the file cannot be read (the last good copy is used)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     app: str | None = None  # the -A value, for the commands the messages suggest
+    celery: tuple[str, ...] = ()  # [beat] command: the celery those commands name
 
 
 # -- gathering the facts ---------------------------------------------------------------
@@ -205,7 +206,7 @@ def gather(config: Config, document: Document, checker: HealthChecker,
         report, where = read_beat_report(config.schedule_file), config.schedule_file
     pids = [p.pid for p in health.beat.status.processes if not p.embedded]
     return Facts(health, found, report, where, clock_for(document, report, pids),
-                 schedule_error, app=config.beat.app)
+                 schedule_error, app=config.beat.app, celery=config.beat.command)
 
 
 def explain(config: Config, name: str, checker: HealthChecker | None = None) -> WhyAnswer:
@@ -360,8 +361,8 @@ def _delivery_reasons(entry: Entry, route: Route | None, facts: Facts) -> list[R
         found.append(Reason(Code.NO_WORKER_FOR_QUEUE,
                             f"No worker answered a ping within {workers.ping_timeout:g} s, "
                             f"so nothing consumes queue {queue!r} ({how}): sent tasks wait "
-                            f"in the broker. Start one: celery -A {facts.app or 'APP'} worker "
-                            f"-Q {queue}"))
+                            f"in the broker. Start one: "
+                            f"{worker_command(facts.app, facts.celery, queue)}"))
     elif not consumers and workers.queues_known:
         others = "; ".join(f"{w.name}: {', '.join(w.queues or ()) or 'none'}"
                            for w in workers.workers)
