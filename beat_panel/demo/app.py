@@ -22,22 +22,39 @@ def demo_folder() -> Path:
     return Path(base) / "beat-panel" / "demo"
 
 
-def _broker_options(folder: Path) -> dict:
+# How often a worker, beat and the panel's probes look for new message files (kombu's
+# default is 1 s: a remote-control ping with a 1 s timeout would often go unanswered).
+POLLING_INTERVAL = 0.1
+
+
+def broker_options(folder: Path) -> dict:
+    """The filesystem transport's options, every folder absolute and made.
+
+    kombu keeps its exchange tables (which queue is bound to which exchange: the
+    remote-control fanout, the reply exchange) in `control_folder`, `./control` when it
+    is not set: relative to each process's own folder, so a worker started elsewhere
+    never heard the panel's ping, nor beat's tasks. `<demo>/control` is where earlier
+    versions' beat and probes (run inside the demo folder) kept them: a demo folder made
+    by one of them keeps working."""
+    folder = folder.absolute()
     queue = folder / "broker" / "queue"
     processed = folder / "broker" / "processed"
-    for path in (queue, processed):
+    control = folder / "control"
+    for path in (queue, processed, control):
         path.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
         "store_processed": False,
+        "control_folder": str(control),
+        "polling_interval": POLLING_INTERVAL,
     }
 
 
 app = Celery("beat_panel_demo", broker="filesystem://")
 app.conf.update(
-    broker_transport_options=_broker_options(demo_folder()),
+    broker_transport_options=broker_options(demo_folder()),
     broker_connection_retry_on_startup=True,
     result_backend=None,
     task_ignore_result=True,
