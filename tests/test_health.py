@@ -5,10 +5,12 @@ folder missing. Every answer comes within its deadline."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -17,6 +19,7 @@ from beat_panel.health import HealthChecker
 from beat_panel.health.beat_node import remote_control
 from beat_panel.health.deadline import PROBE_SCRIPT
 from beat_panel.process import BeatProcess
+from beat_panel.schedule import Entry, Interval
 
 from conftest import run_cli
 from health_world import make_project
@@ -143,9 +146,50 @@ def test_a_probe_that_hangs_is_killed_at_its_deadline_and_the_others_still_answe
                            before="import time\ntime.sleep(120)\n")
     health = check(project, deadline=1.0)
     assert health.broker.ok is False and health.broker.timed_out
-    assert "stopped after 1 s" in (health.broker.error or "")
-    assert not health.workers.checked and "1 s" in (health.workers.error or "")
+    assert health.broker.error == "no answer within 1 s"
+    assert not health.workers.checked and health.workers.timed_out
+    assert health.workers.error == "no answer within 1 s"
     assert health.beat.status.error is None and health.beat.status.running is False
+    assert probes_left() == []
+
+
+def said_twice(text: str) -> list[str]:
+    """The openings a message says twice in a row ("X could not be asked: X could not
+    be asked: ..."), case aside."""
+    heads = [part.strip().lower() for part in text.split(":")]
+    return [a for a, b in itertools.pairwise(heads) if a and a == b] + \
+        [head for head in ("could not be asked", "cannot be reached", "did not answer")
+         if text.lower().count(head) > 1]
+
+
+def test_a_workers_check_stopped_at_its_deadline_is_said_once_in_every_face(
+        tmp_path: Path):
+    """The broker answers, the workers' check is stopped at its deadline: each face puts
+    its own opening before the reason, once (never "could not be asked: The workers
+    could not be asked: ..."), and none says the broker could not be reached."""
+    folder = tmp_path / "proj" / "broker"
+    folder.mkdir(parents=True)
+    project = make_project(tmp_path / "proj", "filesystem://",
+                           {"data_folder_in": str(folder), "data_folder_out": str(folder)},
+                           before="import sys, time\nif 'workers' in sys.argv:\n"
+                                  "    time.sleep(120)\n")
+    health = check(project, deadline=1.5)
+    assert health.broker.ok, health.broker
+    assert not health.workers.checked and health.workers.timed_out
+    assert health.workers.error == "no answer within 1.5 s"
+    from beat_panel.cli.health import health_text
+    from beat_panel.health.why import Code, _delivery_reasons
+
+    (unknown,) = [p.message for p in health.problems if p.code == "workers_unknown"]
+    assert unknown == "The workers could not be asked: no answer within 1.5 s"
+    facts = SimpleNamespace(health=health, report=None)
+    reasons = _delivery_reasons(Entry("e", "t", Interval(60)), None, facts)
+    assert [r.code for r in reasons] == [Code.WORKERS_UNKNOWN]
+    messages = [p.message for p in health.problems] + health_text(health).splitlines() \
+        + [r.message for r in reasons]
+    for message in messages:
+        assert said_twice(message) == [], message
+        assert "broker could not be reached" not in message
     assert probes_left() == []
 
 

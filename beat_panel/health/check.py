@@ -150,8 +150,8 @@ class HealthChecker:
         data = run.data if run.data is not None else run.partial
         error = data.get("error") if run.data is not None else run.error
         if run.timed_out:
-            error = (f"The broker did not answer: the check was stopped after "
-                     f"{self.deadline:g} s.")
+            # A reason only: each face puts it after its own "cannot be reached: ".
+            error = f"no answer within {self.deadline:g} s"
         return BrokerHealth(
             ok=bool(data.get("ok")) and run.data is not None,
             url=str(data.get("url") or ""), latency_ms=_number(data.get("latency_ms")),
@@ -166,10 +166,13 @@ class HealthChecker:
         if data is None or not data.get("ok"):
             error = run.error if data is None else data.get("error")
             if run.timed_out:
-                error = (f"The workers could not be asked: no answer within "
-                         f"{self.deadline:g} s.")
+                # A reason only: each face puts it after its own "could not be asked: ".
+                error = f"no answer within {self.deadline:g} s"
             return (WorkersHealth(False, error=error, ping_timeout=self.ping_timeout,
-                                  checked_at=wall, elapsed_ms=run.elapsed * 1000),
+                                  checked_at=wall, elapsed_ms=run.elapsed * 1000,
+                                  timed_out=run.timed_out,
+                                  broker_unreachable=bool((data or {}).get(
+                                      "broker_unreachable"))),
                     [], None, None)
         found = []
         with self._lock:
@@ -305,7 +308,7 @@ def _beat(status: Status, remote: beat_node.RemoteControl | None, node: str | No
         return BeatHealth(status, ping_note="beat runs inside a worker (-B) or its command "
                                             "line cannot be read: it is not pinged")
     if not workers.checked:
-        return BeatHealth(status, ping_note="not pinged: the broker could not be reached")
+        return BeatHealth(status, ping_note=_unasked_note(workers))
     if enabled is None:
         return BeatHealth(status, ping_note="not pinged: this Celery has no remote control "
                                             "for beat (5.7 and later have it)")
@@ -317,6 +320,16 @@ def _beat(status: Status, remote: beat_node.RemoteControl | None, node: str | No
     return BeatHealth(status, node, BeatPing.SILENT,
                       ping_note=f"beat did not answer its ping as {node} within "
                                 f"{workers.ping_timeout:g} s")
+
+
+def _unasked_note(workers: WorkersHealth) -> str:
+    """Why beat's own ping has no answer when the workers' check (which sends it) failed:
+    what happened, not a guess (a check that timed out says nothing of the broker)."""
+    if workers.broker_unreachable:
+        return "not pinged: the workers' check could not reach the broker"
+    if workers.timed_out:
+        return f"not known: the workers' check, which pings beat too, got {workers.error}"
+    return f"not pinged: the workers could not be asked ({workers.error or 'unknown'})"
 
 
 STORE_TIMEOUT = 1.0  # seconds for the schedule's Redis to answer a PING

@@ -151,7 +151,7 @@ def _filesystem(app: Any, url: str) -> dict:
                             "written")
     if problems:
         return {"ok": False, "url": url, "transport": "filesystem", "latency_ms": None,
-                "error": "The filesystem broker cannot be used: " + "; ".join(problems) + ".",
+                "error": "; ".join(problems) + ".",
                 "folders": {k: os.path.abspath(v) for k, v in folders.items()}}
     started = time.perf_counter()
     fd, path = tempfile.mkstemp(prefix=".beat-panel-probe-", dir=folders["data_folder_out"])

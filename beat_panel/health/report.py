@@ -177,7 +177,8 @@ class MissingWorker:
 class WorkersHealth:
     """Who answered the remote-control ping. `checked` is False when the workers could
     not be asked (the broker is down, the probe failed: `error` says why); the list is
-    then empty and says nothing about the workers."""
+    then empty and says nothing about the workers. `error` is the reason alone, without
+    "could not be asked": each face says that in its own words."""
 
     checked: bool
     workers: tuple[WorkerHealth, ...] = ()
@@ -186,6 +187,8 @@ class WorkersHealth:
     ping_timeout: float = 0.0
     checked_at: float = 0.0
     elapsed_ms: float = 0.0
+    timed_out: bool = False  # not checked: the probe was stopped at its deadline
+    broker_unreachable: bool = False  # not checked: the probe could not reach the broker
 
     def consumers(self, queue: str) -> list[WorkerHealth]:
         return [w for w in self.workers if w.consumes(queue)]
