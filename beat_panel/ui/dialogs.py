@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtGui import QFont, QFontMetrics, QGuiApplication
+from PySide6.QtWidgets import QGridLayout, QMessageBox, QSizePolicy, QSpacerItem, QWidget
 
 from beat_panel.control.outcomes import Message
 
@@ -16,6 +16,9 @@ _ICONS = {"info": QMessageBox.Icon.Information, "warning": QMessageBox.Icon.Warn
 _ROLES = {"ok": QMessageBox.ButtonRole.AcceptRole, "cancel": QMessageBox.ButtonRole.RejectRole}
 # Which button Esc presses: the first of these the box has, else its last one.
 _ESCAPE_KEYS = ("cancel", "later", "keep", "ok")
+# What a window manager puts beside the title: the window's icon and its buttons. A box
+# narrower than its title plus these has its title cut ("Delete…tries?").
+TITLE_DECORATION_PX = 170
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,21 @@ class Prompt:
     buttons: tuple[tuple[str, str], ...] = (("ok", "OK"),)
     default: str = "ok"
     extra: dict = field(default_factory=dict)
+
+
+def _wide_enough(box: QMessageBox, title: str) -> None:
+    """Make the box wide enough for its title in the title bar, within the screen."""
+    bold = QFont(box.font())
+    bold.setBold(True)  # most title bars draw it bold
+    wanted = QFontMetrics(bold).horizontalAdvance(title) + TITLE_DECORATION_PX
+    screen = box.screen()
+    if screen is not None:
+        wanted = min(wanted, int(screen.availableGeometry().width() * 0.8))
+    layout = box.layout()
+    if isinstance(layout, QGridLayout):  # QMessageBox sizes itself to its layout
+        layout.addItem(QSpacerItem(wanted, 0, QSizePolicy.Policy.Minimum,
+                                   QSizePolicy.Policy.Minimum),
+                       layout.rowCount(), 0, 1, layout.columnCount())
 
 
 class Dialogs:
@@ -60,6 +78,7 @@ class Dialogs:
         keys = [key for key, _ in prompt.buttons]
         escape = next((k for k in _ESCAPE_KEYS if k in keys), keys[-1])
         box.setEscapeButton(next(b for b, k in buttons.items() if k == escape))
+        _wide_enough(box, prompt.title)
         box.exec()
         return buttons.get(box.clickedButton(), "cancel")
 
