@@ -168,6 +168,8 @@ def test_restart_when_not_running_offers_start_now(fake_project, open_window, qt
     assert not_running.title == "Beat is not running"
     assert "start_celery_beat.sh" in not_running.informative
     assert ("start", "Start now") in not_running.buttons
+    assert ("copy", "Copy command") in not_running.buttons
+    assert "start_celery_beat.sh" in not_running.command
     # "Start now" was chosen: the start runs and reports.
     qtbot.waitUntil(lambda: len(window.dialogs.shown) == 2, timeout=60000)
     window.runner.wait()
@@ -223,6 +225,21 @@ def test_clicking_the_stopped_badge_explains_and_offers_start(fake_project, open
     (prompt,) = window.dialogs.shown
     assert prompt.title == "Beat is not running" and "start_celery_beat.sh" in \
         prompt.informative
+
+
+def test_the_stopped_badge_offers_to_copy_the_command_that_starts_beat(fake_project,
+                                                                       open_window, qtbot):
+    from beat_panel.control.launch import manual_start_command
+
+    window = open_window(fake_project())
+    QApplication.clipboard().clear()
+    window.dialogs.answers = ["copy"]
+    qtbot.mouseClick(window.badge, Qt.MouseButton.LeftButton)
+    (prompt,) = window.dialogs.shown
+    assert ("copy", "Copy command") in prompt.buttons
+    manual = manual_start_command(window.monitor.config)
+    assert prompt.command == manual
+    assert QApplication.clipboard().text() == manual
 
 
 def test_only_one_action_at_a_time(fake_project, open_window, qtbot):
