@@ -47,6 +47,7 @@ def test_copy_command_copies_and_leaves_the_box_open(qtbot):
     def copy_then_close() -> None:
         box = open_box()
         seen["informative"] = box.informativeText()
+        seen["focus on a button"] = isinstance(box.focusWidget(), QPushButton)
         copy = button(box, "Copy command")
         qtbot.mouseClick(copy, Qt.MouseButton.LeftButton)
         seen["open after copy"] = box.isVisible()
@@ -60,6 +61,7 @@ def test_copy_command_copies_and_leaves_the_box_open(qtbot):
                                f"Start it now, or by hand with:\n{COMMAND}",
                                level="warning", command=COMMAND)
     assert answer == "ok"  # Close, after the copy: nothing was started
+    assert seen["focus on a button"] is True  # Return and Space answer, as in any box
     assert seen["open after copy"] is True and seen["copy label"] == COPIED_LABEL
     assert seen["clipboard"] == COMMAND
     assert command_lines(COMMAND) in str(seen["informative"])

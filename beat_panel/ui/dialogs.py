@@ -126,9 +126,9 @@ class Dialogs:
             box.setInformativeText(informative)
         if prompt.details:
             box.setDetailedText(prompt.details)
-        # The command can be selected by mouse or keyboard, as well as copied.
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                    | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        if shown:  # a part of the command can be selected, too (by mouse: the keys stay
+            # with the buttons, so Return and Space still answer)
+            box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = {}
         for key, label in prompt.buttons:
             role = _ROLES.get(key, QMessageBox.ButtonRole.ActionRole)
