@@ -509,3 +509,20 @@ def test_an_import_into_a_schedule_of_another_zone_says_what_its_crontabs_now_me
     done = transfer.import_from_file(RedisSource(store.target), file)
     assert done.written == ("nine",)
     assert "written for Europe/Paris" in done.notes[0] and "Asia/Tokyo" in done.notes[0]
+
+
+def test_timeouts_in_the_url_never_make_a_hung_redis_hang_the_panel(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    url = redis_server.url() + "?socket_timeout=1000&socket_connect_timeout=1000"
+    config = write_config(tmp_path, f'redis_url = "{url}"')
+    assert load_file(config).schedule_redis.url == url  # the app's own URL is fine here
+    redis_server.hang()
+    started = datetime.now()
+    with pytest.raises(RedisUnavailable):
+        RedisStore(RedisTarget(url)).load()
+    assert datetime.now() - started < timedelta(seconds=8)
+    for args in (("status", "--json"), ("schedule", "list")):
+        started = datetime.now()
+        done = run_cli("--config", str(config), *args)
+        assert datetime.now() - started < timedelta(seconds=10), args
+        assert "Timeout" in done.stdout + done.stderr, args

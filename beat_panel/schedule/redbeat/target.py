@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 DEFAULT_PREFIX = "redbeat:"
 CONNECT_TIMEOUT = 2.0  # seconds; a hung Redis answers nothing: the call fails, never hangs
 COMMAND_TIMEOUT = 5.0
+# URL query options that the panel's client sets itself, whatever the URL says: they
+# decide how long a call to a hung Redis may take, and what a reply is decoded to.
+PANEL_OPTIONS = frozenset({
+    "socket_timeout", "socket_connect_timeout", "socket_keepalive", "retry_on_timeout",
+    "retry_on_error", "health_check_interval", "decode_responses", "encoding",
+    "encoding_errors"})
 
 
 def mask_url(url: str) -> str:
@@ -73,19 +79,27 @@ class RedisTarget:
     def key_of(self, name: str) -> str:
         return self.key_prefix + name
 
-    def client(self, timeout: float = COMMAND_TIMEOUT) -> redis.Redis:
+    def client(self, timeout: float = COMMAND_TIMEOUT, decode: bool = True) -> redis.Redis:
         """A client with short timeouts and no retries: a Redis that is down or hung is
         an error within seconds (`timeout` for a command), named with the masked URL by
-        the caller."""
+        the caller. Options in the URL's query that would change that (a
+        `socket_timeout=1000` written for the app's beat) are ignored here; `decode`
+        False gives bytes, for keys and values that may not be UTF-8."""
         import redis
         from redis.backoff import NoBackoff
+        from redis.connection import ConnectionPool, parse_url
         from redis.retry import Retry
 
-        return redis.Redis.from_url(
-            self.url, socket_connect_timeout=min(CONNECT_TIMEOUT, timeout),
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0), retry_on_timeout=False, decode_responses=True,
-            health_check_interval=0)
+        # redis-py's from_url lets the query win over keyword arguments: ours must win.
+        options = {k: v for k, v in parse_url(self.url).items() if k not in PANEL_OPTIONS}
+        pool = ConnectionPool(
+            **options, socket_connect_timeout=min(CONNECT_TIMEOUT, timeout),
+            socket_timeout=timeout, socket_keepalive=False,
+            retry=Retry(NoBackoff(), 0), retry_on_timeout=False, retry_on_error=[],
+            decode_responses=decode, health_check_interval=0)
+        client = redis.Redis(connection_pool=pool)
+        client.auto_close_connection_pool = True
+        return client
 
 
 @dataclass(frozen=True)
