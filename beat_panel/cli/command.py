@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -161,9 +163,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout = _Stdout(stdout)  # type: ignore[assignment]
     try:
         return _main(argv)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or SIGTERM (see `_interruptible`): every `finally` on the way out ran,
+        # so the project's Python started for the app is ended, not left behind.
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else \
+            signal.SIGINT
+        print(f"beat-panel: stopped by {signal.Signals(signum).name}.", file=sys.stderr)
+        return 128 + int(signum)
     finally:
         sys.stdout.flush()
         sys.stdout = stdout
+
+
+def _interruptible() -> None:
+    """A command line command ends on SIGTERM as on Ctrl-C: by unwinding, so helper
+    processes it started (a probe, the app's introspection) are ended on the way out,
+    not orphaned with the default action's instant death."""
+    def ended(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, ended)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -206,6 +226,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from beat_panel.ui.app import run_tray
 
         return run_tray(config, args.wait_for_tray, args.refresh)
+    _interruptible()  # (the window and the tray handle their signals in the event loop)
     if command == "schedule":
         return schedule.run(args, config, as_json)
     if command == "health":
