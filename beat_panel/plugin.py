@@ -28,7 +28,7 @@ from celery.exceptions import ImproperlyConfigured
 
 from beat_panel import schedule
 from beat_panel.files.atomic import atomic_write
-from beat_panel.files.regular import read_regular
+from beat_panel.files.regular import MAX_FILE_BYTES, read_regular
 from beat_panel.schedule import beat_report, fileformat
 
 logger = logging.getLogger("beat_panel.plugin")
@@ -254,7 +254,7 @@ class PanelScheduler(Scheduler):
         if key == self._file_key and not force:
             return
         try:
-            data = read_regular(self.path)
+            data = read_regular(self.path, limit=MAX_FILE_BYTES)
         except OSError as exc:
             self._fail(f"cannot read {self.path}: {exc.strerror}")
             return  # the key stays old, so the next tick tries again
@@ -320,7 +320,7 @@ class PanelScheduler(Scheduler):
         from it (kept beside it), instead of nothing."""
         copy = beat_report.last_good_path(self.path)
         try:
-            data = read_regular(copy)
+            data = read_regular(copy, limit=MAX_FILE_BYTES)
             document = schedule.loads(data.decode("utf-8"), str(copy))
             self._apply(document)
         except FileNotFoundError:
@@ -391,7 +391,9 @@ class PanelScheduler(Scheduler):
 
     def _load_runs(self) -> None:
         try:
-            data = json.loads(self.state_file.read_text("utf-8"))
+            # Never waiting on a FIFO, never reading a device without end.
+            data = json.loads(read_regular(self.state_file, limit=MAX_FILE_BYTES)
+                              .decode("utf-8"))
             runs = data.get("runs", {})
             self._runs = {name: run for name, run in runs.items()
                           if isinstance(name, str) and isinstance(run, dict)}
@@ -472,7 +474,8 @@ def _parse_time(raw: object) -> datetime | None:
 def beat_schedule_from_file(path: str | os.PathLike[str]) -> dict:
     """The file's enabled entries as a `beat_schedule` dict, for setups that load the
     schedule at start (`app.conf.beat_schedule = beat_schedule_from_file(...)`)."""
-    document = schedule.loads(Path(path).read_text("utf-8"), str(path))
+    document = schedule.loads(read_regular(path, limit=MAX_FILE_BYTES).decode("utf-8"),
+                              str(path))
     return {
         e.name: {"task": e.task, "schedule": e.schedule.celery(), "args": tuple(e.args),
                  "kwargs": dict(e.kwargs), "options": e.options.celery()}

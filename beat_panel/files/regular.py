@@ -9,6 +9,10 @@ import fcntl
 import os
 import stat
 
+# The most any schedule, saved version, beat report or last good copy may hold: far above
+# what 50,000 entries take (some 10 MB), far below what would exhaust memory.
+MAX_FILE_BYTES = 64 << 20
+
 
 class NotRegularFileError(OSError):
     """Something other than a regular file is at the path."""
@@ -91,7 +95,8 @@ def read_regular(path: str | os.PathLike[str], limit: int | None = None,
 
     Opened without blocking, so a FIFO cannot hang the caller; anything but a regular
     file raises NotRegularFileError saying what is there. With `limit`, a bigger file
-    raises OSError(EFBIG) instead of being read.
+    (or one that grows past it while it is read) raises OSError(EFBIG) instead of being
+    read.
     """
     if follow:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -102,11 +107,17 @@ def read_regular(path: str | os.PathLike[str], limit: int | None = None,
         if not stat.S_ISREG(st.st_mode):
             raise NotRegularFileError(errno.EINVAL, f"it is {_kind(st.st_mode)}, not a file",
                                       str(path))
+        too_big = OSError(errno.EFBIG, f"it is larger than {limit} bytes, the most Beat "
+                          "Panel reads", str(path))
         if limit is not None and st.st_size > limit:
-            raise OSError(errno.EFBIG, f"it is larger than {limit} bytes", str(path))
+            raise too_big
         chunks = []
+        total = 0
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise too_big
         return b"".join(chunks)
     finally:
         os.close(fd)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from beat_panel.files.regular import read_regular
+from beat_panel.files.regular import MAX_FILE_BYTES, read_regular
 
 
 def report_path(schedule_path: Path) -> Path:
@@ -91,7 +91,8 @@ def read_beat_report(schedule_path: Path) -> BeatReport | None:
     """What the plugin last wrote, or None; a damaged or planted file is None (or has its
     odd values dropped), never an error and never a read that hangs."""
     try:
-        data = json.loads(read_regular(report_path(schedule_path)).decode("utf-8"))
+        data = json.loads(read_regular(report_path(schedule_path), limit=MAX_FILE_BYTES)
+                          .decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
@@ -132,7 +133,7 @@ def schedule_applied(schedule_path: Path, running_pids: list[int]) -> bool | Non
     if state is None or state.pid not in running_pids:
         return None
     try:
-        current = file_sha(read_regular(schedule_path))
+        current = file_sha(read_regular(schedule_path, limit=MAX_FILE_BYTES))
     except OSError:
         return None
     return state.applied_sha == current

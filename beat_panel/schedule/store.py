@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +27,7 @@ from beat_panel.files.atomic import (
     read_only_reason,
     remove_orphaned_temp_files,
 )
+from beat_panel.files.regular import MAX_FILE_BYTES, kind_of, read_regular
 from beat_panel.schedule import Document, ScheduleError, beat_report
 
 DEFAULT_HISTORY = 10
@@ -70,8 +72,12 @@ class ScheduleStore:
         self.keep = keep
 
     def _read(self) -> bytes | None:
+        """The file's bytes (None: it does not exist). Opened without blocking and
+        checked to be a regular file before anything is read, so a FIFO, a device or a
+        folder at the path is an error, never a hang or a read without end; a file over
+        MAX_FILE_BYTES is refused."""
         try:
-            return self.path.read_bytes()
+            return read_regular(self.path, limit=MAX_FILE_BYTES)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -100,8 +106,14 @@ class ScheduleStore:
         lock = self.path.with_name(f".{self.path.name}.lock")
         # Never through a link planted at the lock's name; read-only, so a lock another
         # user of a shared folder created serves as well (flock needs no write access).
-        fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        # Without blocking: a FIFO planted there must not hang the save.
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                     | os.O_NONBLOCK, 0o644)
         try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise ScheduleError([("", f"the lock file {lock} is {kind_of(mode)}, not a "
+                                          "file; remove it")], str(self.path))
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
@@ -163,7 +175,7 @@ class ScheduleStore:
     def _newest_in_history(self, data: bytes) -> bool:
         newest = self.history()[:1]
         try:
-            return bool(newest) and newest[0].path.read_bytes() == data
+            return bool(newest) and read_saved_bytes(newest[0].path) == data
         except OSError:
             return False
 
@@ -206,10 +218,9 @@ class ScheduleStore:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         atomic_write(folder / f"damaged-{stamp}.json", data)
 
-    def history(self) -> list[HistoryItem]:
-        """Every saved version (the current one first when this store wrote it), newest
-        first."""
-        items = []
+    def _history_files(self) -> Iterator[tuple[Path, int, datetime, str | None]]:
+        """Each file named as a saved version, newest first, with what is wrong with it
+        when it is not a regular file (a FIFO, a device, a link planted there)."""
         for path in sorted(history_dir(self.path).glob("r*.json"), reverse=True):
             try:
                 revision = int(path.name[1:7])
@@ -217,10 +228,45 @@ class ScheduleStore:
                     tzinfo=timezone.utc)
             except ValueError:
                 continue
-            items.append(HistoryItem(path, revision, saved))
-        return items
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                continue  # gone meanwhile
+            problem = None if stat.S_ISREG(mode) else f"it is {kind_of(mode)}, not a file"
+            yield path, revision, saved, problem
+
+    def history(self) -> list[HistoryItem]:
+        """Every saved version (the current one first when this store wrote it), newest
+        first. Anything but a regular file in the history folder is left out (see
+        `unusable_history`)."""
+        return [HistoryItem(path, revision, saved)
+                for path, revision, saved, problem in self._history_files()
+                if problem is None]
+
+    def unusable_history(self) -> list[tuple[Path, str]]:
+        """The names in the history folder that are not saved versions one can read (a
+        FIFO, a device, a symbolic link), and what each is: left alone, and said."""
+        return [(path, problem) for path, _, _, problem in self._history_files()
+                if problem is not None]
 
     def restore(self, item: HistoryItem) -> Loaded:
         """Make an earlier version the current one (as a new revision)."""
-        old = schedule.loads(item.path.read_text("utf-8"), str(item.path))
+        try:
+            data = read_saved_bytes(item.path)
+        except OSError as exc:
+            raise ScheduleError([("revision", f"saved version {item.revision} cannot be "
+                                              f"read: {exc.strerror}")],
+                                str(item.path)) from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScheduleError([("", f"not UTF-8 text (byte {exc.start})")],
+                                str(item.path)) from None
+        old = schedule.loads(text, str(item.path))
         return self.save(old, self.current_sha(), force=True, replace_damaged=True)
+
+
+def read_saved_bytes(path: Path) -> bytes:
+    """A saved version's bytes: a regular file in the history folder itself (a link
+    planted there is not followed, a FIFO never waited on), at most MAX_FILE_BYTES."""
+    return read_regular(path, limit=MAX_FILE_BYTES, follow=False)
