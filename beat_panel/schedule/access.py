@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beat_panel.files.owners import group_arg, owner_arg
+from beat_panel.files.regular import kind_of
+
+# The fix for something at the schedule's path that no beat can read as a file.
+_REPLACE = ("remove it (rm {path}), then restore a saved version (beat-panel schedule "
+            "history; beat-panel schedule restore REVISION) or save the schedule again")
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ def process_groups(pid: int) -> set[int] | None:
 def read_problem(path: Path, uid: int, groups: set[int] | None = None) -> AccessProblem | None:
     """None when user `uid` (with `groups`, when known: else the user's groups from the
     system's group database) can reach and read `path`, or it cannot be told; else what
-    stops it and the fix. An ACL may still let it read: callers that know beat read the
+    stops it and the fix (a device, a FIFO, a folder or a loop of links at the path stops
+    every user). An ACL may still let it read: callers that know beat read the
     file (its report says so) should not ask."""
     name, gids = _groups_of(uid)
     if groups is not None:
@@ -100,8 +106,14 @@ def read_problem(path: Path, uid: int, groups: set[int] | None = None) -> Access
                                  f"{owner_arg(info)})", _fix(folder, info, gids, primary, "x"))
     try:
         info = path.stat()
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError as exc:  # a loop of links, say: no beat can read it
+        return AccessProblem(path, name, f"it cannot be opened ({exc.strerror})",
+                             _REPLACE.format(path=shlex.quote(str(path))))
+    if not stat.S_ISREG(info.st_mode):
+        return AccessProblem(path, name, f"it is {kind_of(info.st_mode)}, not a file",
+                             _REPLACE.format(path=shlex.quote(str(path))))
     if _allows(info, uid, gids, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
         return None
     return AccessProblem(path, name, f"the file's mode is {stat.S_IMODE(info.st_mode):04o} "
