@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beat_panel.files.atomic import atomic_write
+from beat_panel.files.regular import MAX_FILE_BYTES, read_regular
 from beat_panel.schedule.beat_report import BeatReport, read_beat_report, report_path
 from beat_panel.schedule.model import Document, ScheduleError
 from beat_panel.schedule.redbeat.codec import RunState, redbeat_problem
 from beat_panel.schedule.session import ScheduleSession
 from beat_panel.schedule.source import RedisSource, ScheduleSource
-from beat_panel.schedule.store import ScheduleStore
+from beat_panel.schedule.store import ScheduleStore, history_dir, sha256
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,11 @@ class Transfer:
     kept: tuple[str, ...]
     where: str
     notes: tuple[str, ...] = ()  # what a person must know (a crontab's zone changed)
+    saved: bool = True  # False: nothing changed, so nothing was written
 
     def to_json(self) -> dict:
         return {"written": list(self.written), "kept": list(self.kept), "where": self.where,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "saved": self.saved}
 
 
 def runs_of(report: BeatReport | None, names: list[str]) -> dict[str, RunState]:
@@ -51,26 +53,57 @@ def runs_of(report: BeatReport | None, names: list[str]) -> dict[str, RunState]:
 
 def export_to_file(source: ScheduleSource, file: Path, force: bool = False) -> Transfer:
     """Write the project's schedule (file or Redis) to `file`, a schedule file the panel's
-    scheduler runs, with each entry's run state in its beat report. An existing file is
-    replaced only with `force` (its old version is kept in its history)."""
+    scheduler runs, with each entry's run state in its beat report (only when there is
+    run state to carry). An existing file is replaced only with `force`, and only when
+    it is a regular file (never written into a FIFO or a device). Nothing else is
+    written beside it, unless `file` is itself a schedule the panel keeps saved versions
+    of: then its old version is kept in its history, as any save does."""
     if not file.parent.is_dir():
         raise ScheduleError([("file", f"the folder {file.parent} does not exist")])
-    session = ScheduleSession.open(source)
-    store = ScheduleStore(file)
-    current = store.current_sha()
+    current = _target_sha(file)
     if current is not None and not force:
         raise ScheduleError([("file", f"{file} exists; export replaces it only when asked "
                                       "(--force)")])
+    session = ScheduleSession.open(source)
+    store = ScheduleStore(file)
     document = Document(session.document.entries, 0, session.document.timezone)
-    store.save(document, current, force=True)
+    if history_dir(file).is_dir():
+        store.save(document, current, force=True)
+    else:
+        atomic_write(file, Document(document.entries, _revision_of(store) + 1,
+                                    document.timezone).dumps().encode("utf-8"))
     runs = runs_of(session.report, session.document.names())
-    state = {"format": "beat-panel-beat-state", "version": 2,
-             "runs": {name: {"last_run_at": r.last_run_at.isoformat() if r.last_run_at
-                             else None, "total_run_count": r.total_run_count,
-                             "sent_count": r.total_run_count}
-                      for name, r in runs.items()}}
-    atomic_write(report_path(file), json.dumps(state).encode("utf-8"))
+    if runs:
+        state = {"format": "beat-panel-beat-state", "version": 2,
+                 "runs": {name: {"last_run_at": r.last_run_at.isoformat() if r.last_run_at
+                                 else None, "total_run_count": r.total_run_count,
+                                 "sent_count": r.total_run_count}
+                          for name, r in runs.items()}}
+        atomic_write(report_path(file), json.dumps(state).encode("utf-8"))
     return Transfer(tuple(session.document.names()), (), str(file))
+
+
+def _target_sha(file: Path) -> str | None:
+    """The hash of what is at an export's target (None: nothing). Only a regular file
+    there may be replaced: a FIFO, a device, a folder or a symbolic link (/dev/stdout,
+    say) is refused, checked on what was opened, without waiting and without following
+    the link, whose rename would replace the link itself."""
+    try:
+        data = read_regular(file, limit=MAX_FILE_BYTES, follow=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ScheduleError([("file", f"{file} cannot be replaced: {exc.strerror}; export "
+                                      "writes a new or a regular file")]) from None
+    return sha256(data)
+
+
+def _revision_of(store: ScheduleStore) -> int:
+    """The revision of the schedule file being replaced (0: none, or not one)."""
+    try:
+        return store.load().document.revision
+    except ScheduleError:
+        return 0
 
 
 def import_from_file(source: ScheduleSource, file: Path, replace: bool = False) -> Transfer:
@@ -89,15 +122,18 @@ def import_from_file(source: ScheduleSource, file: Path, replace: bool = False) 
                  if e.name in have and have[e.name] != e and e not in take)
     runs = runs_of(read_beat_report(file), [e.name for e in take])
     zone = session.document.timezone or incoming.timezone
+    # Nothing new and the same zone: nothing is written (no revision, no history).
+    changed = bool(take) or zone != session.document.timezone
     if isinstance(source, RedisSource):
         problems = [p for e in take if (p := redbeat_problem(e)) is not None]
         if problems:
             raise ScheduleError(problems, str(file))
         from beat_panel.schedule.redbeat.store import RedisStore
 
-        RedisStore(source.target).import_document(Document(tuple(take), 0, zone), runs,
-                                                   expected=session.document)
-    else:
+        if changed:
+            RedisStore(source.target).import_document(Document(tuple(take), 0, zone), runs,
+                                                       expected=session.document)
+    elif changed:
         entries = [e for e in session.document.entries if e.name not in {t.name for t in take}]
         document = Document((*entries, *take), session.document.revision, zone)
         session.editing(document).save()
@@ -107,4 +143,4 @@ def import_from_file(source: ScheduleSource, file: Path, replace: bool = False) 
         notes = (f"{', '.join(crontabs)} were written for {incoming.timezone}; this schedule "
                  f"runs in {zone or 'UTC'}, so their times now mean {zone or 'UTC'} time. "
                  "Change them if they should keep their hours.",)
-    return Transfer(tuple(e.name for e in take), kept, source.where, notes)
+    return Transfer(tuple(e.name for e in take), kept, source.where, notes, saved=changed)
