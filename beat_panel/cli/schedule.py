@@ -26,6 +26,7 @@ from beat_panel.errors import PanelError
 from beat_panel.schedule import Document, ScheduleError, transfer
 from beat_panel.schedule.session import ImportPlan, ScheduleSession, changes, plan_import
 from beat_panel.schedule.source import source_for
+from beat_panel.schedule.store import ScheduleStore, read_saved_bytes
 from beat_panel.schedule.views import build_views, clock_for
 
 
@@ -265,6 +266,7 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
     except OSError as exc:
         current, damaged = None, f"cannot read {session.where}: {exc.strerror}"
     history = session.history()
+    unusable = ScheduleStore(session.path).unusable_history() if session.path else []
     documents = [_read_saved(i.path) for i in history]
     items = []
     for n, i in enumerate(history):
@@ -280,20 +282,27 @@ def _history(session: ScheduleSession, as_json: bool) -> int:
     lines = [f"revision {i['revision']}  saved {i['saved_at']}"
              + ("  (current)" if i["current"] else "")
              + (f"\n    {i['words']}" if i["words"] else "") for i in items]
+    skipped = [{"path": str(path), "why": why} for path, why in unusable]
+    if unusable:
+        lines.append("Left out (not saved versions): " + "; ".join(
+            f"{path.name}: {why}" for path, why in unusable[:20])
+            + (f"; and {len(unusable) - 20} more" if len(unusable) > 20 else ""))
+        print(f"beat-panel: note: {len(unusable)} name(s) in the history folder are not "
+              "saved versions and were left out", file=sys.stderr)
     if damaged:
         lines.insert(0, f"The schedule file cannot be used: {damaged}\nRestore one of "
                         "these with: beat-panel schedule restore REVISION")
     empty = "No saved versions yet." if session.path is not None else \
         "A schedule in Redis keeps no saved versions; `beat-panel schedule export FILE` keeps one."
     _print(as_json, {"success": True, "current_revision": current, "damaged": damaged,
-                     "history": items}, "\n".join(lines) or empty)
+                     "history": items, "skipped": skipped}, "\n".join(lines) or empty)
     return exit_codes.OK
 
 
 def _read_saved(path: Path) -> Document | None:
     """A saved version from the history folder; None if it cannot be read."""
     try:
-        return schedule.loads(path.read_text("utf-8"), str(path))
+        return schedule.loads(read_saved_bytes(path).decode("utf-8"), str(path))
     except (OSError, ValueError, ScheduleError):
         return None
 
@@ -309,6 +318,8 @@ def _transfer(args: argparse.Namespace, session: ScheduleSession, as_json: bool)
                    f" from {args.file} into {done.where}"
                    + (f"; kept {', '.join(done.kept)} as they were (--replace replaces them)"
                       if done.kept else "") + ".")
+        if not done.saved:
+            message += " Nothing changed, so nothing was saved."
         for note in done.notes:
             print(f"beat-panel: note: {note}", file=sys.stderr)
     _print(as_json, {"success": True, "message": message, **done.to_json()}, message)
