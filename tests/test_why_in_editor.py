@@ -36,6 +36,10 @@ def test_why_names_what_stops_the_selected_entry(panel_project, open_editor, qtb
     assert prompt.text.startswith("✗ off will not run")
     reasons = prompt.informative.splitlines()
     assert "not running" in reasons[0].lower()  # beat first
+    # Marked as `beat-panel why` marks them, and counted as the heading says.
+    assert all(line[:2] in ("✗ ", "· ") for line in reasons), reasons
+    stopping = sum(line.startswith("✗") for line in reasons)
+    assert f"will not run: {stopping} reason" in prompt.text
     assert any("disabled" in line.lower() or "switched off" in line.lower()
                for line in reasons), reasons
 

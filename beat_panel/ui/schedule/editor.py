@@ -505,12 +505,16 @@ class ScheduleEditor(QWidget):
         title = f"Why {answer.name!r} runs or not"
         when = (f" Next run: {answer.next_run.strftime('%Y-%m-%d %H:%M:%S %Z')}."
                 if answer.next_run else "")
-        lines = [f"{i}. {reason.message}" for i, reason in enumerate(answer.reasons, 1)]
+        # As `beat-panel why` marks them: ✗ stops the next run, · only explains.
+        lines = [f"{'✗' if reason.blocking else '·'} {reason.message}"
+                 for reason in answer.reasons]
         if answer.will_run:
             text = f"✓ {answer.name} will run as saved.{when}"
             level = "warning" if answer.reasons else "info"
         else:
-            text = f"✗ {answer.name} will not run, for {len(answer.blocking)} reason(s)."
+            count = len(answer.blocking)
+            text = (f"✗ {answer.name} will not run: {count} reason{'' if count == 1 else 's'}"
+                    " (marked ✗ below) stop it.")
             level = "warning"
         self.dialogs.tell(level, title, text, "\n".join(lines),
                           "The saved schedule is what beat runs; edits not yet saved are "
