@@ -334,8 +334,16 @@ def _not_running(action: str, config: Config, others: str | None = None) -> Acti
         f"Beat is not running, so there is nothing to {action}."
         + (f" {others}" if others else ""),
         not_running=True, manual_start_command=manual,
-        instructions=f"Start it with Start, or by hand: {manual}",
+        instructions=f"Start it with Start in the panel, or {_panel_does('start', config)}, "
+                     f"or by hand: {manual}",
     )
+
+
+def _panel_does(action: str, config: Config) -> str:
+    """`beat-panel [--config FILE] ACTION`, by the panel's absolute path (a virtual
+    environment's `beat-panel` is on no PATH)."""
+    via = f" --config {shlex.quote(str(config.path))}" if config.path else ""
+    return f"{shlex.join(panel_command())}{via} {action}"
 
 
 def _embedded_only(action: str, beats: list[BeatProcess]) -> ActionResult:
@@ -362,10 +370,9 @@ def _permission_denied(action: str, denied: list[BeatProcess], config: Config) -
     owners = sorted({b.owner for b in denied})
     pids = ", ".join(str(b.pid) for b in denied)
     me = _whoami()
-    via = f" --config {shlex.quote(str(config.path))}" if config.path else ""
     kill = " ".join(f"{b.pid}" for b in denied)
     # The panel by its absolute path: sudo's PATH does not have a virtual environment's.
-    command = f"sudo -u {shlex.quote(owners[0])} {shlex.join(panel_command())}{via} {action}"
+    command = f"sudo -u {shlex.quote(owners[0])} {_panel_does(action, config)}"
     return ActionResult(
         action, False,
         f"Permission denied: beat (pid {pids}) runs as {', '.join(owners)}, and you are {me}, "
