@@ -48,7 +48,7 @@ def describe(result: ActionResult) -> Message:
         manual = result.manual_start_command or ""
         return Message(Level.WARNING, "Beat is not running", result.message,
                        f"Start it now, or start it by hand with:\n{manual}" if manual else "",
-                       offer_start=True)
+                       offer_start=True, command=manual)
     if result.permission_denied:
         return Message(Level.ERROR, "Permission denied", result.message,
                        result.instructions or "", command=result.command or "")

@@ -4,7 +4,6 @@ shows it one option a line and offers "Copy command"."""
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from dataclasses import dataclass, field
 
@@ -19,9 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from beat_panel.control import outcomes
 from beat_panel.control.outcomes import Message
-from beat_panel.control.result import ActionResult
 
 _ICONS = {"info": QMessageBox.Icon.Information, "warning": QMessageBox.Icon.Warning,
           "error": QMessageBox.Icon.Critical, "question": QMessageBox.Icon.Question}
@@ -72,15 +69,6 @@ def command_lines(command: str) -> str:
     if len(lines) < 3:  # short: one line reads best
         return command
     return " \\\n    ".join(shlex.join(line) for line in lines)
-
-
-def outcome_message(result: ActionResult) -> Message:
-    """The message for an action's outcome, with the command a person can run (to start
-    beat by hand, when it is not running) offered for copying."""
-    message = outcomes.describe(result)
-    if not message.command and result.not_running and result.manual_start_command:
-        message = dataclasses.replace(message, command=result.manual_start_command)
-    return message
 
 
 def _wide_enough(box: QMessageBox, title: str, lines: str) -> None:

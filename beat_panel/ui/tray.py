@@ -17,7 +17,6 @@ from beat_panel.control.outcomes import Level
 from beat_panel.control.result import ActionResult
 from beat_panel.control.states import Action
 from beat_panel.ui import state_style
-from beat_panel.ui.dialogs import outcome_message
 from beat_panel.ui.monitor import BeatMonitor, Notice, Origin
 from beat_panel.ui.settings import PanelSettings
 
@@ -135,7 +134,7 @@ class Tray(QObject):
     def _action_finished(self, result: ActionResult, origin: Origin) -> None:
         if origin is Origin.WINDOW:
             return  # the window shows its own outcome in a message box
-        message = outcome_message(result)
+        message = outcomes.describe(result)
         self.last_message = message
         if origin is Origin.KEEP_ALIVE and result.success:
             self.notify(Level.INFO, "Beat started again", result.message)

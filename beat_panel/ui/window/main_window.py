@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from beat_panel.config import Config
+from beat_panel.control import outcomes
 from beat_panel.control.launch import manual_start_command
 from beat_panel.control.result import ActionResult
 from beat_panel.control.states import Action, Phase
 from beat_panel.control.status import Status
-from beat_panel.ui.dialogs import Dialogs, outcome_message
+from beat_panel.ui.dialogs import Dialogs
 from beat_panel.ui.monitor import BeatMonitor, Notice, Origin
 from beat_panel.ui.schedule.editor import ScheduleEditor
 from beat_panel.ui.schedule.toolbar import SEPARATOR_BEFORE
@@ -261,7 +262,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, lambda: self._tell_outcome(result))
 
     def _tell_outcome(self, result: ActionResult) -> None:
-        if self.dialogs.outcome(outcome_message(result)) == "start":
+        if self.dialogs.outcome(outcomes.describe(result)) == "start":
             self.run_action(Action.START)
 
     def explain_state(self) -> None:
