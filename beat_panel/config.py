@@ -27,7 +27,13 @@ from beat_panel import paths
 from beat_panel.errors import PanelError
 from beat_panel.files import trust
 from beat_panel.files.owners import user_name
-from beat_panel.schedule.redbeat.target import DEFAULT_PREFIX, RedisTarget, mask_url
+from beat_panel.schedule.redbeat.target import (
+    DEFAULT_PREFIX,
+    RedisTarget,
+    key_problem,
+    mask_url,
+    url_problem,
+)
 
 CONFIG_NAME = "beat-panel.toml"
 DEMO_APP = "beat_panel.demo.app"
@@ -384,7 +390,15 @@ def _redis_target(reader: _Reader) -> RedisTarget | None:
                           "as a Redis URL: give it as redis://:PASSWORD@HOST:PORT/DB, with "
                           "any '@', ':', '/', '#' or '?' in the password written as %40, "
                           "%3A, %2F, %23 or %3F.") from None
-    return RedisTarget(url, prefix or DEFAULT_PREFIX, lock)
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"{reader.path}: [schedule] redis_url = {shown!r} {problem}.")
+    prefix = prefix or DEFAULT_PREFIX
+    bad_key = key_problem(prefix, lock)
+    if bad_key is not None:
+        key, expected = bad_key
+        raise reader._error(key, expected)
+    return RedisTarget(url, prefix, lock)
 
 
 def _alerts(reader: _Reader, base: Path) -> AlertsConfig:

@@ -190,3 +190,73 @@ def test_a_path_through_a_loop_of_links_is_named(tmp_path):
         config_from_text(f'[beat]\nworkdir = "{tmp_path}/a"\n', tmp_path / "c.toml")
     with pytest.raises(ConfigError, match=r"\[schedule\] file = .* cannot be followed"):
         config_from_text(f'[schedule]\nfile = "{tmp_path}/a/s.json"\n', tmp_path / "c.toml")
+
+
+# -- a schedule in Redis ---------------------------------------------------------------
+
+url_texts = st.one_of(
+    values,
+    st.builds(lambda host, port, db, query: f"redis://{host}{port}/{db}{query}",
+              st.sampled_from(["localhost", "127.0.0.1", ":pw@h", "[::1]", ""]),
+              st.sampled_from(["", ":0", ":1", ":6379", ":65536", ":-1", ":x"]),
+              st.one_of(st.integers(-(10 ** 22), 10 ** 22).map(str), texts),
+              st.sampled_from(["", "?db=-1", "?db=3", "?foo=1", "?socket_timeout=x",
+                               "?socket_timeout=1000", "?db=99999999999"])),
+)
+
+
+def check_redis(key: str, text: str) -> None:
+    """A config whose Redis URL, prefix and lock key are usable, or an error naming
+    `key`: never one that goes to another server or fails only when used."""
+    config = check_one(key, text)
+    if config is None:
+        return
+    target = config.schedule_redis
+    assert target is not None and target.key_prefix.isprintable()
+    kwargs = target.client().connection_pool.connection_kwargs
+    assert 0 <= int(kwargs.get("db") or 0) < 2 ** 31
+    assert kwargs.get("port", 6379) != 0 and kwargs["socket_timeout"] <= 5
+    assert target.lock not in {target.schedule_key, target.statics_key}
+
+
+@SETTINGS
+@given(value=url_texts)
+@example(value="redis://localhost:0/0")
+@example(value="redis://localhost:6379/-1")
+@example(value="redis://localhost:6379/99999999999999999999")
+@example(value="redis://localhost:6379/0?db=-1")
+@example(value="redis://localhost:6379/zero")
+@example(value="redis://localhost:6379/0?nonsense=1")
+def test_any_redis_url_is_a_usable_target_or_an_error_naming_redis_url(value):
+    check_redis("redis_url", f"[schedule]\nredis_url = {toml_value(value)}\n")
+
+
+@SETTINGS
+@given(key=st.sampled_from(["key_prefix", "lock_key"]), value=values)
+@example(key="key_prefix", value="a\nb")
+@example(key="key_prefix", value="rb\x1b:")
+@example(key="lock_key", value="redbeat:good")
+@example(key="lock_key", value="lock")
+@example(key="lock_key", value=":schedule")
+@example(key="lock_key", value="redbeat::statics")
+def test_any_key_prefix_or_lock_key_is_usable_or_an_error_naming_it(key, value):
+    check_redis(key, f"[schedule]\nredis_url = \"redis://localhost/0\"\n"
+                     f"{key} = {toml_value(value)}\n")
+
+
+@pytest.mark.parametrize(("schedule", "named"), [
+    ('redis_url = "redis://localhost:0/0"', "redis_url = 'redis://localhost:0/0' has port 0"),
+    ('redis_url = "redis://:Pa55@h/-1"', "redis_url = 'redis://:**@h/-1' names the database"),
+    ('redis_url = "redis://localhost/0"\nlock_key = "redbeat::statics"', "[schedule] "
+     "lock_key must be a key of its own"),
+    ('redis_url = "redis://localhost/0"\nkey_prefix = "a\\nb"', "[schedule] key_prefix must "
+     "be printable text"),
+])
+def test_a_bad_redis_schedule_exits_2_naming_the_key(tmp_path, schedule, named):
+    path = tmp_path / "beat-panel.toml"
+    path.write_text(f'[beat]\napp = "proj"\n\n[schedule]\n{schedule}\n')
+    for args in (("status",), ("schedule", "list")):
+        result = run_cli("--config", str(path), *args)
+        assert result.code == 2, result.stderr
+        assert named in result.stderr and "Traceback" not in result.stderr
+        assert "Pa55" not in result.stderr

@@ -22,6 +22,62 @@ PANEL_OPTIONS = frozenset({
     "encoding_errors"})
 
 
+PANEL_KEY = ":beat_panel"  # after the prefix: the schedule's own settings (its time zone)
+MAX_DB = 2**31 - 1  # the most databases a redis-server can be set to have
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong in a Redis URL that redis-py would take anyway, only to go elsewhere
+    (port 0 means 6379 to it, `/x` database 0) or to fail later (a database below 0,
+    an option it does not know); None when nothing is. Never quotes the password."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    import redis
+
+    parts = urlsplit(url)
+    if parts.scheme != "unix":
+        if parts.port == 0:
+            return "has port 0: give the port Redis listens on, from 1 to 65535"
+        path = unquote(parts.path)
+        if path not in ("", "/") and not re.fullmatch(r"/[0-9]+", path):
+            return (f"names the database {path[1:]!r}: after the host and port comes the "
+                    f"database's number, from 0 to {MAX_DB} (e.g. /0)")
+    query = parse_qs(parts.query)
+    if "db" in query:  # redis-py takes it before the path's
+        db = query["db"][0]
+    else:
+        db = "0" if parts.scheme == "unix" else unquote(parts.path)[1:] or "0"
+    if not re.fullmatch(r"[0-9]+", db.strip()) or int(db) > MAX_DB:
+        return f"names the database {db!r}: a database is a number from 0 to {MAX_DB}"
+    try:
+        redis.ConnectionPool.from_url(url).make_connection()  # builds it, connects not
+    except TypeError as exc:
+        word = re.search(r"argument '(\w+)'", str(exc))
+        return (f"has the option {word.group(1) if word else '?'!r}, which redis-py does "
+                "not know: remove it from the URL's query")
+    return None
+
+
+def key_problem(key_prefix: str, lock_key: str | None) -> tuple[str, str] | None:
+    """(key, what it must be) when `key_prefix` or `lock_key` cannot be used: text with
+    a control character in it, or a lock key that is RedBeat's schedule or statics (a
+    beat taking the lock would overwrite them). RedBeat puts the prefix before a lock key
+    that lacks it; one that then looks like an entry's key (`beat-lock`) is allowed, as
+    RedBeat allows it, and the store reports an entry found there."""
+    for name, value in (("key_prefix", key_prefix), ("lock_key", lock_key)):
+        if value is not None and not value.isprintable():
+            return name, ("printable text, without a control character (a line break, a "
+                          "tab, an escape)")
+    if lock_key is None:
+        return None
+    target = RedisTarget("redis://", key_prefix, lock_key)
+    if target.lock in {target.schedule_key, target.statics_key, key_prefix + PANEL_KEY}:
+        return "lock_key", (f"a key of its own, not {target.lock!r}, which is RedBeat's "
+                            "schedule or statics or the panel's settings; RedBeat's own is "
+                            f"\":lock\" (the key {key_prefix}:lock)")
+    return None
+
+
 def mask_url(url: str) -> str:
     """The URL with its password (and user) replaced by `**`: in the user part, also one
     with characters that break the URL's syntax, and a `password=` in its query."""
@@ -44,6 +100,16 @@ def mask_in_text(text: str, url: str) -> str:
     secrets += re.findall(r"(?i)[?&]password=([^&#]*)", url)
     for secret in sorted({s for s in secrets if len(s) >= 2}, key=len, reverse=True):
         text = text.replace(secret, "**")
+    return text
+
+
+def error_text(exc: Exception, url: str) -> str:
+    """What redis-py said went wrong, for a person: the password masked, and a database
+    the server does not have traced to the config key that names it."""
+    text = mask_in_text(str(exc), url) or type(exc).__name__
+    if "DB index is out of range" in text:
+        text += (" ([schedule] redis_url names a database this Redis does not have: it "
+                 "has 16, numbered from 0, unless its `databases` setting says more)")
     return text
 
 
