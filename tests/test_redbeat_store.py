@@ -526,3 +526,27 @@ def test_timeouts_in_the_url_never_make_a_hung_redis_hang_the_panel(
         done = run_cli("--config", str(config), *args)
         assert datetime.now() - started < timedelta(seconds=10), args
         assert "Timeout" in done.stdout + done.stderr, args
+
+
+def test_a_database_the_server_lacks_is_traced_to_redis_url(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url(db=20)}"')
+    done = run_cli("--config", str(config), "schedule", "list")
+    assert done.code == 1 and "Traceback" not in done.stderr
+    assert "DB index is out of range" in done.stderr
+    assert "[schedule] redis_url names a database" in done.stderr
+
+
+def test_an_entry_at_the_lock_key_is_reported_never_hidden(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    RedisStore(RedisTarget(redis_server.url())).save(
+        doc(Entry("good", "t.a", Interval(60)), Entry("other", "t.b", Interval(60))),
+        Document())
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"\n'
+                                    'lock_key = "redbeat:good"')
+    listed = run_cli("--config", str(config), "schedule", "list", "--json")
+    assert listed.code == 0, listed.stderr
+    assert [e["name"] for e in listed.json["entries"]] == ["other"]
+    (skipped,) = listed.json["skipped"]
+    assert skipped["key"] == "redbeat:good" and "lock_key" in str(skipped)
+    assert RedisTarget(redis_server.url()).client().hget("redbeat:good", "definition")

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text
+from beat_panel.schedule.redbeat.target import RedisTarget, error_text
 
 _UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
 _MULTICAST = 1 << 40  # set in a node uuid made up at random: it names no machine
@@ -83,7 +83,7 @@ def read_lock(target: RedisTarget) -> LockState:
             token, pttl = pipe.execute()
     except redis.RedisError as exc:
         return LockState(key, error=f"Redis at {target.shown}: "
-                                    f"{mask_in_text(str(exc), target.url)}")
+                                    f"{error_text(exc, target.url)}")
     finally:
         client.close()
     if token is None:

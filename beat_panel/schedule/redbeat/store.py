@@ -21,7 +21,7 @@ from beat_panel.errors import PanelError
 from beat_panel.schedule.model import Clocked, Document, Entry, ScheduleError
 from beat_panel.schedule.redbeat import codec
 from beat_panel.schedule.redbeat.codec import RunState
-from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text
+from beat_panel.schedule.redbeat.target import PANEL_KEY, RedisTarget, error_text
 from beat_panel.schedule.store import ConflictError
 from beat_panel.schedule.timing import known_zone
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import redis
 
 SCAN_COUNT = 1000
-PANEL_KEY = ":beat_panel"  # after the prefix: the schedule's own settings (its time zone)
 _SAVE_ATTEMPTS = 5  # a running beat rewrites `meta` at each send: a watch may trip on it
 
 
@@ -75,7 +74,7 @@ class RedisStore:
         return self._client
 
     def _fail(self, exc: Exception, wrote: bool = False) -> RedisUnavailable:
-        text = mask_in_text(str(exc), self.target.url) or type(exc).__name__
+        text = error_text(exc, self.target.url)
         if wrote:  # EXEC may have run, or run in part: Redis does not roll back
             text += (". The change may have been written, in whole or in part: look with "
                      "`beat-panel schedule list` before saving again")
@@ -106,10 +105,11 @@ class RedisStore:
                     pipe.hgetall(key)
                 pipe.smembers(self.target.statics_key)
                 pipe.hget(self.target.key_prefix + PANEL_KEY, "timezone")
+                pipe.type(self.target.lock)
                 answers = pipe.execute(raise_on_error=False)
         except redis.RedisError as exc:
             raise self._fail(exc) from None
-        *hashes, statics, zone = answers
+        *hashes, statics, zone, lock_type = answers
         if isinstance(statics, Exception):
             statics = set()
         entries: list[Entry] = []
@@ -132,6 +132,11 @@ class RedisStore:
                 continue
             entries.append(entry)
             runs[entry.name] = codec.decode_meta(fields.get(codec.META))
+        if lock_type == "hash":  # a lock_key that is an entry's key too: it looks like one
+            skipped.append((self.target.lock, "it is the lock key ([schedule] lock_key), "
+                            "which a beat overwrites when it takes the lock: give the entry "
+                            "another name, or the lock another key (RedBeat's own is "
+                            "\":lock\")"))
         zone = zone if isinstance(zone, str) and known_zone(zone) else None
         digest.update(f"zone\0{zone}".encode())
         return Listing(Document(tuple(entries), 0, zone), digest.hexdigest(), runs,
