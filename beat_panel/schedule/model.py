@@ -295,9 +295,11 @@ class Document:
         """The file's text: readable, and one line per entry so diffs are clear."""
         head = self.to_json()
         entries = head.pop("entries")
-        lines = [f'  "{key}": {json.dumps(value, ensure_ascii=False)},'
+        # allow_nan=False: NaN and Infinity are not JSON, and other tools refuse them.
+        lines = [f'  "{key}": {json.dumps(value, ensure_ascii=False, allow_nan=False)},'
                  for key, value in head.items()]
-        body = ",\n".join(f"    {json.dumps(e, ensure_ascii=False)}" for e in entries)
+        body = ",\n".join(f"    {json.dumps(e, ensure_ascii=False, allow_nan=False)}"
+                           for e in entries)
         return "{\n" + "\n".join(lines) + '\n  "entries": [' + \
             (f"\n{body}\n  " if entries else "") + "]\n}\n"
 
