@@ -312,7 +312,10 @@ class Document:
     def require(self, name: str) -> Entry:
         entry = self.get(name)
         if entry is None:
-            known = ", ".join(self.names()) or "none yet"
+            names = self.names()
+            known = ", ".join(names[:20]) or "none yet"
+            if len(names) > 20:
+                known += f", and {len(names) - 20} more"
             raise ScheduleError([("name", f"no entry is named {name!r} (entries: {known})")])
         return entry
 
