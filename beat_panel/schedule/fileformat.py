@@ -163,11 +163,18 @@ def loads(text: str, source: str = "schedule file",
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ScheduleError([("version", "missing or not a whole number")], source)
+    if version < 1:
+        raise ScheduleError([("version", f"must be 1 or more (the format version, now "
+                                         f"{FORMAT_VERSION}), not {version}")], source)
     if version > FORMAT_VERSION:
         raise ScheduleError([("version", f"the file is format version {version}, written by "
                                          f"a newer Beat Panel; this one reads up to "
                                          f"{FORMAT_VERSION}. Upgrade Beat Panel; the file "
                                          "was left as it is")], source)
+    revision = data.get("revision", 0)  # files of the first versions had none
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+        raise ScheduleError([("revision", f"must be a whole number of 0 or more, not "
+                                          f"{show_value(revision)}")], source)
     raw_entries = data.get("entries", [])
     if not isinstance(raw_entries, list):
         raise ScheduleError([("entries", "must be a list")], source)
@@ -187,7 +194,6 @@ def loads(text: str, source: str = "schedule file",
         raise ScheduleError(exc.problems, source) from None
     if cache is not None:
         cache.keep(raw_entries, entries)
-    revision = data.get("revision", 0)
     tz = data.get("timezone")
     if tz is not None:
         try:
@@ -195,5 +201,5 @@ def loads(text: str, source: str = "schedule file",
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ScheduleError([("timezone", f"unknown time zone {show_value(tz)}")],
                                 source) from None
-    return Document(tuple(entries), revision if isinstance(revision, int) else 0, tz)
+    return Document(tuple(entries), revision, tz)
 
