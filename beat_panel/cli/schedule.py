@@ -95,11 +95,19 @@ def add_parser(sub: argparse._SubParsersAction,
 
 
 def _parse_json(text: str, flag: str) -> object:
+    field = flag.lstrip("-")
+    shown = text if len(text) <= 80 else text[:77] + "..."
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{flag} is not valid JSON ({exc.msg} at column {exc.colno}): "
-                         f"{text}") from None
+        raise UsageError(f"{field}: {flag} is not valid JSON ({exc.msg} at column "
+                         f"{exc.colno}): {shown}") from None
+    except RecursionError:
+        raise UsageError(f"{field}: {flag} is nested too deeply to read; keep it a few "
+                         "levels deep") from None
+    except ValueError:  # only a number with thousands of digits gets here
+        raise UsageError(f"{field}: {flag} holds a number with more digits than can be "
+                         "read; use a shorter one") from None
 
 
 def entry_from_args(args: argparse.Namespace) -> schedule.Entry:

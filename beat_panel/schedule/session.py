@@ -292,7 +292,10 @@ class Skipped:
     detail: str  # why, for a person
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.detail})"
+        # A name that is not text (bytes that are not UTF-8) is shown escaped, so that
+        # printing it cannot fail.
+        shown = self.name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return f"{shown} ({self.detail})"
 
     def to_json(self) -> dict:
         return {"name": self.name, "reason": self.reason.value, "detail": self.detail}

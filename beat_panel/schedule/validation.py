@@ -78,6 +78,9 @@ def text_problem(text: str, what: str, lines: bool = False) -> str | None:
         if lines and char in "\n\t":
             continue
         code = f"U+{ord(char):04X}"
+        if unicodedata.category(char) == "Cs":
+            return (f"contains bytes that are not UTF-8 text ({code}, a lone surrogate); "
+                    f"{what} must be text a file can hold")
         if unicodedata.category(char) == "Cc":
             return (f"contains a control character ({code}); {what} is one line of "
                     "visible text")
@@ -86,6 +89,29 @@ def text_problem(text: str, what: str, lines: bool = False) -> str | None:
                     f"how the text around it is shown; {what} cannot hold it")
     if text and all(unicodedata.category(c) in _UNSEEN for c in text):
         return f"has no visible character (only spaces or invisible ones); give {what}"
+    return None
+
+
+def json_problem(value: Any) -> str | None:
+    """Why `value` (args, kwargs, headers...) cannot be written to a JSON file that every
+    tool reads, or None: NaN or Infinity (not JSON), text that is not Unicode (a lone
+    surrogate), a number too long to write, or nesting too deep to read back."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
+        code = f" (U+{ord(bad[0]):04X})" if bad else ""
+        return (f"contains text that is not valid Unicode{code}, such as bytes that are not "
+                "UTF-8; a schedule file cannot hold it")
+    except RecursionError:
+        return "is nested too deeply to be written and read back; keep it a few levels deep"
+    except ValueError as exc:
+        if "float" in str(exc):  # "Out of range float values are not JSON compliant"
+            return ("contains NaN or Infinity, which are not JSON: other tools cannot read "
+                    "them; use a number or null")
+        return "contains a number with more digits than can be written; use a shorter one"
+    except TypeError:
+        return "holds something that is not a JSON value"
     return None
 
 
@@ -267,10 +293,14 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
     args = data.get("args", [])
     if not isinstance(args, list):
         problems.append(("args", f"must be a JSON list such as [1, \"a\"], not {show_value(args)}"))
+    elif args and (problem := json_problem(args)) is not None:
+        problems.append(("args", problem))
     kwargs = data.get("kwargs", {})
     if not isinstance(kwargs, dict):
         problems.append(("kwargs", f"must be a JSON object such as {{\"x\": 1}}, not "
                                    f"{show_value(kwargs)}"))
+    elif kwargs and (problem := json_problem(kwargs)) is not None:
+        problems.append(("kwargs", problem))
     options = Options()
     raw_options = data.get("options", {})
     if not isinstance(raw_options, dict):
@@ -394,6 +424,8 @@ def parse_options(data: dict) -> Options:
         elif key == "headers":
             if not isinstance(value, dict):
                 problems.append((field, "must be a JSON object such as {\"tenant\": \"a\"}"))
+            elif value and (problem := json_problem(value)) is not None:
+                problems.append((field, problem))
             else:
                 values[key] = dict(value)
         elif key == "retry_policy":
