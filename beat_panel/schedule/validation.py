@@ -339,6 +339,17 @@ def parse_entry(data: Any, check_past: bool = False) -> Entry:
 
 _NAME_OPTIONS = ("queue", "exchange", "routing_key", "serializer", "compression", "shadow")
 _SECONDS_OPTIONS = ("countdown", "time_limit", "soft_time_limit")
+# The longest expires, countdown or time limit: beat adds it to the time of each send, and
+# much more (1e12 s) overflows a date (celery logs "date value out of range" at every run).
+MAX_SECONDS = MAX_INTERVAL
+# The serializers and compressions kombu registers (kombu.serialization.registry and
+# kombu.compression, with their aliases), named without importing the user's app: beat
+# cannot send an entry with any other.
+_KNOWN_NAMES = {
+    "serializer": ("json", "pickle", "yaml", "msgpack"),
+    "compression": ("zlib", "gzip", "bzip2", "bzip", "lzma", "xz", "zstd", "zstandard",
+                    "brotli"),
+}
 _FLAG_OPTIONS = ("ignore_result", "retry")
 _RETRY_POLICY = {"max_retries": "a whole number of 0 or more, or null",
                  "interval_start": "a number of seconds of 0 or more",
@@ -388,6 +399,9 @@ def parse_options(data: dict) -> Options:
                 problems.append((field, f"must be a name, not {show_value(value)}"))
             elif (problem := text_problem(value, "a name")) is not None:
                 problems.append((field, problem))
+            elif key in _KNOWN_NAMES and value not in _KNOWN_NAMES[key]:
+                problems.append((field, f"{show_value(value)} is not a {key} kombu knows; "
+                                        f"use one of {', '.join(_KNOWN_NAMES[key])}"))
             else:
                 values[key] = value
         elif key == "priority":
@@ -402,17 +416,20 @@ def parse_options(data: dict) -> Options:
             moment = _moment(value) if isinstance(value, str) else None
             if moment is not None:
                 values[key] = moment
-            elif number is not None and number > 0:
+            elif number is not None and 0 < number <= MAX_SECONDS:
                 values[key] = float(value)
             else:
-                problems.append((field, "must be a number of seconds greater than 0, or a "
+                problems.append((field, f"must be a number of seconds greater than 0 and at "
+                                        f"most {MAX_SECONDS:.0f} (100 years), or a "
                                         "date-time with its UTC offset such as "
                                         f"2030-01-31T18:00:00+00:00, not {show_value(value)}"))
         elif key in _SECONDS_OPTIONS:
             number = _number(value)
-            if number is None or number < 0 or (number == 0 and key != "countdown"):
-                bound = "0 or more" if key == "countdown" else "greater than 0"
-                problems.append((field, f"must be a number of seconds {bound}, not "
+            if number is None or number < 0 or (number == 0 and key != "countdown") \
+                    or number > MAX_SECONDS:
+                bound = "0" if key == "countdown" else "greater than 0"
+                problems.append((field, f"must be a number of seconds from {bound} to "
+                                        f"{MAX_SECONDS:.0f} (100 years), not "
                                         f"{show_value(value)}"))
             else:
                 values[key] = float(value)
