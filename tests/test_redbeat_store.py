@@ -550,3 +550,46 @@ def test_an_entry_at_the_lock_key_is_reported_never_hidden(
     (skipped,) = listed.json["skipped"]
     assert skipped["key"] == "redbeat:good" and "lock_key" in str(skipped)
     assert RedisTarget(redis_server.url()).client().hget("redbeat:good", "definition")
+
+
+def test_bytes_that_are_not_utf8_are_skipped_and_named_never_a_traceback(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    import redis
+
+    target = RedisTarget(redis_server.url())
+    RedisStore(target).save(doc(Entry("ok", "t.ok", Interval(60))), Document())
+    raw = redis.Redis(port=redis_server.port)
+    raw.hset("redbeat:nonutf", "definition", b"\xff\xfe")
+    raw.hset(b"redbeat:\xff", "definition", b"{}")
+    raw.hset("redbeat:badmeta", mapping={"definition": json.dumps({
+        "name": "badmeta", "task": "t", "schedule": {"__type__": "interval", "every": 5,
+                                                     "relative": False}}),
+        "meta": b"\xff"})
+    raw.sadd("redbeat::statics", b"\xfe", "redbeat:ok")
+    raw.hset("redbeat::beat_panel", "timezone", b"\xff")
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')
+    listed = run_cli("--config", str(config), "schedule", "list", "--json")
+    assert listed.code == 0, listed.stderr
+    assert [e["name"] for e in listed.json["entries"]] == ["badmeta", "ok"]
+    skipped = {s["key"]: str(s) for s in listed.json["skipped"]}
+    assert set(skipped) == {"redbeat:nonutf", "redbeat:\\xff"}
+    assert "not UTF-8" in skipped["redbeat:nonutf"]
+    assert "not UTF-8" in skipped["redbeat:\\xff"]
+    why = run_cli("--config", str(config), "why", "ok")
+    assert "Traceback" not in why.stderr, why.stderr
+    # Saving over the damaged key is refused; the key is left as it is.
+    add = run_cli("--config", str(config), "schedule", "add", "nonutf", "--task", "t",
+                  "--every", "5")
+    assert add.code != 0 and "Traceback" not in add.stderr, add.stderr
+    assert "left as it is" in add.stderr
+    file = tmp_path / "in.json"
+    ScheduleStore(file).save(doc(Entry("nonutf", "t", Interval(9))), None)
+    imported = run_cli("--config", str(config), "schedule", "import-file", str(file),
+                       "--replace")
+    assert imported.code != 0 and "Traceback" not in imported.stderr, imported.stderr
+    assert "left as it is" in imported.stderr
+    removed = run_cli("--config", str(config), "schedule", "remove", "ok")
+    assert removed.code == 0, removed.stderr
+    assert raw.hget("redbeat:nonutf", "definition") == b"\xff\xfe"
+    assert raw.hget(b"redbeat:\xff", "definition") == b"{}"
+    assert raw.exists("redbeat:badmeta") and not raw.exists("redbeat:ok")

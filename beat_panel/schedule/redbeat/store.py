@@ -66,12 +66,21 @@ class RedisStore:
     def __init__(self, target: RedisTarget, client: redis.Redis | None = None) -> None:
         self.target = target
         self._client = client
+        self._raw: redis.Redis | None = None
 
     @property
     def client(self) -> redis.Redis:
         if self._client is None:
             self._client = self.target.client()
         return self._client
+
+    @property
+    def raw(self) -> redis.Redis:
+        """A client that answers bytes: what the store reads with, since a key or value
+        that is not UTF-8 is to be reported, not to fail a whole listing or save."""
+        if self._raw is None:
+            self._raw = self.target.client(decode=False)
+        return self._raw
 
     def _fail(self, exc: Exception, wrote: bool = False) -> RedisUnavailable:
         text = error_text(exc, self.target.url)
@@ -82,25 +91,34 @@ class RedisStore:
 
     # -- reading --------------------------------------------------------------------------
 
-    def entry_keys(self) -> list[str]:
-        """Every key under the prefix but RedBeat's own and the panel's settings."""
+    def entry_keys(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """Every key under the prefix but RedBeat's own and the panel's settings, and the
+        keys skipped since their names are not UTF-8 (with why)."""
         import redis
 
         special = self.target.special_keys() | {self.target.key_prefix + PANEL_KEY}
         try:
-            keys = {k for k in self.client.scan_iter(
-                match=_glob_escape(self.target.key_prefix) + "*", count=SCAN_COUNT)}
+            found = set(self.raw.scan_iter(
+                match=_glob_escape(self.target.key_prefix) + "*", count=SCAN_COUNT))
         except redis.RedisError as exc:
             raise self._fail(exc) from None
-        return sorted(keys - special)
+        keys, skipped = set(), []
+        for key in found:
+            try:
+                keys.add(key.decode())
+            except UnicodeDecodeError as exc:
+                skipped.append((key.decode(errors="backslashreplace"),
+                                f"its name is not UTF-8 text (byte 0x{key[exc.start]:02x} at "
+                                f"{exc.start}); the panel's entries have UTF-8 names"))
+        return sorted(keys - special), sorted(skipped)
 
     def load(self) -> Listing:
         """Read every entry (pipelined). RedisUnavailable when Redis cannot be read."""
         import redis
 
-        keys = self.entry_keys()
+        keys, skipped = self.entry_keys()
         try:
-            with self.client.pipeline(transaction=False) as pipe:
+            with self.raw.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.hgetall(key)
                 pipe.smembers(self.target.statics_key)
@@ -114,33 +132,35 @@ class RedisStore:
             statics = set()
         entries: list[Entry] = []
         runs: dict[str, RunState] = {}
-        skipped: list[tuple[str, str]] = []
         digest = hashlib.sha256()
         prefix = len(self.target.key_prefix)
-        for key, fields in zip(keys, hashes, strict=True):
-            if isinstance(fields, Exception):
+        for key, raw in zip(keys, hashes, strict=True):
+            if isinstance(raw, Exception):
                 skipped.append((key, "not a hash (RedBeat keeps each entry in a hash)"))
                 continue
-            digest.update(f"{key}\0{fields.get(codec.DEFINITION)}\0"
-                          f"{fields.get(codec.PANEL)}\n".encode())
-            if not fields:
+            digest.update(b"%s\0%r\0%r\n" % (key.encode(), raw.get(b"definition"),
+                                               raw.get(b"beat_panel")))
+            if not raw:
                 continue  # gone between the scan and the read
             try:
+                fields = _text_fields(raw)
                 entry = codec.decode_entry(fields, key[prefix:])
             except ScheduleError as exc:
                 skipped.append((key, str(exc)))
                 continue
             entries.append(entry)
             runs[entry.name] = codec.decode_meta(fields.get(codec.META))
-        if lock_type == "hash":  # a lock_key that is an entry's key too: it looks like one
+        if lock_type == b"hash":  # a lock_key that is an entry's key too: it looks like one
             skipped.append((self.target.lock, "it is the lock key ([schedule] lock_key), "
                             "which a beat overwrites when it takes the lock: give the entry "
                             "another name, or the lock another key (RedBeat's own is "
                             "\":lock\")"))
-        zone = zone if isinstance(zone, str) and known_zone(zone) else None
+        zone = _text(zone) if isinstance(zone, bytes) else None
+        zone = zone if zone and known_zone(zone) else None
         digest.update(f"zone\0{zone}".encode())
+        names = {t for s in statics if isinstance(s, bytes) and (t := _text(s)) is not None}
         return Listing(Document(tuple(entries), 0, zone), digest.hexdigest(), runs,
-                       frozenset(s for s in statics if isinstance(s, str)), tuple(skipped))
+                       frozenset(names), tuple(skipped))
 
     def current_sha(self) -> str:
         return self.load().sha
@@ -171,7 +191,7 @@ class RedisStore:
         keys = [self.target.key_of(n) for n in (*changed, *removed)]
         now = datetime.now(timezone.utc)
         try:
-            with self.client.pipeline(transaction=True) as pipe:
+            with self.raw.pipeline(transaction=True) as pipe:
                 for _attempt in range(_SAVE_ATTEMPTS):
                     try:
                         self._save_once(pipe, keys, changed, removed, old, new, document,
@@ -195,8 +215,8 @@ class RedisStore:
         seen = self._look(pipe, keys, old, force, "since it was loaded: reload it to see "
                                                   "that change, or save yours over it.")
         # Read before MULTI (inside it, a read is only queued).
-        metas = {key: pipe.hget(key, codec.META) for key, there in seen.items()
-                 if there is not None}
+        metas = {key: _text(pipe.hget(key, codec.META), "replace")
+                 for key, there in seen.items() if there is not None}
         pipe.multi()
         for name in changed:
             entry, key = new[name], self.target.key_of(name)
@@ -241,7 +261,7 @@ class RedisStore:
         before = {e.name: e for e in expected.entries} if expected is not None else {}
         keys = [self.target.key_of(e.name) for e in document.entries]
         try:
-            with self.client.pipeline(transaction=True) as pipe:
+            with self.raw.pipeline(transaction=True) as pipe:
                 for _attempt in range(_SAVE_ATTEMPTS):
                     try:
                         if keys:
@@ -318,15 +338,45 @@ def _read(pipe: Any, key: str, name: str) -> Entry | ScheduleError | None:
     import redis
 
     try:
-        fields = pipe.hgetall(key)
+        raw = pipe.hgetall(key)
     except redis.ResponseError as exc:  # a key of another type
         return ScheduleError([("", f"not a hash ({exc})")])
-    if not fields:
+    if not raw:
         return None
     try:
-        return codec.decode_entry(fields, name)
+        return codec.decode_entry(_text_fields(raw), name)
     except ScheduleError as exc:
         return exc
+
+
+def _text(value: bytes | None, errors: str = "strict") -> str | None:
+    """Bytes from Redis as text; None for none, or for bytes that are not UTF-8."""
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8", errors)
+    except UnicodeDecodeError:
+        return None
+
+
+def _text_fields(raw: dict[bytes, bytes]) -> dict[str, str]:
+    """The fields of an entry's hash that the panel reads, as text. One that is not
+    UTF-8 is a ScheduleError naming it; `meta` is RedBeat's to write, and a damaged one
+    counts as no runs, as elsewhere."""
+    fields = {}
+    for name in (codec.DEFINITION, codec.PANEL):
+        value = raw.get(name.encode())
+        if value is None:
+            continue
+        try:
+            fields[name] = value.decode()
+        except UnicodeDecodeError as exc:
+            raise ScheduleError([(name, f"is not UTF-8 text (byte 0x{value[exc.start]:02x} "
+                                        f"at {exc.start})")]) from None
+    meta = _text(raw.get(codec.META.encode()), "replace")
+    if meta is not None:
+        fields[codec.META] = meta
+    return fields
 
 
 def _counts_from(entry: Entry, now: datetime) -> datetime:
