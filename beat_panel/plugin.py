@@ -58,7 +58,13 @@ def schedule_file_for(app: Any, schedule_filename: str | None) -> Path:
             "= '/path/to/schedule.json', or BEAT_PANEL_SCHEDULE, or pass "
             "--schedule /path/to/schedule.json."
         )
-    return Path(configured).expanduser().resolve()
+    path = Path(configured).expanduser()
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        # A loop of links at the path: beat starts all the same, says why it cannot use
+        # the file and runs the last good schedule, as for a folder or a FIFO there.
+        return Path(os.path.abspath(path))
 
 
 class PanelScheduler(Scheduler):
