@@ -240,3 +240,33 @@ def test_a_fifo_at_the_beat_state_path_does_not_hang_the_plugin(tmp_path):
     beat_report.report_path(path).write_text(state)
     scheduler._load_runs()
     assert scheduler._runs == {"a": {"total_run_count": 3}}
+
+
+def test_beat_starts_on_a_loop_of_links_and_says_why_it_runs_nothing(tmp_path):
+    from celery import Celery
+
+    from beat_panel.plugin import PanelScheduler
+    from beat_panel.schedule import beat_report
+
+    path = tmp_path / "schedule.json"
+    path.symlink_to("schedule.json")
+    app = Celery("looped", broker="memory://", set_as_current=False)
+    app.conf.beat_panel_schedule = str(path)
+    scheduler = PanelScheduler(app, lazy=True)  # no RuntimeError from resolve()
+    assert scheduler.path == path
+    scheduler.setup_schedule()
+    report = beat_report.read_beat_report(path)
+    assert "Too many levels of symbolic links" in report.error
+    assert scheduler.schedule == {}
+
+
+def test_the_window_opens_on_a_fifo_schedule_and_says_so(project, tmp_path):
+    config, path = project
+    path.unlink()
+    os.mkfifo(path)
+    shot = tmp_path / "window.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = run_cli("--config", str(config), "gui", "--screenshot", str(shot), env=env,
+                   timeout=QUICK)
+    assert done.code == 0, done.stderr
+    assert shot.stat().st_size > 0
