@@ -5,6 +5,7 @@ take effect in every face at once, and no failure is silent."""
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -17,6 +18,7 @@ from beat_panel.control import activity
 from beat_panel.control.action_lock import action_lock
 from beat_panel.control.states import Action, Phase
 from beat_panel.ui import crash, death_watch
+from beat_panel.ui import monitor as monitor_module
 from beat_panel.ui.app import Panel
 from beat_panel.ui.jobs import JobRunner
 
@@ -311,3 +313,48 @@ def test_keep_alive_tries_again_after_a_failed_start_then_gives_up(fake_project,
     assert kinds.count(activity.Kind.START) == 2, kinds  # two tries, both failed
     assert kinds[0] is activity.Kind.DIED and kinds[-1] is activity.Kind.GAVE_UP
     assert not panel.monitor.running
+
+
+def test_an_action_another_process_runs_is_followed_until_it_ends(fake_project, make_panel,
+                                                                  qtbot, procs):
+    """The CLI restarts beat while the window is open (refresh: an hour). The window sees
+    "Restarting…" and, without anyone clicking again, sees it end within seconds."""
+    project = fake_project()
+    panel = make_panel(project, refresh_seconds=3600)
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    script = ("import sys, time\n"
+              "from pathlib import Path\n"
+              "from beat_panel.config import load_file\n"
+              "from beat_panel.control.action_lock import action_lock\n"
+              "with action_lock(load_file(Path(sys.argv[1])), 'restart'):\n"
+              "    print('held', flush=True)\n"
+              "    sys.stdin.readline()\n")
+    other = procs.popen([sys.executable, "-c", script, str(project.config_path)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "held"
+    qtbot.mouseClick(window.header.check_now, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.monitor.status.state is Phase.RESTARTING, timeout=15000)
+    assert not window.buttons[Action.START].isEnabled()
+    other.stdin.close()  # the other process's restart ends
+    other.wait(timeout=10)
+    qtbot.waitUntil(lambda: not panel.monitor.status.state.working,
+                    timeout=5000 + monitor_module.SETTLE_POLL_MS)
+    assert window.buttons[Action.START].isEnabled()
+
+
+def test_health_is_checked_again_once_beat_started(fake_project, make_panel, qtbot):
+    """Health taken while beat was stopped says "not running"; after Start it is
+    checked again at once (refresh: an hour), so the tray and Health tab stop saying so."""
+    project = fake_project()
+    panel = make_panel(project, refresh_seconds=3600)
+    monitor = panel.monitor
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: monitor.health is not None, timeout=20000)
+    assert "beat_not_running" in [p.code for p in monitor.health.problems]
+    with qtbot.waitSignal(monitor.action_finished, timeout=30000):
+        qtbot.mouseClick(window.buttons[Action.START], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: monitor.running and monitor.health is not None
+                    and monitor.health.beat.status.running, timeout=20000)
+    assert "beat_not_running" not in [p.code for p in monitor.health.problems]

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # loaded when first used: the window opens without them
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_EXITS = 64
+SETTLE_POLL_MS = 1000  # while another process acts on beat, its status is checked this often
 
 
 class Origin(str, enum.Enum):
@@ -103,6 +104,12 @@ class BeatMonitor(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(settings.refresh_seconds * 1000)
         self.timer.timeout.connect(self.refresh)
+        # While another process (the CLI) starts or stops beat, look again soon, not at
+        # the next refresh: the faces would show "Restarting…" for up to its interval.
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_POLL_MS)
+        self._settle.timeout.connect(self.refresh)
         settings.changed.connect(self._setting_changed)
 
     # -- life ----------------------------------------------------------------------------
@@ -115,6 +122,7 @@ class BeatMonitor(QObject):
 
     def shutdown(self) -> None:
         self.timer.stop()
+        self._settle.stop()
         self.watch.clear()
 
     @property
@@ -204,6 +212,10 @@ class BeatMonitor(QObject):
                 self._send_alerts()
             self._alerted_running = status.running
         self.watch.watch(status.processes)
+        if status.state.working and self.in_flight is None:
+            self._settle.start()  # someone else's action: look again soon
+        if previous is not None and previous.running != status.running:
+            self._health_now = True  # what health says of beat is out of date now
         self.changed.emit()
         if self._check_again:
             self._check_again = False
@@ -273,6 +285,10 @@ class BeatMonitor(QObject):
             self.observe_health(health.broker.ok, health.broker.error, queues)
         self.health_changed.emit(health)
         self.changed.emit()
+        if self.status is not None and health.beat.status.running != self.status.running:
+            # Beat started or stopped while it ran: its problems are of the old state.
+            self._health_now = True
+            self._check_health(self.status)
 
     def _process_ended(self, pid: int) -> None:
         if len(self._exits) >= MAX_REMEMBERED_EXITS:
