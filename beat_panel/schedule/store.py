@@ -129,6 +129,7 @@ class ScheduleStore:
         overwritten, even with force.
         """
         schedule.check_unique_names(list(document.entries))
+        self._refuse_special_file()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
             reason = read_only_reason(self.path)
@@ -171,6 +172,22 @@ class ScheduleStore:
             self._keep_history(data, revision)
             atomic_write(self.path, data)
         return Loaded(new, sha256(data))
+
+    def _refuse_special_file(self) -> None:
+        """Before anything is created beside it (a lock, a history folder): a device, a
+        FIFO or a folder at the path is refused, looked at through an open that cannot
+        block, never a stat of the name that something could be swapped in after."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return  # missing, or unreadable: the read under the lock says so
+        try:
+            mode = os.fstat(fd).st_mode
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(mode):
+            raise ScheduleError([("", f"cannot read it: it is {kind_of(mode)}, not a file")],
+                                str(self.path))
 
     def _newest_in_history(self, data: bytes) -> bool:
         newest = self.history()[:1]
