@@ -274,11 +274,13 @@ def test_the_window_opens_on_a_fifo_schedule_and_says_so(project, tmp_path):
 
 @pytest.mark.parametrize("kind", ["device link", "fifo"])
 def test_a_save_to_a_device_or_fifo_creates_nothing_beside_it(tmp_path, kind):
-    path = tmp_path / "schedule.json"
+    folder = tmp_path / "project"
+    folder.mkdir()
+    path = folder / "schedule.json"
     if kind == "fifo":
         os.mkfifo(path)
     else:
         path.symlink_to("/dev/null")
     with pytest.raises(ScheduleError, match="not a file"):
         ScheduleStore(path).save(Document((Entry("a", "t", Interval(60)),)), None)
-    assert os.listdir(tmp_path) == ["schedule.json"]
+    assert os.listdir(folder) == ["schedule.json"]
