@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from beat_panel import config as config_module
 from beat_panel.demo.app import broker_options
@@ -66,6 +67,28 @@ def test_a_demo_folder_of_an_earlier_version_keeps_its_folders(tmp_path: Path):
     assert waiting.read_text() == "{}" and table.read_text() == '[["celery", "", "celery"]]'
 
 
+def start_advised_worker(procs: ProcessTracker, tmp_path: Path, command: list[str],
+                         name: str = "demo") -> tuple[str, Path]:
+    """Run the advised worker command from a folder of its own (not the demo's), as
+    advised plus a solo pool (no pool children), its own name and its log level; return
+    its name (before the @) and its folder once it is ready."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    log = tmp_path / "worker.log"
+    node = f"{name}-{uuid.uuid4().hex[:6]}"
+    env = {k: v for k, v in os.environ.items() if k != "BEAT_PANEL_DEMO_DIR"}
+    with open(log, "wb") as out:
+        worker = procs.popen([*command, "--pool=solo", "-n", f"{node}@%h", "-l", "INFO"],
+                             cwd=elsewhere, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
+        assert worker.poll() is None, log.read_text()
+        return " ready." in log.read_text()
+
+    wait_until(ready, timeout=60, what="the demo worker to be ready")
+    return node, elsewhere
+
+
 @pytest.mark.slow
 def test_a_worker_started_as_advised_from_another_folder_answers_the_demos_health(
         tmp_path: Path, procs: ProcessTracker):
@@ -86,22 +109,8 @@ def test_a_worker_started_as_advised_from_another_folder_answers_the_demos_healt
     assert command[0] == demo.beat.command[0], command  # the panel's celery, not PATH's
     assert command[1:] == ["-A", DEMO_APP, "worker", "-Q", "celery"], command
 
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    node, elsewhere = start_advised_worker(procs, tmp_path, command)
     assert elsewhere.resolve() != demo.beat.workdir.resolve()
-    log = tmp_path / "worker.log"
-    node = f"demo-{uuid.uuid4().hex[:6]}"
-    # As advised, plus a solo pool (no pool children), its own name and its log level.
-    env = {k: v for k, v in os.environ.items() if k != "BEAT_PANEL_DEMO_DIR"}
-    with open(log, "wb") as out:
-        worker = procs.popen([*command, "--pool=solo", "-n", f"{node}@%h", "-l", "INFO"],
-                             cwd=elsewhere, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    def ready() -> bool:
-        assert worker.poll() is None, log.read_text()
-        return " ready." in log.read_text()
-
-    wait_until(ready, timeout=60, what="the demo worker to be ready")
     assert not (elsewhere / "control").exists(), "the worker made a ./control of its own"
 
     health = demo_cli("health")
@@ -126,3 +135,44 @@ def test_the_advice_names_plain_celery_when_the_command_is_no_celery(tmp_path: P
         f"{shlex.quote(sys.executable)} -m celery -A proj worker"
     assert worker_command(None, ("/opt/my venv/bin/celery",), "a b") == \
         "'/opt/my venv/bin/celery' -A APP worker -Q 'a b'"
+
+
+class DemoProject:
+    """The built-in demo project, for the panel fixture (`load()` gives its config)."""
+
+    def load(self) -> config_module.Config:
+        return config_module.demo_config()
+
+
+@pytest.mark.slow
+def test_the_health_tabs_workers_table_gives_name_and_queues_the_room(
+        tmp_path: Path, procs: ProcessTracker, make_panel, qtbot):
+    """A worker with a long name on the demo: on the Health tab, clicked as a person
+    would, its name, pid and queues are shown whole in a roomy window and a narrow one;
+    the room left goes to the queues, not to "Last seen"."""
+    demo = config_module.demo_config()
+    command = [*demo.beat.command, "-A", DEMO_APP, "worker", "-Q", "celery"]
+    node, _ = start_advised_worker(procs, tmp_path, command,
+                                   name="demo-worker-with-a-rather-long-name")
+    panel = make_panel(DemoProject(), refresh_seconds=1)
+    window = panel.show_window()
+    qtbot.addWidget(window)
+    bar = window.tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == "Health")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    view = window.tabs.widget(index)
+    table = view.workers
+    qtbot.waitUntil(lambda: table.rowCount() == 1 and table.item(0, 1) is not None
+                    and table.item(0, 1).text().startswith(node), timeout=20000)
+    columns = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    narrowest = window.minimumSizeHint().width()
+    for width in (900, narrowest):  # roomy, and narrow: the name stays whole in both
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda w=width: window.width() == w, timeout=5000)
+        window.grab().save(str(tmp_path / f"health-tab-{width}.png"))
+        widths = {name: table.columnWidth(c) for c, name in enumerate(columns)}
+        for c, name in enumerate(columns):
+            text = table.item(0, c).text()
+            assert table.fontMetrics().horizontalAdvance(text) <= widths[name], \
+                (width, name, text, widths)
+        assert widths["Last seen"] < widths["Queues"], (width, widths)

@@ -27,6 +27,7 @@ from beat_panel.ui.monitor import BeatMonitor
 from beat_panel.ui.state_style import Look, restyle
 
 WORKER_COLUMNS = ["State", "Name", "PID", "Queues", "Last seen"]
+STRETCHED_COLUMN = "Queues"  # takes the room left; the others are as wide as their text
 LEVEL_GLYPHS = {Level.ERROR: "✖", Level.WARNING: "!"}
 
 
@@ -86,9 +87,14 @@ class HealthView(QWidget):
         self.workers.setHorizontalHeaderLabels(WORKER_COLUMNS)
         self.workers.verticalHeader().setVisible(False)
         self.workers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # A name is shown whole; the queues take the room left (a long list is elided,
+        # whole in its tooltip); State, PID and Last seen only what their text needs.
         header = self.workers.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
+        for column, name in enumerate(WORKER_COLUMNS):
+            mode = QHeaderView.ResizeMode.Stretch if name == STRETCHED_COLUMN \
+                else QHeaderView.ResizeMode.ResizeToContents
+            header.setSectionResizeMode(column, mode)
         workers_box = QGroupBox("Workers")
         workers_layout = QVBoxLayout(workers_box)
         workers_layout.addWidget(self.workers_state, 0, Qt.AlignmentFlag.AlignLeft)
@@ -196,7 +202,9 @@ class HealthView(QWidget):
             item.setForeground(QColor(look.colour))
             table.setItem(row, 0, item)
             for column, text in enumerate(cells, start=1):
-                table.setItem(row, column, QTableWidgetItem(text))
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(text)
+                table.setItem(row, column, cell)
 
     def _beat(self, health: Health) -> None:
         status = self.monitor.status or health.beat.status
