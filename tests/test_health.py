@@ -15,8 +15,11 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from beat_panel.health import HealthChecker
+from beat_panel.control.states import Phase
+from beat_panel.control.status import Status
+from beat_panel.health import HealthChecker, WorkersHealth
 from beat_panel.health.beat_node import remote_control
+from beat_panel.health.check import _beat
 from beat_panel.health.deadline import PROBE_SCRIPT
 from beat_panel.process import BeatProcess
 from beat_panel.schedule import Entry, Interval
@@ -191,6 +194,28 @@ def test_a_workers_check_stopped_at_its_deadline_is_said_once_in_every_face(
         assert said_twice(message) == [], message
         assert "broker could not be reached" not in message
     assert probes_left() == []
+
+
+@pytest.mark.parametrize(("workers", "says", "never"), [
+    (WorkersHealth(False, error="no answer within 2.5 s", timed_out=True),
+     "workers' check, which pings beat too, got no answer within 2.5 s", "broker"),
+    (WorkersHealth(False, error="OperationalError: [Errno 111] Connection refused",
+                   broker_unreachable=True),
+     "could not reach the broker", "no answer"),
+    (WorkersHealth(False, error="the probe ended with exit code 1: boom"),
+     "could not be asked (the probe ended with exit code 1: boom)", "broker"),
+])
+def test_beats_own_ping_unasked_says_what_happened_to_the_workers_check(
+        workers, says, never):
+    """A running beat whose ping could not be sent or answered: the note says why as it
+    happened (a workers' check stopped at its deadline says nothing of the broker)."""
+    beat = BeatProcess(pid=4242, create_time=0.0, owner="me", uid=0, embedded=False,
+                       app="proj", argv=("celery", "-A", "proj", "beat"), cwd="/p",
+                       pidfile=None, manager=None)
+    status = Status(state=Phase.RUNNING, processes=[beat])
+    found = _beat(status, remote_control(beat), None, None, [], workers)
+    assert found.ping is None and says in (found.ping_note or ""), found.ping_note
+    assert never not in (found.ping_note or "").replace(says, ""), found.ping_note
 
 
 def test_an_app_that_cannot_be_loaded_is_reported_not_raised(tmp_path: Path):
