@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the dialogs load when first opened, not with the window
 
 log = logging.getLogger(__name__)
 
+REPORT_POLL_MS = 5000  # how often beat's report is read while beat runs and the editor shows
 TICK_MS = 1000  # how often the relative times ("in 10 s") move on
 
 class ScheduleEditor(QWidget):
@@ -116,6 +117,12 @@ class ScheduleEditor(QWidget):
         self._ticker = QTimer(self)
         self._ticker.setInterval(TICK_MS)
         self._ticker.timeout.connect(self.model.tick)
+        # Beat's report (last runs, run counts) is read this often while beat runs and
+        # the editor is on screen, not only at each status check (30 s by default).
+        self._report_poll = QTimer(self)
+        self._report_poll.setInterval(REPORT_POLL_MS)
+        self._report_poll.timeout.connect(self._poll_report)
+        self._looking = False  # a look at the schedule and beat's report is under way
 
     # -- state -----------------------------------------------------------------------
 
@@ -308,11 +315,17 @@ class ScheduleEditor(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         self._ticker.start()
+        self._report_poll.start()
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
         self._ticker.stop()
+        self._report_poll.stop()
         super().hideEvent(event)
+
+    def _poll_report(self) -> None:
+        if self.model.beat_running:
+            self._look()
 
     def on_status(self, status: Status) -> None:
         """Each status refresh: note beat's state and look for changes on disk."""
@@ -328,13 +341,24 @@ class ScheduleEditor(QWidget):
             if "Applied ✓" in self.notice.text():
                 self.notice.setText(f"The beat that applied the last save (pid {gone}) is no "
                                     "longer running.")
+        self._look()
+
+    def _look(self) -> None:
+        """Look (in a job) for a change of the schedule on disk and for beat's report."""
         session = self.session
-        if session is None or self.saving:
+        if session is None or self.saving or self._looking:
             return  # a file that could not be loaded is reloaded by a person, not here
-        # A failed look is logged by the runner; the next refresh looks again.
-        self.runner.submit(session.look, on_done=lambda found: self._looked(session, found))
+        self._looking = True
+
+        def failed(error: Exception) -> None:
+            self._looking = False  # logged; the next refresh looks again
+            log.warning("Could not look at the schedule: %s", error)
+
+        self.runner.submit(session.look, on_done=lambda found: self._looked(session, found),
+                           on_error=failed)
 
     def _looked(self, asked: ScheduleSession, on_disk: OnDisk) -> None:
+        self._looking = False
         current = self.session
         if current is None or self.saving or current.base_sha != asked.base_sha:
             return  # not loaded, or a load or save landed since: this look is stale
