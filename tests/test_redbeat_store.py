@@ -19,7 +19,7 @@ from beat_panel.schedule import Crontab, Document, Entry, Interval, ScheduleErro
 from beat_panel.schedule.beat_report import read_beat_report
 from beat_panel.schedule.model import Clocked
 from beat_panel.schedule.redbeat import codec
-from beat_panel.schedule.redbeat.store import RedisStore, RedisUnavailable
+from beat_panel.schedule.redbeat.store import RedisConflict, RedisStore, RedisUnavailable
 from beat_panel.schedule.redbeat.target import RedisTarget
 from beat_panel.schedule.session import ScheduleSession
 from beat_panel.schedule.source import RedisSource
@@ -593,3 +593,53 @@ def test_bytes_that_are_not_utf8_are_skipped_and_named_never_a_traceback(
     assert raw.hget("redbeat:nonutf", "definition") == b"\xff\xfe"
     assert raw.hget(b"redbeat:\xff", "definition") == b"{}"
     assert raw.exists("redbeat:badmeta") and not raw.exists("redbeat:ok")
+
+
+def test_a_50000_entry_import_and_save_work_and_keep_per_entry_conflicts(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    # WATCH on 50,000 keys took Redis about 20 s (its time is squared in the keys), past
+    # the 5 s a command may take: the import failed, every time.
+    big = doc(*(Entry(f"e{i}", "t.x", Interval(60 + i % 100)) for i in range(50_000)))
+    file = tmp_path / "big.json"
+    ScheduleStore(file).save(big, None)
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')
+    started = datetime.now()
+    done = run_cli("--config", str(config), "schedule", "import-file", str(file))
+    assert done.code == 0, done.stderr
+    took = datetime.now() - started
+    store = RedisStore(RedisTarget(redis_server.url()))
+    listing = store.load()
+    assert len(listing.document.entries) == 50_000, took
+    # Another panel changes one entry: a save of every entry over it names that one, and
+    # writes nothing.
+    RedisStore(RedisTarget(redis_server.url())).save(
+        doc(Entry("e7", "t.theirs", Interval(5))), doc(listing.document.get("e7")))
+    mine = Document(tuple(e.with_changes(task="t.mine") for e in listing.document.entries))
+    with pytest.raises(RedisConflict) as caught:
+        store.save(mine, listing.document)
+    assert caught.value.names == ["e7"]
+    assert store.load().document.get("e1").task == "t.x"
+
+
+def test_an_entry_changed_between_the_look_and_the_write_is_a_conflict_not_overwritten(
+        store: RedisStore) -> None:
+    store.save(doc(Entry("a", "t.a", Interval(60)), Entry("b", "t.b", Interval(60))),
+               Document())
+    base = store.load().document
+    other = RedisStore(store.target)
+    look = store._look
+    looks = []
+
+    def look_then_theirs(*args, **kwargs):
+        looks.append(1)
+        seen = look(*args, **kwargs)
+        if len(looks) == 1:  # just after the first look: another panel saves `b`
+            other.save(doc(base.get("a"), Entry("b", "t.theirs", Interval(5))), base)
+        return seen
+
+    store._look = look_then_theirs
+    with pytest.raises(RedisConflict) as caught:
+        store.save(doc(Entry("b", "t.mine", Interval(7))), base)  # and `a` removed
+    assert caught.value.names == ["b"] and len(looks) == 2
+    after = store.load().document
+    assert after.get("b").task == "t.theirs" and after.get("a") is not None

@@ -21,7 +21,12 @@ from beat_panel.errors import PanelError
 from beat_panel.schedule.model import Clocked, Document, Entry, ScheduleError
 from beat_panel.schedule.redbeat import codec
 from beat_panel.schedule.redbeat.codec import RunState
-from beat_panel.schedule.redbeat.target import PANEL_KEY, RedisTarget, error_text
+from beat_panel.schedule.redbeat.target import (
+    COMMAND_TIMEOUT,
+    PANEL_KEY,
+    RedisTarget,
+    error_text,
+)
 from beat_panel.schedule.store import ConflictError
 from beat_panel.schedule.timing import known_zone
 
@@ -29,7 +34,8 @@ if TYPE_CHECKING:
     import redis
 
 SCAN_COUNT = 1000
-_SAVE_ATTEMPTS = 5  # a running beat rewrites `meta` at each send: a watch may trip on it
+_SAVE_ATTEMPTS = 5  # another panel may write between a look and the write: look again
+_SECONDS_PER_WRITE = 0.0002  # more time for the answer to a big write (50,000: 10 s)
 
 
 class RedisUnavailable(PanelError):
@@ -173,8 +179,6 @@ class RedisStore:
         them, unless `force`). A key that holds no readable entry is never overwritten
         (ScheduleError). Entries RedBeat cannot run are refused before anything is
         written."""
-        import redis
-
         schedule.check_unique_names(list(document.entries))
         old = {e.name: e for e in base.entries}
         new = {e.name: e for e in document.entries}
@@ -188,65 +192,31 @@ class RedisStore:
             # "Keep mine": Redis ends as the document says, whatever it holds now (a Redis
             # that came back empty, say), so every entry is looked at, not only the edits.
             changed = list(new)
-        keys = [self.target.key_of(n) for n in (*changed, *removed)]
         now = datetime.now(timezone.utc)
-        try:
-            with self.raw.pipeline(transaction=True) as pipe:
-                for _attempt in range(_SAVE_ATTEMPTS):
-                    try:
-                        self._save_once(pipe, keys, changed, removed, old, new, document,
-                                        force, now)
-                        break
-                    except redis.WatchError:
-                        continue  # a beat wrote `meta` meanwhile: look again
-                else:
-                    raise RedisConflict(changed + removed, "The entries kept changing in "
-                                        f"Redis while saving to {self.target.shown}; try "
-                                        "again.")
-        except redis.RedisError as exc:
-            raise self._fail(exc, wrote=True) from None
-        return self.load()
 
-    def _save_once(self, pipe: Any, keys: list[str], changed: list[str], removed: list[str],
-                   old: dict[str, Entry], new: dict[str, Entry], document: Document,
-                   force: bool, now: datetime) -> None:
-        if keys:
-            pipe.watch(*keys)
-        seen = self._look(pipe, keys, old, force, "since it was loaded: reload it to see "
-                                                  "that change, or save yours over it.")
-        # Read before MULTI (inside it, a read is only queued).
-        metas = {key: _text(pipe.hget(key, codec.META), "replace")
-                 for key, there in seen.items() if there is not None}
-        pipe.multi()
-        for name in changed:
-            entry, key = new[name], self.target.key_of(name)
-            there = seen[key]
-            if force and there == entry:
-                continue  # already as the document says: its score and meta stay
-            meta = metas.get(key)
-            runs = codec.decode_meta(meta) if there is not None else \
-                RunState(_counts_from(entry, now), 0)
-            pipe.hset(key, codec.DEFINITION, codec.encode_definition(entry))
-            panel = codec.encode_panel(entry)
-            if panel is None:
-                pipe.hdel(key, codec.PANEL)
-            else:
-                pipe.hset(key, codec.PANEL, panel)
-            if meta is None:
+        def plan(seen: dict[str, _Seen]) -> list[_Write]:
+            writes = []
+            for name in changed:
+                entry, key = new[name], self.target.key_of(name)
+                there = seen[key]
+                if force and there.entry == entry:
+                    # Already as the document says: its score and meta stay.
+                    writes.append(_Write(key, "keep", there.print))
+                    continue
+                runs = codec.decode_meta(there.meta) if there.entry is not None else \
+                    RunState(_counts_from(entry, now), 0)
                 # Without `meta` RedBeat sends a new entry at once: it starts counting now.
-                pipe.hset(key, codec.META, codec.encode_meta(runs))
-            pipe.zadd(self.target.schedule_key,
-                      {key: due_score(entry, runs, now, document.timezone)})
-        for name in removed:
-            key = self.target.key_of(name)
-            pipe.zrem(self.target.schedule_key, key)
-            pipe.delete(key)
-        settings = self.target.key_prefix + PANEL_KEY
-        if document.timezone:
-            pipe.hset(settings, "timezone", document.timezone)
-        else:
-            pipe.hdel(settings, "timezone")
-        pipe.execute()
+                writes.append(_Write(key, "update", there.print, entry,
+                                     codec.encode_meta(runs),
+                                     due_score(entry, runs, now, document.timezone)))
+            writes += [_Write(self.target.key_of(n), "delete", seen[self.target.key_of(n)].print)
+                       for n in removed]
+            return writes
+
+        self._write(plan, [self.target.key_of(n) for n in (*changed, *removed)], old, force,
+                    "since it was loaded: reload it to see that change, or save yours over "
+                    "it.", document.timezone or "", changed + removed)
+        return self.load()
 
     def import_document(self, document: Document, runs: dict[str, RunState],
                         expected: Document | None = None) -> Listing:
@@ -255,71 +225,91 @@ class RedisStore:
         listing the import was planned on; RedisConflict else). A key that holds no
         entry the panel can read is never touched (ScheduleError names it)."""
         self._check_names(document)
-        import redis
-
         now = datetime.now(timezone.utc)
         before = {e.name: e for e in expected.entries} if expected is not None else {}
-        keys = [self.target.key_of(e.name) for e in document.entries]
-        try:
-            with self.raw.pipeline(transaction=True) as pipe:
-                for _attempt in range(_SAVE_ATTEMPTS):
-                    try:
-                        if keys:
-                            pipe.watch(*keys)
-                        self._look(pipe, keys, before, False,
-                                   "during the import; nothing was written.")
-                        pipe.multi()
-                        self._write_all(pipe, document, runs, now)
-                        pipe.execute()
-                        break
-                    except redis.WatchError:
-                        continue
-                else:
-                    raise RedisConflict([e.name for e in document.entries],
-                                        "The entries kept changing in Redis during the "
-                                        "import; try again.")
-        except redis.RedisError as exc:
-            raise self._fail(exc, wrote=True) from None
+
+        def plan(seen: dict[str, _Seen]) -> list[_Write]:
+            writes = []
+            for entry in document.entries:
+                key = self.target.key_of(entry.name)
+                state = runs.get(entry.name) or RunState(_counts_from(entry, now), 0)
+                if state.last_run_at is None:
+                    state = RunState(_counts_from(entry, now), state.total_run_count)
+                writes.append(_Write(key, "replace", seen[key].print, entry,
+                                     codec.encode_meta(state),
+                                     due_score(entry, state, now, document.timezone)))
+            return writes
+
+        self._write(plan, [self.target.key_of(e.name) for e in document.entries], before,
+                    False, "during the import; nothing was written.",
+                    document.timezone or None, [e.name for e in document.entries])
         return self.load()
 
-    def _look(self, pipe: Any, keys: list[str], expected: dict[str, Entry], force: bool,
-              conflict_words: str) -> dict[str, Entry | ScheduleError | None]:
-        """Under WATCH: what each key holds now. A key that holds no readable entry stops
-        the write (ScheduleError, it is never touched); one that is not as `expected`
-        does too (RedisConflict), unless `force`."""
+    def _write(self, plan: Any, keys: list[str], expected: dict[str, Entry], force: bool,
+               conflict_words: str, zone: str | None, names: list[str]) -> None:
+        """Look at `keys`, plan the writes from what they hold, and make them in one
+        atomic step, only if no key changed in between (else look again, a few times).
+        `zone` "" clears the schedule's time zone, None leaves it.
+
+        Not WATCH/MULTI: Redis takes time squared in the number of keys one client
+        watches (50,000 keys: about 20 s, with every other client waiting). A script runs
+        the check and the writes at once, in time linear in the keys."""
+        import redis
+
+        for _attempt in range(_SAVE_ATTEMPTS):
+            seen = self._look(keys, expected, force, conflict_words)
+            writes = plan(seen)
+            args: list[Any] = ["set" if zone else "clear" if zone == "" else "keep",
+                               zone or ""]
+            for write in writes:
+                entry = write.entry
+                args += [write.op, write.print,
+                         codec.encode_definition(entry) if entry is not None else "",
+                         (codec.encode_panel(entry) or "") if entry is not None else "",
+                         write.meta, repr(write.score)]
+            # The reply comes when every write is made: more time for more of them.
+            client = self.target.client(COMMAND_TIMEOUT + len(writes) * _SECONDS_PER_WRITE,
+                                        decode=False)
+            try:
+                moved = client.eval(_WRITE_SCRIPT, 2 + len(writes), self.target.schedule_key,
+                                    self.target.key_prefix + PANEL_KEY,
+                                    *(w.key for w in writes), *args)
+            except redis.RedisError as exc:
+                raise self._fail(exc, wrote=True) from None
+            finally:
+                client.close()
+            if not moved:
+                return
+        raise RedisConflict(names, f"The entries kept changing in Redis while writing to "
+                                   f"{self.target.shown}; try again.")
+
+    def _look(self, keys: list[str], expected: dict[str, Entry], force: bool,
+              conflict_words: str) -> dict[str, _Seen]:
+        """What each key holds now (one pipelined read). A key that holds no readable
+        entry stops the write (ScheduleError, it is never touched); one that is not as
+        `expected` does too (RedisConflict), unless `force`."""
+        import redis
+
         prefix = len(self.target.key_prefix)
-        seen = {key: _read(pipe, key, key[prefix:]) for key in keys}
+        try:
+            with self.raw.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                answers = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise self._fail(exc) from None
+        seen = {key: _seen(raw, key[prefix:]) for key, raw in zip(keys, answers, strict=True)}
         damaged = [(key[prefix:], f"the key {key} holds no entry the panel can read "
-                                  f"({there}); it is left as it is")
-                   for key, there in seen.items() if isinstance(there, ScheduleError)]
+                                  f"({there.problem}); it is left as it is")
+                   for key, there in seen.items() if there.problem is not None]
         if damaged:
-            pipe.reset()
             raise ScheduleError(damaged, self.target.shown)
         changed = [key[prefix:] for key, there in seen.items()
-                   if there != expected.get(key[prefix:]) and not force]
+                   if there.entry != expected.get(key[prefix:]) and not force]
         if changed:
-            pipe.reset()
             raise RedisConflict(changed, f"{', '.join(changed)} changed in Redis "
                                 f"({self.target.shown}) {conflict_words}")
         return seen
-
-    def _write_all(self, pipe: Any, document: Document, runs: dict[str, RunState],
-                   now: datetime) -> None:
-        for entry in document.entries:
-            key = self.target.key_of(entry.name)
-            state = runs.get(entry.name) or RunState(_counts_from(entry, now), 0)
-            if state.last_run_at is None:
-                state = RunState(_counts_from(entry, now), state.total_run_count)
-            pipe.delete(key)
-            pipe.hset(key, mapping={codec.DEFINITION: codec.encode_definition(entry),
-                                    codec.META: codec.encode_meta(state)})
-            panel = codec.encode_panel(entry)
-            if panel is not None:
-                pipe.hset(key, codec.PANEL, panel)
-            pipe.zadd(self.target.schedule_key,
-                      {key: due_score(entry, state, now, document.timezone)})
-        if document.timezone:
-            pipe.hset(self.target.key_prefix + PANEL_KEY, "timezone", document.timezone)
 
     def _check_names(self, document: Document) -> None:
         """Every entry RedBeat can run, under a name that is not one of RedBeat's own keys
@@ -333,20 +323,103 @@ class RedisStore:
             raise ScheduleError(problems, self.target.shown)
 
 
-def _read(pipe: Any, key: str, name: str) -> Entry | ScheduleError | None:
-    """The entry at `key` (None when there is none), or why it cannot be read."""
+@dataclass(frozen=True)
+class _Seen:
+    """What a key held when looked at: its entry (None: no key), or why it cannot be
+    read; its `meta`; and its print, which the write script checks is still the same."""
+
+    entry: Entry | None
+    print: str
+    meta: str | None = None
+    problem: ScheduleError | None = None
+
+
+@dataclass(frozen=True)
+class _Write:
+    key: str
+    op: str  # update (meta kept when there is one), replace (all of it), delete, keep
+    print: str  # what the key must still hold: _print's, "" for no key
+    entry: Entry | None = None
+    meta: str = ""
+    score: float = 0
+
+
+def _print(raw: dict[bytes, bytes]) -> str:
+    """A hash's entry as the write script sees it: its definition and panel fields."""
+    if not raw:
+        return ""
+    panel = raw.get(codec.PANEL.encode())
+    data = (raw.get(codec.DEFINITION.encode()) or b"") + b"\0" + \
+        (b"\1" + panel if panel is not None else b"")
+    return hashlib.sha1(data).hexdigest()  # as Redis's sha1hex: a check, no secret
+
+
+def _seen(raw: object, name: str) -> _Seen:
     import redis
 
-    try:
-        raw = pipe.hgetall(key)
-    except redis.ResponseError as exc:  # a key of another type
-        return ScheduleError([("", f"not a hash ({exc})")])
+    if isinstance(raw, redis.ResponseError):  # a key of another type
+        return _Seen(None, "!", problem=ScheduleError([("", f"not a hash ({raw})")]))
+    if isinstance(raw, Exception):
+        raise raw
+    assert isinstance(raw, dict)
     if not raw:
-        return None
+        return _Seen(None, "")
     try:
-        return codec.decode_entry(_text_fields(raw), name)
+        fields = _text_fields(raw)
+        return _Seen(codec.decode_entry(fields, name), _print(raw), fields.get(codec.META))
     except ScheduleError as exc:
-        return exc
+        return _Seen(None, _print(raw), problem=exc)
+
+
+# KEYS: the schedule's sorted set, the panel's settings, then one key a write. ARGV: what
+# to do with the time zone (set, clear, keep) and the zone, then six a write: what to do,
+# the print the key must still have, the definition, the panel field ("": none), the
+# meta (kept when there is one, unless replacing) and the score. When any key changed
+# since it was looked at, nothing is written and those keys are the answer.
+_WRITE_SCRIPT = """
+local function print(key)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'none' then return '' end
+  if kind ~= 'hash' then return '!' end
+  local v = redis.call('HMGET', key, 'definition', 'beat_panel')
+  local panel = ''
+  if v[2] then panel = '\\1' .. v[2] end
+  return redis.sha1hex((v[1] or '') .. '\\0' .. panel)
+end
+local moved = {}
+for i = 3, #KEYS do
+  if print(KEYS[i]) ~= ARGV[(i - 3) * 6 + 4] then moved[#moved + 1] = KEYS[i] end
+end
+if #moved > 0 then return moved end
+for i = 3, #KEYS do
+  local key, at = KEYS[i], (i - 3) * 6 + 2
+  local op = ARGV[at + 1]
+  if op == 'delete' then
+    redis.call('ZREM', KEYS[1], key)
+    redis.call('DEL', key)
+  elseif op ~= 'keep' then
+    if op == 'replace' then redis.call('DEL', key) end
+    redis.call('HSET', key, 'definition', ARGV[at + 3])
+    if ARGV[at + 4] == '' then
+      redis.call('HDEL', key, 'beat_panel')
+    else
+      redis.call('HSET', key, 'beat_panel', ARGV[at + 4])
+    end
+    if op == 'replace' then
+      redis.call('HSET', key, 'meta', ARGV[at + 5])
+    else
+      redis.call('HSETNX', key, 'meta', ARGV[at + 5])
+    end
+    redis.call('ZADD', KEYS[1], ARGV[at + 6], key)
+  end
+end
+if ARGV[1] == 'set' then
+  redis.call('HSET', KEYS[2], 'timezone', ARGV[2])
+elseif ARGV[1] == 'clear' then
+  redis.call('HDEL', KEYS[2], 'timezone')
+end
+return moved
+"""
 
 
 def _text(value: bytes | None, errors: str = "strict") -> str | None:
