@@ -1,5 +1,6 @@
 """Jobs run off the GUI thread and report back on it, without leaving anything behind."""
 
+import gc
 import threading
 
 import shiboken6
@@ -81,3 +82,25 @@ def test_an_answer_to_a_signal_whose_object_was_deleted_is_dropped(qtbot):
     runner.wait()
     qtbot.wait(50)  # pytest-qt fails the test on an exception raised in the loop
     assert not runner.busy
+
+
+def test_cyclic_garbage_a_job_makes_is_collected_on_the_gui_thread(qtbot):
+    """Collected in a job thread, a closed window's cycles would delete Qt objects from
+    the wrong thread (segfaults under load): only the GUI thread collects."""
+    runner = JobRunner()
+    assert not gc.isenabled()
+    finalized: list[threading.Thread] = []
+
+    class Cycle:
+        def __del__(self) -> None:
+            finalized.append(threading.current_thread())
+
+    def make_garbage() -> None:
+        for _ in range(5000):  # far past the collector's first threshold (700)
+            cycle = Cycle()
+            cycle.me = cycle
+
+    runner.submit(make_garbage)
+    runner.wait()
+    qtbot.waitUntil(lambda: len(finalized) >= 4000, timeout=10000)
+    assert set(finalized) == {threading.main_thread()}

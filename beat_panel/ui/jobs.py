@@ -16,6 +16,8 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from beat_panel.ui import gc_guard
+
 log = logging.getLogger(__name__)
 
 # What PySide raises when an answer reaches a Qt object that was deleted meanwhile.
@@ -58,6 +60,7 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, threads: int = 4) -> None:
         super().__init__(parent)
+        gc_guard.collect_on_gui_thread()  # never in a job thread: see gc_guard
         if sys.getswitchinterval() > GUI_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
         self.pool = QThreadPool(self)
