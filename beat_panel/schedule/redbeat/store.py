@@ -1,10 +1,10 @@
 """The schedule in Redis behind the same interface as the schedule file: load, save with
 conflict detection, and a quick look for changes.
 
-Conflicts are found per entry, with Redis's optimistic locking (WATCH/MULTI): a save
-writes only the entries it changed, and only if each is still as it was loaded; two
-panels editing different entries never conflict, two editing the same one do, and
-neither overwrites the other silently. A key under the prefix that is not an entry the
+Conflicts are found per entry, optimistically: a save reads the entries it changes, and
+a Lua script writes them all at once only if each is still as it was read (and as it was
+loaded, unless forced), else nothing. Two panels editing different entries never
+conflict, two editing the same one do, and neither overwrites the other silently. A key under the prefix that is not an entry the
 panel can read is reported and left alone: never overwritten, never deleted.
 """
 
