@@ -257,7 +257,7 @@ def test_an_entry_our_validation_refuses_is_skipped_with_the_field_named():
 def test_an_existing_entry_is_kept_unless_replace_and_an_identical_one_is_left_alone():
     ours = Document((Entry("hello", "proj.task", Interval(60)),
                      Entry("same", "proj.task", Interval(30))), revision=4)
-    app = info(raw("hello", every=10), raw("same"), raw("new"))
+    app = info(raw("hello", every=10), raw("same"), raw("new", every=45))
 
     kept = plan_import(ours, app, replace=False)
     assert kept.added == ("new",) and kept.replaced == ()
@@ -273,6 +273,21 @@ def test_an_existing_entry_is_kept_unless_replace_and_an_identical_one_is_left_a
     assert replaced.document.names() == ["hello", "same", "new"]
     assert replaced.document.revision == 4
     assert ours.require("hello").schedule == Interval(60), "the input is left as it was"
+
+
+def test_an_app_entry_that_sends_what_an_entry_sends_already_is_not_imported_twice():
+    """The demo's file has "add-numbers" every minute; the app's beat_schedule has
+    "add-numbers-every-minute", every 60 s with the same arguments: importing it would
+    send the task twice a minute."""
+    ours = Document((Entry("add-numbers", "proj.task", Interval(1, "minutes"), args=(2, 3)),))
+    app = info(raw("add-numbers-every-minute", every=60, args=[2, 3]),
+               raw("other-args", every=60, args=[4, 5]), raw("other-time", every=30,
+                                                            args=[2, 3]))
+    plan = plan_import(ours, app, replace=False)
+    assert plan.added == ("other-args", "other-time")
+    assert [(s.name, s.reason) for s in plan.skipped] == [
+        ("add-numbers-every-minute", SkipReason.DUPLICATE)]
+    assert "'add-numbers' sends the same task" in plan.summary
 
 
 def test_a_schedule_without_a_time_zone_takes_the_apps_and_says_so():

@@ -280,6 +280,7 @@ class SkipReason(str, enum.Enum):
     INVALID = "invalid"  # our validation refused it
     EXISTS = "exists"  # an entry of that name exists, differs, and replace was not asked
     UNCHANGED = "unchanged"  # an identical entry of that name exists already
+    DUPLICATE = "duplicate"  # another entry sends the same task the same way already
 
     def __str__(self) -> str:
         return self.value
@@ -374,6 +375,14 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
             continue
         lost = [f"{name}: {what} was not kept" for what in raw.get("dropped") or ()]
         at = where.get(entry.name)
+        twin = None if at is not None else next(
+            (e for e in entries if _sends_the_same(e, entry)), None)
+        if twin is not None:
+            skipped.append(Skipped(entry.name, SkipReason.DUPLICATE,
+                                   f"entry {twin.name!r} sends the same task with the same "
+                                   "arguments on the same schedule already; both would "
+                                   "send it twice"))
+            continue
         if at is None or (replace and entries[at] != entry):
             dropped_notes.extend(lost)
         if at is None:
@@ -395,6 +404,18 @@ def plan_import(document: Document, app_info: AppInfo, replace: bool) -> ImportP
     if added or replaced or timezone != document.timezone:
         new = Document(tuple(entries), document.revision, timezone)
     return ImportPlan(new, tuple(added), tuple(replaced), tuple(skipped), changed, notes)
+
+
+def _sends_the_same(ours: schedule.Entry, theirs: schedule.Entry) -> bool:
+    """Whether two entries send the same task, arguments and options on the same
+    schedule (an interval by its length, however it is written)."""
+    if (ours.task, ours.args, ours.kwargs, ours.options) != \
+            (theirs.task, theirs.args, theirs.kwargs, theirs.options):
+        return False
+    a, b = ours.schedule, theirs.schedule
+    if isinstance(a, schedule.Interval) and isinstance(b, schedule.Interval):
+        return a.seconds == b.seconds and a.relative == b.relative
+    return a == b
 
 
 def _timezone(ours: str | None, apps: str | None

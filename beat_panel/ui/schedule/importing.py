@@ -10,7 +10,7 @@ from beat_panel.schedule.session import ImportPlan, SkipReason, plan_import
 from beat_panel.ui.dialogs import Dialogs
 
 # Skips a person should look at; an entry already there unchanged is only worth a line.
-_PROBLEMS = (SkipReason.UNUSABLE, SkipReason.INVALID, SkipReason.EXISTS)
+_PROBLEMS = (SkipReason.UNUSABLE, SkipReason.INVALID, SkipReason.EXISTS, SkipReason.DUPLICATE)
 
 
 def choose_plan(dialogs: Dialogs, document: Document, info: AppInfo) -> ImportPlan:
