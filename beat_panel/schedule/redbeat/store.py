@@ -4,8 +4,9 @@ conflict detection, and a quick look for changes.
 Conflicts are found per entry, optimistically: a save reads the entries it changes, and
 a Lua script writes them all at once only if each is still as it was read (and as it was
 loaded, unless forced), else nothing. Two panels editing different entries never
-conflict, two editing the same one do, and neither overwrites the other silently. A key under the prefix that is not an entry the
-panel can read is reported and left alone: never overwritten, never deleted.
+conflict, two editing the same one do, and neither overwrites the other silently. A
+key under the prefix that is not an entry the panel can read is reported and left
+alone: never overwritten, never deleted.
 """
 
 from __future__ import annotations
