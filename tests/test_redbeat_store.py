@@ -643,3 +643,31 @@ def test_an_entry_changed_between_the_look_and_the_write_is_a_conflict_not_overw
     assert caught.value.names == ["b"] and len(looks) == 2
     after = store.load().document
     assert after.get("b").task == "t.theirs" and after.get("a") is not None
+
+
+def test_a_lock_that_is_not_utf8_is_held_by_an_unknown_machine_never_a_traceback(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    import redis
+
+    redis.Redis(port=redis_server.port).set("redbeat::lock", b"\xff\xfe", px=60000)
+    config = write_config(tmp_path, f'redis_url = "{redis_server.url()}"')
+    status = run_cli("--config", str(config), "status", "--json")
+    assert status.code == 0 and "Traceback" not in status.stderr, status.stderr
+    lock = status.json["redbeat_lock"]
+    assert lock["held"] and lock["holder_host"] == "an unknown machine"
+
+
+def test_health_with_timeouts_in_the_url_answers_in_seconds_when_redis_hangs(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    from health_world import make_project
+
+    url = redis_server.url() + "?socket_timeout=1000&socket_connect_timeout=1000"
+    project = make_project(tmp_path / "proj", redis_server.url())
+    project.config_path.write_text(project.config_path.read_text().replace(
+        '[schedule]\nfile = "schedule.json"', f'[schedule]\nredis_url = "{url}"'))
+    redis_server.hang()
+    started = datetime.now()
+    health = project.cli("health", "--json")
+    assert datetime.now() - started < timedelta(seconds=15)
+    assert health.json["schedule_store"]["ok"] is False
+    assert "Timeout" in health.json["schedule_store"]["error"]

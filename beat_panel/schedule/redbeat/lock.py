@@ -75,7 +75,7 @@ def read_lock(target: RedisTarget) -> LockState:
     import redis
 
     key = target.lock
-    client = target.client(LOCK_TIMEOUT)
+    client = target.client(LOCK_TIMEOUT, decode=False)  # any bytes may be there
     try:
         with client.pipeline(transaction=False) as pipe:
             pipe.get(key)
@@ -88,7 +88,8 @@ def read_lock(target: RedisTarget) -> LockState:
         client.close()
     if token is None:
         return LockState(key)
-    node, taken = parse_token(str(token))
+    node, taken = parse_token(token.decode("utf-8", "replace")
+                              if isinstance(token, bytes) else str(token))
     here = node_is_here(node) if node is not None else None
     ttl = pttl / 1000 if isinstance(pttl, int) and pttl >= 0 else None
     return LockState(key, True, node, here, taken, ttl)
