@@ -671,3 +671,12 @@ def test_health_with_timeouts_in_the_url_answers_in_seconds_when_redis_hangs(
     assert datetime.now() - started < timedelta(seconds=15)
     assert health.json["schedule_store"]["ok"] is False
     assert "Timeout" in health.json["schedule_store"]["error"]
+
+
+def test_a_redis_user_without_eval_is_told_so_and_nothing_is_written(
+        store: RedisStore) -> None:
+    store.client.execute_command("ACL", "SETUSER", "default", "-eval")
+    with pytest.raises(RedisUnavailable) as caught:
+        store.save(doc(Entry("a", "t.a", Interval(60))), Document())
+    assert "allow EVAL" in str(caught.value) and "Nothing was written" in str(caught.value)
+    assert not store.client.exists("rb:a")

@@ -256,6 +256,7 @@ class RedisStore:
         watches (50,000 keys: about 20 s, with every other client waiting). A script runs
         the check and the writes at once, in time linear in the keys."""
         import redis
+        from redis.exceptions import NoPermissionError
 
         for _attempt in range(_SAVE_ATTEMPTS):
             seen = self._look(keys, expected, force, conflict_words)
@@ -275,6 +276,12 @@ class RedisStore:
                 moved = client.eval(_WRITE_SCRIPT, 2 + len(writes), self.target.schedule_key,
                                     self.target.key_prefix + PANEL_KEY,
                                     *(w.key for w in writes), *args)
+            except NoPermissionError as exc:  # refused before it ran: nothing written
+                raise RedisUnavailable(
+                    f"Redis at {self.target.shown}: {error_text(exc, self.target.url)}. "
+                    "The panel writes the schedule with one Lua script (EVAL), so that a "
+                    "save is all or nothing: allow EVAL for this Redis user. Nothing was "
+                    "written.") from None
             except redis.RedisError as exc:
                 raise self._fail(exc, wrote=True) from None
             finally:
