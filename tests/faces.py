@@ -82,3 +82,12 @@ def keep_alive_gives_up(project, make_panel, qtbot):
     beat.wait()
     qtbot.waitUntil(lambda: not panel.settings.keep_alive, timeout=30000)
     return panel
+
+
+def open_tab(qtbot, window, title: str):
+    """Click the window's tab titled `title`, as a person does; its page."""
+    bar = window.tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == title)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    assert window.tabs.currentIndex() == index
+    return window.tabs.widget(index)

@@ -11,12 +11,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 
 from beat_panel import config as config_module
 from beat_panel.demo.app import broker_options
 
 from conftest import ProcessTracker, run_cli, wait_until
+from faces import open_tab
 
 DEMO_APP = config_module.DEMO_APP
 
@@ -157,10 +157,7 @@ def test_the_health_tabs_workers_table_gives_name_and_queues_the_room(
     panel = make_panel(DemoProject(), refresh_seconds=1)
     window = panel.show_window()
     qtbot.addWidget(window)
-    bar = window.tabs.tabBar()
-    index = next(i for i in range(bar.count()) if bar.tabText(i) == "Health")
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
-    view = window.tabs.widget(index)
+    view = open_tab(qtbot, window, "Health")
     table = view.workers
     qtbot.waitUntil(lambda: table.rowCount() == 1 and table.item(0, 1) is not None
                     and table.item(0, 1).text().startswith(node), timeout=20000)

@@ -20,6 +20,7 @@ from beat_panel.health import HealthChecker
 from beat_panel.ui import state_style
 
 from conftest import ProcessTracker, wait_until
+from faces import open_tab
 from health_world import UNCONSUMED, HealthProject, make_project, start_worker
 from redis_server import free_port, start_redis
 
@@ -132,14 +133,6 @@ def test_a_queue_the_schedule_needs_without_a_worker_turns_the_tray_amber_naming
     qtbot.waitUntil(lambda: tray.state_key == "no_worker", timeout=5000)
     tip = tray.icon.toolTip()
     assert "'celery'" in tip and f"Worst problem: Worker {node} no longer answers" in tip, tip
-
-
-def open_tab(qtbot, window, title: str):
-    bar = window.tabs.tabBar()
-    index = next(i for i in range(bar.count()) if bar.tabText(i) == title)
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
-    assert window.tabs.currentIndex() == index
-    return window.tabs.widget(index)
 
 
 def worker_rows(view) -> list[list[str]]:

@@ -19,7 +19,7 @@ from beat_panel.ui import state_style
 from beat_panel.ui.schedule.table import NAME
 
 from conftest import ProcessTracker
-from faces import click_action
+from faces import click_action, open_tab
 from redis_server import RedisServer, start_redis
 
 PREFIX = "rb:"
@@ -158,10 +158,7 @@ def test_the_health_tab_shows_the_schedules_redis(redis_project, make_panel, qtb
     panel = make_panel(redis_project, refresh_seconds=1)
     window = panel.show_window()
     qtbot.addWidget(window)
-    bar = window.tabs.tabBar()
-    index = next(i for i in range(bar.count()) if bar.tabText(i) == "Health")
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
-    view = window.tabs.widget(index)
+    view = open_tab(qtbot, window, "Health")
     qtbot.waitUntil(lambda: view.store_state.key == "broker_ok", timeout=20000)
     assert view.store_state.isVisible() and " ms" in view.store_detail.text()
     assert ":**@" in view.store_detail.text() and "Pa55-w0rd" not in view.store_detail.text()
@@ -182,10 +179,7 @@ def test_the_health_tab_names_an_app_whose_beat_reads_other_keys(redis_project, 
     panel = make_panel(redis_project, refresh_seconds=1)
     window = panel.show_window()
     qtbot.addWidget(window)
-    bar = window.tabs.tabBar()
-    index = next(i for i in range(bar.count()) if bar.tabText(i) == "Health")
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
-    view = window.tabs.widget(index)
+    view = open_tab(qtbot, window, "Health")
     qtbot.waitUntil(lambda: "never runs these entries" in view.problems.text(),
                     timeout=20000)
     assert "redbeat:*" in view.problems.text() and f"{PREFIX}*" in view.problems.text()
