@@ -213,6 +213,7 @@ def check_redis(key: str, text: str) -> None:
         return
     target = config.schedule_redis
     assert target is not None and target.key_prefix.isprintable()
+    assert target.url.isprintable()
     kwargs = target.client().connection_pool.connection_kwargs
     assert 0 <= int(kwargs.get("db") or 0) < 2 ** 31
     assert kwargs.get("port", 6379) != 0 and kwargs["socket_timeout"] <= 5
@@ -227,6 +228,7 @@ def check_redis(key: str, text: str) -> None:
 @example(value="redis://localhost:6379/0?db=-1")
 @example(value="redis://localhost:6379/zero")
 @example(value="redis://localhost:6379/0?nonsense=1")
+@example(value="redis://local\nhost:6379/0")
 def test_any_redis_url_is_a_usable_target_or_an_error_naming_redis_url(value):
     check_redis("redis_url", f"[schedule]\nredis_url = {toml_value(value)}\n")
 

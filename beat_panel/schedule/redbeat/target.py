@@ -34,6 +34,8 @@ def url_problem(url: str) -> str | None:
 
     import redis
 
+    if not url.isprintable():  # urlsplit drops a tab or line break: another URL is used
+        return "has a control character (a line break, a tab) in it: remove it"
     parts = urlsplit(url)
     if parts.scheme != "unix":
         if parts.port == 0:
