@@ -272,6 +272,18 @@ def no_desktop_launcher(monkeypatch) -> list[str]:
     return asked
 
 
+def open_beat_log(tray, qtbot):
+    """Choose "Open beat log" in the tray menu; the window it opens on its Log tab."""
+    panel = tray.parent()
+    choose(tray, "Open beat log")
+    qtbot.waitUntil(lambda: panel.window is not None and panel.window.isVisible(),
+                    timeout=15000)
+    window = panel.window
+    qtbot.addWidget(window)
+    assert window.tabs.currentWidget() is window.log_view
+    return window
+
+
 def test_open_beat_log_without_a_desktop_launcher_shows_it_on_the_log_tab(
         fake_project, make_tray, qtbot, monkeypatch):
     asked = no_desktop_launcher(monkeypatch)
@@ -283,13 +295,8 @@ def test_open_beat_log_without_a_desktop_launcher_shows_it_on_the_log_tab(
     path.write_text("[2026-11-26 09:00:00,123: INFO/MainProcess] beat: Starting...\n")
     assert panel.window is None  # only the tray so far
 
-    choose(tray, "Open beat log")
-    qtbot.waitUntil(lambda: panel.window is not None and panel.window.isVisible(),
-                    timeout=15000)
-    window = panel.window
-    qtbot.addWidget(window)
+    window = open_beat_log(tray, qtbot)
     assert asked == [str(path)]  # the desktop was asked first
-    assert window.tabs.currentWidget() is window.log_view
     said = window.statusBar().currentMessage()
     assert "No program is set up to open" in said and "Log tab" in said
     qtbot.waitUntil(lambda: "beat: Starting..." in window.log_view.text.toPlainText(),
@@ -301,17 +308,11 @@ def test_open_beat_log_before_beat_wrote_one_says_there_is_none_yet(
     asked = no_desktop_launcher(monkeypatch)
     project = fake_project()
     tray = make_tray(project)
-    panel = tray.parent()
     path = beat_logfile(project.load())
     assert not path.exists()
 
-    choose(tray, "Open beat log")
-    qtbot.waitUntil(lambda: panel.window is not None and panel.window.isVisible(),
-                    timeout=15000)
-    window = panel.window
-    qtbot.addWidget(window)
+    window = open_beat_log(tray, qtbot)
     assert asked == []  # nothing to open
-    assert window.tabs.currentWidget() is window.log_view
     assert f"Beat's log {path} does not exist yet" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: "no log file yet" in window.log_view.text.placeholderText(),
                     timeout=15000)
