@@ -345,7 +345,12 @@ def _from_dict(data: dict, path: Path) -> Config:
     )
     reader.reject_unknown()
     schedule = _Reader(data.get("schedule", {}), path, "schedule")
-    schedule_file = resolve(schedule, "file")
+    try:
+        schedule_file = resolve(schedule, "file")
+    except ConfigError:
+        # A loop of links where the file should be: status, stop and restart must still
+        # work (beat runs its last good copy); reading it says what is wrong.
+        schedule_file = absolute(schedule, "file")
     schedule_redis = _redis_target(schedule)
     if schedule_file is not None and schedule_redis is not None:
         raise ConfigError(f"{path}: [schedule] has both file and redis_url; a project's "

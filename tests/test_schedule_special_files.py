@@ -284,3 +284,18 @@ def test_a_save_to_a_device_or_fifo_creates_nothing_beside_it(tmp_path, kind):
     with pytest.raises(ScheduleError, match="not a file"):
         ScheduleStore(path).save(Document((Entry("a", "t", Interval(60)),)), None)
     assert os.listdir(folder) == ["schedule.json"]
+
+
+def test_a_loop_of_links_at_the_schedule_leaves_status_working_and_says_what_is_wrong(
+        project):
+    """`ln -s schedule.json schedule.json` while beat runs: status (and so stop and
+    restart) still work and name the loop; reading the schedule exits 2 naming it."""
+    config, path = project
+    path.unlink()
+    path.symlink_to(path.name)
+    status = cli(config, "status", "--json")
+    assert status.code == 0, status.stderr
+    listed = cli(config, "schedule", "list")
+    assert listed.code == 2
+    assert "symbolic links" in listed.stderr and str(path) in listed.stderr
+    assert "Traceback" not in listed.stderr + status.stderr
