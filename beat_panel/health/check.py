@@ -39,7 +39,7 @@ from beat_panel.health.report import (
 )
 from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
-from beat_panel.schedule.redbeat.target import RedisTarget, mask_in_text, mask_url, place_of
+from beat_panel.schedule.redbeat.target import RedisTarget, error_text, mask_url, place_of
 
 DEFAULT_DEADLINE = 2.5  # seconds for each probe, start of its Python included
 DEFAULT_PING_TIMEOUT = 1.0  # as `celery inspect ping`: every node may answer
@@ -349,7 +349,7 @@ def check_store(target: RedisTarget) -> StoreHealth:
         except redis.RedisError:  # INFO refused (renamed by an ACL): where it was sought
             place = place_of(client, answered=False)
     except redis.RedisError as exc:
-        error = mask_in_text(str(exc), target.url) or type(exc).__name__
+        error = error_text(exc, target.url)
         return StoreHealth(False, mask_url(target.url), None, error,
                            place_of(client, answered=False))
     finally:

@@ -234,8 +234,14 @@ def _redis_place(url: str | None, timeout: float) -> dict | None:
     except ImportError:
         return None
     try:
-        client = redis.Redis.from_url(url, socket_timeout=timeout,
-                                      socket_connect_timeout=timeout)
+        from redis.connection import parse_url
+
+        # The probe's own timeouts win over any the URL names (socket_timeout=1000).
+        options = {k: v for k, v in parse_url(url).items()
+                   if k not in ("socket_timeout", "socket_connect_timeout",
+                                "retry_on_timeout", "health_check_interval")}
+        client = redis.Redis(connection_pool=redis.ConnectionPool(
+            **options, socket_timeout=timeout, socket_connect_timeout=timeout))
     except Exception as exc:  # not a URL redis-py takes (amqp://, sentinel://)
         return {"error": mask(f"{type(exc).__name__}: {exc}")}
     kwargs = client.connection_pool.connection_kwargs
