@@ -47,3 +47,22 @@ def test_quitting_gives_no_config(tmp_path, qapp):
     dialogs = ScriptedDialogs()
     dialogs.answers = ["quit"]
     assert ask_until_usable(error, str(path), dialogs) is None
+
+
+def test_open_the_file_without_a_program_for_it_says_so(tmp_path, qapp, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    asked = []
+
+    def no_program(url) -> bool:  # no desktop here: the one Qt call that cannot exist
+        asked.append(url.toLocalFile())
+        return False
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", no_program)
+    path, error = bad_config(tmp_path)
+    dialogs = ScriptedDialogs()
+    dialogs.answers = ["open", "ok", "quit"]
+    assert ask_until_usable(error, str(path), dialogs) is None
+    assert asked == [str(path.resolve())]
+    told = dialogs.shown[1]
+    assert told.title == "Cannot open the file" and str(path.resolve()) in told.text

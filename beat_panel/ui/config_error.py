@@ -52,7 +52,10 @@ def ask_until_usable(error: ConfigError, explicit: str | os.PathLike[str] | None
         answer = dialogs.launch(Prompt("error", "Beat Panel cannot use its settings",
                                        str(error), where, "", buttons, "retry"))
         if answer == "open" and error.path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(error.path)))
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(error.path))):
+                dialogs.tell("warning", "Cannot open the file",
+                             f"No program is set up to open {error.path} on this desktop.",
+                             "Open it in a text editor, fix it, then choose Try again.")
             continue
         if answer == "choose":
             saved = choose(dialogs)
