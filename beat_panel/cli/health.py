@@ -12,12 +12,14 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from beat_panel.cli import exit_codes
 from beat_panel.config import Config
-from beat_panel.health import Health, HealthChecker, WhyAnswer, WhyError, explain
-from beat_panel.health.check import DEFAULT_DEADLINE
-from beat_panel.health.why import ScheduleUnavailable
+from beat_panel.health.deadline import DEFAULT_DEADLINE
+
+if TYPE_CHECKING:  # the checks themselves load when a command runs, not with every start
+    from beat_panel.health import Health, WhyAnswer
 
 _MARKS = {True: "✓", False: "✗", None: "?"}
 
@@ -48,6 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction,
 
 
 def run_health(args: argparse.Namespace, config: Config, as_json: bool) -> int:
+    from beat_panel.health import HealthChecker
+
     health = HealthChecker(config, deadline=args.deadline).check()
     if as_json:
         print(json.dumps(health.to_json(), sort_keys=True))
@@ -57,6 +61,9 @@ def run_health(args: argparse.Namespace, config: Config, as_json: bool) -> int:
 
 
 def run_why(args: argparse.Namespace, config: Config, as_json: bool) -> int:
+    from beat_panel.health import HealthChecker, WhyError, explain
+    from beat_panel.health.why import ScheduleUnavailable
+
     try:
         found = explain(config, args.name, HealthChecker(config, deadline=args.deadline))
     except WhyError as exc:

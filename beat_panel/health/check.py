@@ -23,7 +23,7 @@ from beat_panel.config import Config
 from beat_panel.control.states import Phase
 from beat_panel.control.status import Status, check_status
 from beat_panel.health import beat_node
-from beat_panel.health.deadline import ProbeRun, run_probe
+from beat_panel.health.deadline import DEFAULT_DEADLINE, ProbeRun, run_probe
 from beat_panel.health.report import (
     AppRedbeat,
     BeatHealth,
@@ -41,7 +41,6 @@ from beat_panel.process import argv as argv_parser
 from beat_panel.process import identity
 from beat_panel.schedule.redbeat.target import RedisTarget, error_text, mask_url, place_of
 
-DEFAULT_DEADLINE = 2.5  # seconds for each probe, start of its Python included
 DEFAULT_PING_TIMEOUT = 1.0  # as `celery inspect ping`: every node may answer
 DEFAULT_SOCKET_TIMEOUT = 1.0  # connect and read on the broker, inside the probe
 DETAILS_TTL = 60.0  # how long a worker's queues and registered tasks are kept

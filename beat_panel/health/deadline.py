@@ -20,6 +20,7 @@ from beat_panel.celeryapp.appinfo import AppInfoError, project_python
 from beat_panel.config import Config
 
 PROBE_SCRIPT = Path(__file__).with_name("probe.py")
+DEFAULT_DEADLINE = 2.5  # seconds for each probe, start of its Python included
 # After the kill, how long to wait for the pipes to close and the probe to be reaped.
 _REAP_WAIT = 1.0
 
