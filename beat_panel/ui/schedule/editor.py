@@ -117,8 +117,8 @@ class ScheduleEditor(QWidget):
         self._ticker = QTimer(self)
         self._ticker.setInterval(TICK_MS)
         self._ticker.timeout.connect(self.model.tick)
-        # Beat's report (last runs, run counts) is read this often while beat runs and
-        # the editor is on screen, not only at each status check (30 s by default).
+        # Beat's report of a schedule file (last runs, run counts) is read this often
+        # while beat runs and the editor is on screen, not only at each status check.
         self._report_poll = QTimer(self)
         self._report_poll.setInterval(REPORT_POLL_MS)
         self._report_poll.timeout.connect(self._poll_report)
@@ -324,7 +324,9 @@ class ScheduleEditor(QWidget):
         super().hideEvent(event)
 
     def _poll_report(self) -> None:
-        if self.model.beat_running:
+        # A file's report is one small file; a Redis schedule's look lists every entry,
+        # so it is left to the status checks.
+        if self.model.beat_running and self.config.schedule_file is not None:
             self._look()
 
     def on_status(self, status: Status) -> None:
